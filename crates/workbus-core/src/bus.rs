@@ -1,0 +1,401 @@
+//! The handle to a running bus.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use uuid::Uuid;
+
+use crate::clock::{Clock, TokioClock};
+use crate::directory::{Core, Directory, PoolEntry};
+use crate::model::{CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo};
+use crate::pool::{
+    AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, RemoveQueue,
+    UpdatePool, UpdatePoolQueue, WorkPool,
+};
+use crate::queue::{GetQueue, Poll, WorkQueue};
+use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
+use crate::subscription::{Deliver, SubscribeOptions, Subscription, SubscriptionId};
+use crate::{BusConfig, Error};
+
+/// Builds a [`Bus`]: its settings, its clock, and the arbiter its actors run on.
+#[derive(Default)]
+pub struct BusBuilder {
+    config: BusConfig,
+    clock: Option<Arc<dyn Clock>>,
+    arbiter: Option<ArbiterHandle>,
+}
+
+impl BusBuilder {
+    /// The settings.
+    pub fn config(mut self, config: BusConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The clock (default: a [`TokioClock`] anchored now).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The arbiter the registry, pools and queues run on (default: the current one).
+    pub fn arbiter(mut self, arbiter: ArbiterHandle) -> Self {
+        self.arbiter = Some(arbiter);
+        self
+    }
+
+    /// Starts the registry and returns the handle. Call it inside an actix system.
+    pub fn start(self) -> Bus {
+        let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
+        let arbiter = self.arbiter.unwrap_or_else(Arbiter::current);
+        let gate = Arc::new(Gate::default());
+        let stats = Arc::new(BusStats::default());
+        let registry = {
+            let (clock, gate, stats) = (clock.clone(), gate.clone(), stats.clone());
+            Registry::start_in_arbiter(&arbiter, move |_| Registry::new(clock, gate, stats))
+        };
+        Bus {
+            core: Arc::new(Core {
+                registry,
+                clock,
+                config: self.config,
+                directory: Directory::default(),
+                arbiter,
+                gate,
+            }),
+            stats,
+        }
+    }
+}
+
+/// The handle to a running bus: create and drive pools and queues, subscribe to their events.
+///
+/// It is cheap to clone and can be used from any thread. Every operation is
+/// a message to the actor that owns the state, answered once the actor has
+/// acted and emitted its events to the registry. Lookups by name or id go
+/// through shared tables, not through an actor.
+///
+/// # Examples
+///
+/// ```
+/// use workbus_core::{Bus, CreatePool};
+///
+/// actix::System::new().block_on(async {
+///     let bus = Bus::start();
+///     let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+///     bus.heartbeat("etl", "worker-1", None).await.unwrap();
+///     let pool = bus.pool("etl").await.unwrap();
+///     assert_eq!(pool.status, Some(workbus_core::Status::Ready));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Bus {
+    core: Arc<Core>,
+    stats: Arc<BusStats>,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("pools", &self.core.directory.pools.len())
+            .field("queues", &self.core.directory.queues.len())
+            .field("published", &self.stats.published())
+            .finish()
+    }
+}
+
+impl Bus {
+    /// A bus with default settings on the current arbiter.
+    pub fn start() -> Bus {
+        BusBuilder::default().start()
+    }
+
+    /// Starts building a bus.
+    pub fn builder() -> BusBuilder {
+        BusBuilder::default()
+    }
+
+    /// The registry actor, for sources that publish events of their own.
+    pub fn registry(&self) -> &Addr<Registry> {
+        &self.core.registry
+    }
+
+    /// The bus's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.core.clock
+    }
+
+    /// The bus's settings.
+    pub fn config(&self) -> &BusConfig {
+        &self.core.config
+    }
+
+    /// Counters of the whole bus.
+    pub fn stats(&self) -> &Arc<BusStats> {
+        &self.stats
+    }
+
+    fn pool_entry(&self, name: &str) -> Result<PoolEntry, Error> {
+        self.core
+            .directory
+            .pools
+            .get(name)
+            .map(|e| e.clone())
+            .ok_or_else(|| Error::PoolNotFound(name.to_owned()))
+    }
+
+    fn queue_addr(&self, pool: &str, queue: &str) -> Result<(PoolEntry, Uuid, Addr<WorkQueue>), Error> {
+        let entry = self.pool_entry(pool)?;
+        let d = &self.core.directory;
+        let not_found = || Error::QueueNotFound {
+            pool: pool.to_owned(),
+            queue: queue.to_owned(),
+        };
+        let id = *d
+            .queue_ids
+            .get(&(entry.id, queue.to_owned()))
+            .ok_or_else(not_found)?;
+        let addr = d.queues.get(&id).map(|q| q.addr.clone()).ok_or_else(not_found)?;
+        Ok((entry, id, addr))
+    }
+
+    fn queue_by_id_entry(&self, id: Uuid) -> Result<(Addr<WorkPool>, Addr<WorkQueue>), Error> {
+        let d = &self.core.directory;
+        let q = d.queues.get(&id).map(|q| q.clone()).ok_or(Error::QueueIdNotFound(id))?;
+        let pool_name = d
+            .pool_names
+            .get(&q.pool_id)
+            .map(|n| n.clone())
+            .ok_or(Error::QueueIdNotFound(id))?;
+        let pool = self.pool_entry(&pool_name).map_err(|_| Error::QueueIdNotFound(id))?;
+        Ok((pool.addr, q.addr))
+    }
+
+    /// Creates a work pool and its default queue. Emits, in order: the default
+    /// queue's `created`, the pool's `created`, the pool's `not-ready` (or `paused`).
+    pub async fn create_pool(&self, req: CreatePool) -> Result<PoolInfo, Error> {
+        req.validate()?;
+        self.core.gate.pass().await;
+        let id = Uuid::now_v7();
+        let name = req.name.clone();
+        let addr = {
+            let d = &self.core.directory;
+            let dashmap::mapref::entry::Entry::Vacant(slot) = d.pools.entry(name.clone()) else {
+                return Err(Error::PoolExists(name));
+            };
+            let core = self.core.clone();
+            let addr = WorkPool::start_in_arbiter(&self.core.arbiter, move |_| WorkPool::new(core, id, req));
+            slot.insert(PoolEntry { id, addr: addr.clone() });
+            d.pool_names.insert(id, name);
+            addr
+        };
+        Ok(addr.send(GetPool).await?)
+    }
+
+    /// Reads a work pool.
+    pub async fn pool(&self, name: &str) -> Result<PoolInfo, Error> {
+        Ok(self.pool_entry(name)?.addr.send(GetPool).await?)
+    }
+
+    /// Reads a work pool by id.
+    pub async fn pool_by_id(&self, id: Uuid) -> Result<PoolInfo, Error> {
+        let name = self
+            .core
+            .directory
+            .pool_names
+            .get(&id)
+            .map(|n| n.clone())
+            .ok_or(Error::PoolIdNotFound(id))?;
+        self.pool(&name).await.map_err(|_| Error::PoolIdNotFound(id))
+    }
+
+    /// Every work pool, by name.
+    pub async fn pools(&self) -> Vec<PoolInfo> {
+        let mut addrs: Vec<(String, Addr<WorkPool>)> = self
+            .core
+            .directory
+            .pools
+            .iter()
+            .map(|e| (e.key().clone(), e.addr.clone()))
+            .collect();
+        addrs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Vec::with_capacity(addrs.len());
+        for (_, addr) in addrs {
+            // A pool deleted meanwhile is simply not listed.
+            if let Ok(info) = addr.send(GetPool).await {
+                out.push(info);
+            }
+        }
+        out
+    }
+
+    /// The names of the work pools, without asking any actor.
+    pub fn pool_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.core.directory.pools.iter().map(|e| e.key().clone()).collect();
+        names.sort();
+        names
+    }
+
+    /// Updates, pauses or resumes a work pool.
+    pub async fn update_pool(&self, name: &str, update: PoolUpdate) -> Result<PoolInfo, Error> {
+        update.validate()?;
+        let entry = self.pool_entry(name)?;
+        self.core.gate.pass().await;
+        entry.addr.send(UpdatePool(update)).await?
+    }
+
+    /// Deletes a work pool: every queue's `deleted`, then the pool's.
+    pub async fn delete_pool(&self, name: &str) -> Result<(), Error> {
+        let entry = self.pool_entry(name)?;
+        self.core.gate.pass().await;
+        entry.addr.send(DeletePool).await?
+    }
+
+    /// A worker's heartbeat. `interval_seconds` is how often it heartbeats
+    /// (`None`: the fallback). A `NOT_READY` pool becomes `READY`.
+    pub async fn heartbeat(&self, pool: &str, worker: &str, interval_seconds: Option<u32>) -> Result<(), Error> {
+        let entry = self.pool_entry(pool)?;
+        self.core.gate.pass().await;
+        entry
+            .addr
+            .send(Heartbeat {
+                worker: worker.to_owned(),
+                interval_seconds,
+            })
+            .await?
+    }
+
+    /// A heartbeat that does not wait for the pool to handle it: the pool is
+    /// looked up, the message queued, and errors in the heartbeat itself
+    /// (an empty worker name) are not reported. For high-rate callers.
+    pub fn heartbeat_nowait(&self, pool: &str, worker: &str, interval_seconds: Option<u32>) -> Result<(), Error> {
+        let entry = self.pool_entry(pool)?;
+        entry.addr.do_send(Heartbeat {
+            worker: worker.to_owned(),
+            interval_seconds,
+        });
+        Ok(())
+    }
+
+    /// The workers of a pool, most recent heartbeat first.
+    pub async fn workers(&self, pool: &str) -> Result<Vec<WorkerInfo>, Error> {
+        Ok(self.pool_entry(pool)?.addr.send(ListWorkers).await?)
+    }
+
+    /// Forgets a worker. If it was the last online one, a `READY` pool goes `NOT_READY`.
+    pub async fn delete_worker(&self, pool: &str, worker: &str) -> Result<(), Error> {
+        let entry = self.pool_entry(pool)?;
+        self.core.gate.pass().await;
+        entry.addr.send(DeleteWorker(worker.to_owned())).await?
+    }
+
+    /// Creates a work queue in a pool; emits its `created`.
+    pub async fn create_queue(&self, pool: &str, req: CreateQueue) -> Result<QueueInfo, Error> {
+        req.validate()?;
+        let entry = self.pool_entry(pool)?;
+        self.core.gate.pass().await;
+        entry.addr.send(AddQueue(req)).await?
+    }
+
+    /// Reads a work queue by pool and name.
+    pub async fn queue(&self, pool: &str, name: &str) -> Result<QueueInfo, Error> {
+        let (_, _, addr) = self.queue_addr(pool, name)?;
+        Ok(addr.send(GetQueue).await?)
+    }
+
+    /// Reads a work queue by id.
+    pub async fn queue_by_id(&self, id: Uuid) -> Result<QueueInfo, Error> {
+        let (_, addr) = self.queue_by_id_entry(id)?;
+        addr.send(GetQueue).await.map_err(|_| Error::QueueIdNotFound(id))
+    }
+
+    /// The queues of a pool, in creation order.
+    pub async fn queues(&self, pool: &str) -> Result<Vec<QueueInfo>, Error> {
+        let addrs = self.pool_entry(pool)?.addr.send(PoolQueues).await?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            if let Ok(info) = addr.send(GetQueue).await {
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Updates, renames, pauses or resumes a work queue.
+    pub async fn update_queue(&self, pool: &str, name: &str, update: QueueUpdate) -> Result<QueueInfo, Error> {
+        update.validate()?;
+        let (entry, id, _) = self.queue_addr(pool, name)?;
+        self.core.gate.pass().await;
+        entry.addr.send(UpdatePoolQueue { queue: id, update }).await?
+    }
+
+    /// Updates a work queue by id (Prefect's legacy `/work_queues/{id}`).
+    pub async fn update_queue_by_id(&self, id: Uuid, update: QueueUpdate) -> Result<QueueInfo, Error> {
+        update.validate()?;
+        let (pool, _) = self.queue_by_id_entry(id)?;
+        self.core.gate.pass().await;
+        pool.send(UpdatePoolQueue { queue: id, update }).await?
+    }
+
+    /// Deletes a work queue (not a pool's default queue); emits its `deleted`.
+    pub async fn delete_queue(&self, pool: &str, name: &str) -> Result<(), Error> {
+        let (entry, id, _) = self.queue_addr(pool, name)?;
+        self.core.gate.pass().await;
+        entry.addr.send(RemoveQueue(id)).await?
+    }
+
+    /// Deletes a work queue by id.
+    pub async fn delete_queue_by_id(&self, id: Uuid) -> Result<(), Error> {
+        let (pool, _) = self.queue_by_id_entry(id)?;
+        self.core.gate.pass().await;
+        pool.send(RemoveQueue(id)).await?
+    }
+
+    /// Marks queues of a pool as polled: the named ones, or all of them when
+    /// `names` is empty. An unknown name fails before any queue is marked.
+    pub async fn poll(&self, pool: &str, names: &[String]) -> Result<(), Error> {
+        let entry = self.pool_entry(pool)?;
+        let addrs: Vec<Addr<WorkQueue>> = if names.is_empty() {
+            entry.addr.send(PoolQueues).await?
+        } else {
+            names
+                .iter()
+                .map(|n| self.queue_addr(pool, n).map(|(_, _, a)| a))
+                .collect::<Result<_, _>>()?
+        };
+        self.core.gate.pass().await;
+        for addr in addrs {
+            // A queue deleted meanwhile has nothing to mark.
+            let _ = addr.send(Poll).await;
+        }
+        Ok(())
+    }
+
+    /// Marks one queue, by id, as polled.
+    pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
+        let (_, addr) = self.queue_by_id_entry(id)?;
+        self.core.gate.pass().await;
+        addr.send(Poll).await.map_err(|_| Error::QueueIdNotFound(id))
+    }
+
+    /// Adds a subscriber: any actor that handles [`Deliver`].
+    pub async fn subscribe(&self, recipient: Recipient<Deliver>, options: SubscribeOptions) -> Result<Subscription, Error> {
+        Ok(self.core.registry.send(Subscribe { recipient, options }).await?)
+    }
+
+    /// Removes a subscriber; answers whether it existed.
+    pub async fn unsubscribe(&self, id: SubscriptionId) -> Result<bool, Error> {
+        Ok(self.core.registry.send(Unsubscribe(id)).await?)
+    }
+
+    /// Publishes an event that is already shared (from another node, say) to the local subscribers.
+    pub fn ingest(&self, event: workbus_events::SharedEvent) {
+        self.core.registry.do_send(Ingest(event));
+    }
+
+    /// Waits until every event emitted by operations that have returned is in
+    /// its subscribers' mailboxes.
+    pub async fn flush(&self) -> Result<(), Error> {
+        Ok(self.core.registry.send(Flush).await?)
+    }
+}

@@ -1,0 +1,44 @@
+//! The bus's settings.
+
+use std::time::Duration;
+
+/// Settings of the bus, with Prefect's defaults.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use workbus_core::BusConfig;
+///
+/// let fast = BusConfig {
+///     fallback_heartbeat_interval: Duration::from_secs(1),
+///     ..BusConfig::default()
+/// };
+/// assert_eq!(fast.worker_inactivity_multiple, 3);
+/// assert_eq!(fast.queue_poll_timeout, Duration::from_secs(60));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusConfig {
+    /// A worker is offline once it has sent nothing for its heartbeat interval
+    /// times this (Prefect's `inactivity_heartbeat_multiple`, default 3).
+    pub worker_inactivity_multiple: u32,
+    /// The heartbeat interval of a worker that did not give one (default 30 s).
+    pub fallback_heartbeat_interval: Duration,
+    /// A queue not polled for this long goes `not-ready`; a resumed queue is
+    /// `ready` only if polled within it (default 60 s).
+    pub queue_poll_timeout: Duration,
+    /// How long before a status event a previous one may be for `follows` to
+    /// point at it (Prefect: 10 minutes).
+    pub follows_window: Duration,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            worker_inactivity_multiple: 3,
+            fallback_heartbeat_interval: Duration::from_secs(30),
+            queue_poll_timeout: Duration::from_secs(60),
+            follows_window: Duration::from_secs(600),
+        }
+    }
+}

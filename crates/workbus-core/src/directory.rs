@@ -1,0 +1,57 @@
+//! Where pools and queues are found by name or id without asking an actor.
+
+use std::sync::Arc;
+
+use actix::{Addr, ArbiterHandle};
+use dashmap::DashMap;
+use uuid::Uuid;
+use workbus_events::Event;
+
+use crate::clock::Clock;
+use crate::pool::WorkPool;
+use crate::queue::WorkQueue;
+use crate::registry::{Gate, Publish, Registry};
+use crate::BusConfig;
+
+#[derive(Clone)]
+pub(crate) struct PoolEntry {
+    pub(crate) id: Uuid,
+    pub(crate) addr: Addr<WorkPool>,
+}
+
+#[derive(Clone)]
+pub(crate) struct QueueEntry {
+    pub(crate) pool_id: Uuid,
+    pub(crate) addr: Addr<WorkQueue>,
+}
+
+/// The lookup tables. Pools and queues keep them current; nothing else writes them.
+#[derive(Default)]
+pub(crate) struct Directory {
+    pub(crate) pools: DashMap<String, PoolEntry>,
+    pub(crate) pool_names: DashMap<Uuid, String>,
+    pub(crate) queues: DashMap<Uuid, QueueEntry>,
+    pub(crate) queue_ids: DashMap<(Uuid, String), Uuid>,
+}
+
+/// What every actor of one bus shares.
+pub(crate) struct Core {
+    pub(crate) registry: Addr<Registry>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: BusConfig,
+    pub(crate) directory: Directory,
+    pub(crate) arbiter: ArbiterHandle,
+    pub(crate) gate: Arc<Gate>,
+}
+
+impl Core {
+    /// Hands an event to the registry. `do_send` keeps the actor's handler
+    /// synchronous; the registry's own buffers bound what subscribers hold.
+    pub(crate) fn emit(&self, event: Event) {
+        self.registry.do_send(Publish(event));
+    }
+
+    pub(crate) fn now(&self) -> workbus_events::Timestamp {
+        self.clock.now()
+    }
+}

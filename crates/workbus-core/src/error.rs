@@ -1,0 +1,78 @@
+//! Errors of the bus.
+
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Why an operation on the bus was refused. Each refusal changes nothing and emits nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name is empty or holds one of Prefect's banned characters `/ % & > <`.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Work pool names starting with `prefect` (any case) are reserved for Prefect.
+    #[error("work pool name {0:?} is reserved: names starting with \"prefect\" are Prefect's")]
+    ReservedName(String),
+    /// A work pool with this name exists.
+    #[error("a work pool named {0:?} already exists")]
+    PoolExists(String),
+    /// A work queue with this name exists in the pool.
+    #[error("work pool {pool:?} already has a work queue named {queue:?}")]
+    QueueExists {
+        /// The pool.
+        pool: String,
+        /// The queue name.
+        queue: String,
+    },
+    /// No work pool has this name.
+    #[error("work pool {0:?} not found")]
+    PoolNotFound(String),
+    /// No work pool has this id.
+    #[error("work pool {0} not found")]
+    PoolIdNotFound(Uuid),
+    /// No work queue of the pool has this name.
+    #[error("work queue {queue:?} not found in work pool {pool:?}")]
+    QueueNotFound {
+        /// The pool.
+        pool: String,
+        /// The queue name.
+        queue: String,
+    },
+    /// No work queue has this id.
+    #[error("work queue {0} not found")]
+    QueueIdNotFound(Uuid),
+    /// No worker of the pool has this name.
+    #[error("worker {worker:?} not found in work pool {pool:?}")]
+    WorkerNotFound {
+        /// The pool.
+        pool: String,
+        /// The worker name.
+        worker: String,
+    },
+    /// A concurrency limit below zero.
+    #[error("concurrency_limit must be at least 0, got {0}")]
+    NegativeConcurrencyLimit(i64),
+    /// A queue priority below one.
+    #[error("priority must be at least 1, got {0}")]
+    InvalidPriority(i64),
+    /// A heartbeat interval of zero seconds.
+    #[error("heartbeat_interval_seconds must be at least 1")]
+    InvalidHeartbeatInterval,
+    /// A pool's default queue cannot be deleted (Prefect refuses it too, after emitting `deleted`).
+    #[error("can't delete work pool {0:?}'s default queue")]
+    DefaultQueueDeletion(String),
+    /// The bus, or the actor behind a pool or queue, has stopped.
+    #[error("the bus has stopped")]
+    Stopped,
+}
+
+impl From<actix::MailboxError> for Error {
+    fn from(_: actix::MailboxError) -> Self {
+        Error::Stopped
+    }
+}

@@ -1,0 +1,81 @@
+//! Work pools and work queues as actix actors, emitting Prefect's events to a
+//! registry that fans them out to subscriber actors.
+//!
+//! ## The actors
+//!
+//! Every work pool is a [`WorkPool`] actor and every work queue a
+//! [`WorkQueue`] actor; each owns its state and nothing else changes it. A
+//! pool owns its queues: it creates them, checks their names, and deletes
+//! them. Both emit their events to the [`Registry`] actor, which keeps the
+//! queue-to-pool links (so a queue's events carry its pool as related
+//! resource) and fans every event out to the subscribers whose filter
+//! matches.
+//!
+//! ## The handle
+//!
+//! [`Bus`] is the way in: it sends each operation to the actor that owns
+//! the state and answers when that actor has acted. It finds pools and
+//! queues by name or id in shared tables, without asking an actor.
+//!
+//! ## Subscribers
+//!
+//! Any actix actor that handles [`Deliver`] subscribes with a filter and a
+//! bounded buffer ([`SubscribeOptions`]). Each sees one resource's events in
+//! the order they were emitted; an event it cannot take is buffered,
+//! applied its [`Overflow`] policy, or counted ([`SubscriberStats`]).
+//!
+//! ## Time
+//!
+//! One injectable [`Clock`]; the default reads tokio's clock, so tests on
+//! paused tokio time drive heartbeats and poll timeouts in milliseconds.
+//!
+//! # Examples
+//!
+//! ```
+//! use actix::prelude::*;
+//! use workbus_core::{Bus, CreatePool, Deliver, SubscribeOptions};
+//!
+//! struct Printer;
+//! impl Actor for Printer { type Context = Context<Self>; }
+//! impl Handler<Deliver> for Printer {
+//!     type Result = ();
+//!     fn handle(&mut self, Deliver(event): Deliver, _: &mut Context<Self>) {
+//!         println!("{}", event.event);
+//!     }
+//! }
+//!
+//! actix::System::new().block_on(async {
+//!     let bus = Bus::start();
+//!     let printer = Printer.start();
+//!     bus.subscribe(printer.recipient(), SubscribeOptions::new("printer")).await.unwrap();
+//!     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+//!     bus.flush().await.unwrap();
+//! });
+//! ```
+#![warn(missing_docs)]
+
+mod bus;
+pub mod clock;
+mod config;
+mod directory;
+mod error;
+pub mod model;
+pub mod pool;
+pub mod queue;
+pub mod registry;
+pub mod subscription;
+
+pub use bus::{Bus, BusBuilder};
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use config::BusConfig;
+pub use error::Error;
+pub use model::{
+    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, StorageConfiguration,
+    WorkerInfo, WorkerStatus,
+};
+pub use pool::WorkPool;
+pub use queue::WorkQueue;
+pub use registry::{BusStats, Registry};
+pub use subscription::{Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId};
+pub use workbus_events::prefect::Status;
+pub use workbus_events::{Event, EventFilter, SharedEvent, Timestamp};

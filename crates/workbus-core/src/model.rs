@@ -1,0 +1,351 @@
+//! What goes into the bus and what comes out: requests, updates and snapshots of pools,
+//! queues and workers, in Prefect's field names.
+//!
+//! The requests deserialize from Prefect's JSON bodies, refusing unknown
+//! fields (Prefect's `extra="forbid"`); in the updates an absent field means
+//! "leave it", and `null` means "set it to null" where the field allows it.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+use workbus_events::prefect::Status;
+use workbus_events::Timestamp;
+
+use crate::Error;
+
+/// The pool type Prefect gives a pool created without one.
+pub const AGENT_POOL_TYPE: &str = "prefect-agent";
+
+/// Where a pool's flow runs keep their bundles and results (Prefect's `WorkPoolStorageConfiguration`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfiguration {
+    /// The step that uploads bundles.
+    #[serde(default)]
+    pub bundle_upload_step: Option<Map<String, Value>>,
+    /// The step that runs bundles.
+    #[serde(default)]
+    pub bundle_execution_step: Option<Map<String, Value>>,
+    /// The block document holding default result storage.
+    #[serde(default)]
+    pub default_result_storage_block_id: Option<Uuid>,
+}
+
+/// A request to create a work pool (Prefect's `WorkPoolCreate`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePool {
+    /// Its name: unique, not starting with `prefect`, none of `/ % & > <`.
+    pub name: String,
+    /// Its type, such as `process` (default `prefect-agent`, as Prefect's).
+    #[serde(rename = "type", default = "agent_type")]
+    pub pool_type: String,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The job template, a JSON object (default `{}`).
+    #[serde(default)]
+    pub base_job_template: Map<String, Value>,
+    /// Whether it starts paused.
+    #[serde(default)]
+    pub is_paused: bool,
+    /// How many runs it may run at once (`None`: no limit).
+    #[serde(default)]
+    pub concurrency_limit: Option<i64>,
+    /// Its storage configuration.
+    #[serde(default)]
+    pub storage_configuration: StorageConfiguration,
+}
+
+fn agent_type() -> String {
+    AGENT_POOL_TYPE.to_owned()
+}
+
+impl CreatePool {
+    /// A pool named `name` of type `pool_type`, with every other field at its default.
+    pub fn new(name: impl Into<String>, pool_type: impl Into<String>) -> Self {
+        CreatePool {
+            name: name.into(),
+            pool_type: pool_type.into(),
+            description: None,
+            base_job_template: Map::new(),
+            is_paused: false,
+            concurrency_limit: None,
+            storage_configuration: StorageConfiguration::default(),
+        }
+    }
+
+    /// Starts the pool paused.
+    pub fn paused(mut self) -> Self {
+        self.is_paused = true;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        validate_name(&self.name)?;
+        if self.name.to_lowercase().starts_with("prefect") {
+            return Err(Error::ReservedName(self.name.clone()));
+        }
+        validate_name(&self.pool_type).map_err(|_| Error::InvalidName {
+            name: self.pool_type.clone(),
+            reason: "a pool type must be non-empty and free of / % & > <",
+        })?;
+        validate_limit(self.concurrency_limit)
+    }
+}
+
+/// Deserializes a present field, `null` included, as `Some(..)`, so that
+/// "absent" (the `#[serde(default)]` `None`) and "null" differ.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// A change to a work pool (Prefect's `WorkPoolUpdate`); absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolUpdate {
+    /// The new description (`Some(None)` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    /// Pause (`true`) or resume (`false`).
+    #[serde(default)]
+    pub is_paused: Option<bool>,
+    /// The new job template.
+    #[serde(default)]
+    pub base_job_template: Option<Map<String, Value>>,
+    /// The new concurrency limit (`Some(None)` removes it).
+    #[serde(default, deserialize_with = "present")]
+    pub concurrency_limit: Option<Option<i64>>,
+    /// The new storage configuration.
+    #[serde(default)]
+    pub storage_configuration: Option<StorageConfiguration>,
+}
+
+impl PoolUpdate {
+    /// An update that pauses the pool.
+    pub fn pause() -> Self {
+        PoolUpdate {
+            is_paused: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// An update that resumes the pool.
+    pub fn resume() -> Self {
+        PoolUpdate {
+            is_paused: Some(false),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        validate_limit(self.concurrency_limit.flatten())
+    }
+}
+
+/// A request to create a work queue in a pool (Prefect's `WorkQueueCreate`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQueue {
+    /// Its name, unique in its pool.
+    pub name: String,
+    /// A description (default `""`).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Whether it starts paused (then its status is `PAUSED`).
+    #[serde(default)]
+    pub is_paused: bool,
+    /// How many runs it may run at once.
+    #[serde(default)]
+    pub concurrency_limit: Option<i64>,
+    /// Its priority, at least 1 (default: one more than the pool's highest).
+    #[serde(default)]
+    pub priority: Option<i64>,
+}
+
+impl CreateQueue {
+    /// A queue named `name` with every other field at its default.
+    pub fn new(name: impl Into<String>) -> Self {
+        CreateQueue {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        validate_name(&self.name)?;
+        validate_limit(self.concurrency_limit)?;
+        validate_priority(self.priority)
+    }
+}
+
+/// A change to a work queue (Prefect's `WorkQueueUpdate`); absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueUpdate {
+    /// A new name, unique in the pool.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Pause (`true`) or resume (`false`).
+    #[serde(default)]
+    pub is_paused: Option<bool>,
+    /// A new concurrency limit (`Some(None)` removes it).
+    #[serde(default, deserialize_with = "present")]
+    pub concurrency_limit: Option<Option<i64>>,
+    /// A new priority, at least 1.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// When it was last polled (taken into account by a resume in the same update).
+    #[serde(default, deserialize_with = "present")]
+    pub last_polled: Option<Option<Timestamp>>,
+}
+
+impl QueueUpdate {
+    /// An update that pauses the queue.
+    pub fn pause() -> Self {
+        QueueUpdate {
+            is_paused: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// An update that resumes the queue.
+    pub fn resume() -> Self {
+        QueueUpdate {
+            is_paused: Some(false),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if let Some(name) = &self.name {
+            validate_name(name)?;
+        }
+        validate_limit(self.concurrency_limit.flatten())?;
+        validate_priority(self.priority)
+    }
+}
+
+/// Prefect's name rule: non-empty, none of `/ % & > <`.
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: "a name must not be empty",
+        });
+    }
+    if name.contains(['/', '%', '&', '>', '<']) {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: "a name must not contain / % & > <",
+        });
+    }
+    Ok(())
+}
+
+fn validate_limit(limit: Option<i64>) -> Result<(), Error> {
+    match limit {
+        Some(l) if l < 0 => Err(Error::NegativeConcurrencyLimit(l)),
+        _ => Ok(()),
+    }
+}
+
+fn validate_priority(priority: Option<i64>) -> Result<(), Error> {
+    match priority {
+        Some(p) if p < 1 => Err(Error::InvalidPriority(p)),
+        _ => Ok(()),
+    }
+}
+
+/// A snapshot of a work pool, in the shape of Prefect's `WorkPool` response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolInfo {
+    /// Its id.
+    pub id: Uuid,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it last changed.
+    pub updated: Timestamp,
+    /// Its name.
+    pub name: String,
+    /// A description.
+    pub description: Option<String>,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub pool_type: String,
+    /// Its job template.
+    pub base_job_template: Map<String, Value>,
+    /// Whether it is paused.
+    pub is_paused: bool,
+    /// Its concurrency limit.
+    pub concurrency_limit: Option<i64>,
+    /// Its status (`None` for `prefect-agent` pools, as Prefect shows them).
+    pub status: Option<Status>,
+    /// The id of its default queue.
+    pub default_queue_id: Uuid,
+    /// Its storage configuration.
+    pub storage_configuration: StorageConfiguration,
+}
+
+/// A snapshot of a work queue, in the shape of Prefect's `WorkQueue` response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueueInfo {
+    /// Its id.
+    pub id: Uuid,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it last changed.
+    pub updated: Timestamp,
+    /// Its name.
+    pub name: String,
+    /// A description.
+    pub description: String,
+    /// Whether it is paused.
+    pub is_paused: bool,
+    /// Its concurrency limit.
+    pub concurrency_limit: Option<i64>,
+    /// Its priority.
+    pub priority: i64,
+    /// Its pool's id.
+    pub work_pool_id: Uuid,
+    /// Its pool's name.
+    pub work_pool_name: String,
+    /// When it was last polled.
+    pub last_polled: Option<Timestamp>,
+    /// Its status.
+    pub status: Status,
+}
+
+/// Whether a worker is sending heartbeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WorkerStatus {
+    /// It heartbeated within its interval times the inactivity multiple.
+    Online,
+    /// It did not.
+    Offline,
+}
+
+/// A snapshot of a worker, in the shape of Prefect's `WorkerResponse`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkerInfo {
+    /// When it first heartbeated.
+    pub created: Timestamp,
+    /// Its name.
+    pub name: String,
+    /// Its pool's id.
+    pub work_pool_id: Uuid,
+    /// Its last heartbeat.
+    pub last_heartbeat_time: Timestamp,
+    /// The interval it said it heartbeats at, if it said one.
+    pub heartbeat_interval_seconds: Option<u32>,
+    /// Online or offline.
+    pub status: WorkerStatus,
+}

@@ -1,0 +1,642 @@
+//! The work-pool actor: a pool's fields, its workers' heartbeats, its status, and its queues.
+//!
+//! ## Status
+//!
+//! | from | trigger | to | event |
+//! |---|---|---|---|
+//! | — | created | `NOT_READY` (`PAUSED` if created paused) | queue `created` (default), pool `created`, pool status |
+//! | `NOT_READY` | a heartbeat | `READY` | `ready` |
+//! | `READY` | the last online worker goes offline or is deleted | `NOT_READY` | `not-ready` |
+//! | not `PAUSED` | pause | `PAUSED` | `paused` |
+//! | `PAUSED` | resume | `READY` if a worker is online, else `NOT_READY` | `ready` / `not-ready` |
+//!
+//! Pausing a paused pool and resuming a running one emit nothing: status
+//! events mark transitions. `prefect-agent` pools keep Prefect's rule that
+//! pausing never changes their status.
+//!
+//! ## Offline detection
+//!
+//! A worker is offline once `heartbeat interval × inactivity multiple` has
+//! passed since its last heartbeat. The pool keeps one timer, for the
+//! earliest deadline of its online workers, and acts when it fires: at the
+//! deadline itself, not in a periodic sweep.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+use workbus_events::prefect::{self, Changes, PoolLabels, QueueLabels, Status};
+use workbus_events::Timestamp;
+
+use crate::directory::{Core, QueueEntry};
+use crate::model::{
+    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, StorageConfiguration,
+    WorkerInfo, WorkerStatus, AGENT_POOL_TYPE,
+};
+use crate::queue::{DeleteQueue, UpdateQueue, WorkQueue};
+use crate::registry::Link;
+use crate::Error;
+
+struct Worker {
+    created: Timestamp,
+    last_heartbeat: Timestamp,
+    interval: Option<u32>,
+    deadline: Timestamp,
+    online: bool,
+}
+
+struct QueueSlot {
+    id: Uuid,
+    name: String,
+    priority: i64,
+    addr: Addr<WorkQueue>,
+}
+
+/// A work pool, as an actor. Created by [`Bus::create_pool`](crate::Bus::create_pool).
+pub struct WorkPool {
+    core: Arc<Core>,
+    labels: PoolLabels,
+    name: String,
+    pool_type: String,
+    description: Option<String>,
+    base_job_template: Map<String, Value>,
+    concurrency_limit: Option<i64>,
+    storage: StorageConfiguration,
+    is_paused: bool,
+    status: Status,
+    created: Timestamp,
+    updated: Timestamp,
+    default_queue: Uuid,
+    queues: Vec<QueueSlot>,
+    workers: HashMap<String, Worker>,
+    online: usize,
+    last_status: Option<(Uuid, Timestamp)>,
+    timer: Option<(Timestamp, SpawnHandle)>,
+}
+
+impl WorkPool {
+    pub(crate) fn new(core: Arc<Core>, id: Uuid, req: CreatePool) -> Self {
+        let now = core.now();
+        let labels = PoolLabels::new(id, &req.name, &req.pool_type);
+        let is_agent = req.pool_type == AGENT_POOL_TYPE;
+        let status = if req.is_paused && !is_agent {
+            Status::Paused
+        } else {
+            Status::NotReady
+        };
+        WorkPool {
+            core,
+            labels,
+            name: req.name,
+            pool_type: req.pool_type,
+            description: req.description,
+            base_job_template: req.base_job_template,
+            concurrency_limit: req.concurrency_limit,
+            storage: req.storage_configuration,
+            is_paused: req.is_paused,
+            status,
+            created: now,
+            updated: now,
+            default_queue: Uuid::now_v7(),
+            queues: Vec::new(),
+            workers: HashMap::new(),
+            online: 0,
+            last_status: None,
+            timer: None,
+        }
+    }
+
+    fn is_agent(&self) -> bool {
+        self.pool_type == AGENT_POOL_TYPE
+    }
+
+    fn info(&self) -> PoolInfo {
+        PoolInfo {
+            id: self.labels.id(),
+            created: self.created,
+            updated: self.updated,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            pool_type: self.pool_type.clone(),
+            base_job_template: self.base_job_template.clone(),
+            is_paused: self.is_paused,
+            concurrency_limit: self.concurrency_limit,
+            status: (!self.is_agent()).then_some(self.status),
+            default_queue_id: self.default_queue,
+            storage_configuration: self.storage.clone(),
+        }
+    }
+
+    /// Emits the status event for the current status, following the previous one if recent.
+    fn emit_status(&mut self) {
+        let now = self.core.now();
+        let follows = self
+            .last_status
+            .filter(|(_, at)| now.since(*at) < self.core.config.follows_window)
+            .map(|(id, _)| id);
+        let id = Uuid::now_v7();
+        self.core
+            .emit(prefect::pool_status(&self.labels, self.status, now, id, follows));
+        self.last_status = Some((id, now));
+    }
+
+    fn set_status(&mut self, status: Status) {
+        if self.status != status {
+            self.status = status;
+            self.emit_status();
+        }
+    }
+
+    /// Arms the timer for `deadline` unless one is armed for earlier.
+    fn arm(&mut self, deadline: Timestamp, ctx: &mut Context<Self>) {
+        if let Some((at, handle)) = self.timer {
+            if at <= deadline {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = deadline.since(self.core.now());
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.timer = None;
+            act.check_workers(ctx);
+        });
+        self.timer = Some((deadline, handle));
+    }
+
+    fn check_workers(&mut self, ctx: &mut Context<Self>) {
+        let now = self.core.now();
+        let mut next: Option<Timestamp> = None;
+        for w in self.workers.values_mut().filter(|w| w.online) {
+            if w.deadline <= now {
+                w.online = false;
+                self.online -= 1;
+            } else {
+                next = Some(next.map_or(w.deadline, |n| n.min(w.deadline)));
+            }
+        }
+        if self.online == 0 && self.status == Status::Ready {
+            self.set_status(Status::NotReady);
+        }
+        if let Some(deadline) = next {
+            self.arm(deadline, ctx);
+        }
+    }
+
+    fn queue_info_name(&self, name: &str) -> bool {
+        self.queues.iter().any(|q| q.name == name)
+    }
+
+    fn spawn_queue(&mut self, id: Uuid, req: CreateQueue, priority: i64) -> Addr<WorkQueue> {
+        let labels = QueueLabels::new(id, &req.name);
+        self.core.registry.do_send(Link {
+            queue: labels.resource_id().into(),
+            pool: self.labels.as_related(),
+        });
+        let now = self.core.now();
+        // The pool emits `created` itself, so it is ordered before the pool's own events.
+        self.core.emit(prefect::queue_created(
+            &labels,
+            self.labels.as_related(),
+            now,
+            Uuid::now_v7(),
+        ));
+        let queue = WorkQueue::new(
+            self.core.clone(),
+            labels,
+            self.labels.id(),
+            self.name.clone(),
+            req,
+            priority,
+            now,
+        );
+        queue.start()
+    }
+
+    fn register_queue(&mut self, id: Uuid, name: String, priority: i64, addr: Addr<WorkQueue>) {
+        let d = &self.core.directory;
+        d.queues.insert(
+            id,
+            QueueEntry {
+                pool_id: self.labels.id(),
+                addr: addr.clone(),
+            },
+        );
+        d.queue_ids.insert((self.labels.id(), name.clone()), id);
+        self.queues.push(QueueSlot {
+            id,
+            name,
+            priority,
+            addr,
+        });
+    }
+
+    fn unregister_queue(&mut self, id: Uuid) {
+        if let Some(pos) = self.queues.iter().position(|q| q.id == id) {
+            let slot = self.queues.remove(pos);
+            let d = &self.core.directory;
+            d.queues.remove(&id);
+            d.queue_ids.remove(&(self.labels.id(), slot.name));
+        }
+    }
+}
+
+impl Actor for WorkPool {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        // Prefect's order: the default queue's `created`, the pool's `created`, the pool's status.
+        let default = CreateQueue {
+            name: "default".to_owned(),
+            description: Some("The work pool's default queue.".to_owned()),
+            ..CreateQueue::default()
+        };
+        let id = self.default_queue;
+        let addr = self.spawn_queue(id, default, 1);
+        self.register_queue(id, "default".to_owned(), 1, addr);
+        let now = self.core.now();
+        self.core.emit(prefect::pool_created(
+            &self.labels,
+            self.default_queue,
+            self.storage.default_result_storage_block_id,
+            now,
+            Uuid::now_v7(),
+        ));
+        self.emit_status();
+    }
+}
+
+/// A worker's heartbeat: the worker is online until its interval times the inactivity multiple passes.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Heartbeat {
+    /// The worker's name.
+    pub worker: String,
+    /// How often it says it heartbeats, in seconds (`None`: the bus's fallback).
+    pub interval_seconds: Option<u32>,
+}
+
+impl Handler<Heartbeat> for WorkPool {
+    type Result = Result<(), Error>;
+
+    fn handle(&mut self, hb: Heartbeat, ctx: &mut Context<Self>) -> Self::Result {
+        if hb.worker.is_empty() {
+            return Err(Error::InvalidName {
+                name: hb.worker,
+                reason: "a worker name must not be empty",
+            });
+        }
+        if hb.interval_seconds == Some(0) {
+            return Err(Error::InvalidHeartbeatInterval);
+        }
+        let now = self.core.now();
+        let deadline;
+        let multiple = self.core.config.worker_inactivity_multiple;
+        let fallback = self.core.config.fallback_heartbeat_interval;
+        let period = |interval: Option<u32>| {
+            interval
+                .map(|s| Duration::from_secs(u64::from(s)))
+                .unwrap_or(fallback)
+                * multiple
+        };
+        match self.workers.get_mut(hb.worker.as_str()) {
+            Some(w) => {
+                if hb.interval_seconds.is_some() {
+                    w.interval = hb.interval_seconds;
+                }
+                w.last_heartbeat = now;
+                w.deadline = now.add(period(w.interval));
+                deadline = w.deadline;
+                if !w.online {
+                    w.online = true;
+                    self.online += 1;
+                }
+            }
+            None => {
+                deadline = now.add(period(hb.interval_seconds));
+                self.workers.insert(
+                    hb.worker,
+                    Worker {
+                        created: now,
+                        last_heartbeat: now,
+                        interval: hb.interval_seconds,
+                        deadline,
+                        online: true,
+                    },
+                );
+                self.online += 1;
+            }
+        }
+        if self.status == Status::NotReady {
+            self.updated = now;
+            self.set_status(Status::Ready);
+        }
+        self.arm(deadline, ctx);
+        Ok(())
+    }
+}
+
+/// Forgets a worker; if it was the last online one, a `READY` pool goes `NOT_READY` at once.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct DeleteWorker(pub String);
+
+impl Handler<DeleteWorker> for WorkPool {
+    type Result = Result<(), Error>;
+
+    fn handle(&mut self, DeleteWorker(name): DeleteWorker, _: &mut Context<Self>) -> Self::Result {
+        match self.workers.remove(&name) {
+            Some(w) => {
+                if w.online {
+                    self.online -= 1;
+                }
+                if self.online == 0 && self.status == Status::Ready {
+                    self.set_status(Status::NotReady);
+                }
+                Ok(())
+            }
+            None => Err(Error::WorkerNotFound {
+                pool: self.name.clone(),
+                worker: name,
+            }),
+        }
+    }
+}
+
+/// Lists the pool's workers, most recent heartbeat first.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Vec<WorkerInfo>")]
+pub struct ListWorkers;
+
+impl Handler<ListWorkers> for WorkPool {
+    type Result = MessageResult<ListWorkers>;
+
+    fn handle(&mut self, _: ListWorkers, _: &mut Context<Self>) -> Self::Result {
+        let mut out: Vec<WorkerInfo> = self
+            .workers
+            .iter()
+            .map(|(name, w)| WorkerInfo {
+                created: w.created,
+                name: name.clone(),
+                work_pool_id: self.labels.id(),
+                last_heartbeat_time: w.last_heartbeat,
+                heartbeat_interval_seconds: w.interval,
+                status: if w.online {
+                    WorkerStatus::Online
+                } else {
+                    WorkerStatus::Offline
+                },
+            })
+            .collect();
+        out.sort_by(|a, b| b.last_heartbeat_time.cmp(&a.last_heartbeat_time));
+        MessageResult(out)
+    }
+}
+
+/// Reads the pool.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "PoolInfo")]
+pub struct GetPool;
+
+impl Handler<GetPool> for WorkPool {
+    type Result = MessageResult<GetPool>;
+
+    fn handle(&mut self, _: GetPool, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.info())
+    }
+}
+
+/// Changes fields, pauses or resumes: one `updated` event for every field
+/// that really changed, then the status event if the status changed.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<PoolInfo, Error>")]
+pub struct UpdatePool(pub PoolUpdate);
+
+impl Handler<UpdatePool> for WorkPool {
+    type Result = Result<PoolInfo, Error>;
+
+    fn handle(&mut self, UpdatePool(u): UpdatePool, _: &mut Context<Self>) -> Self::Result {
+        u.validate()?;
+        let mut changes = Changes::default();
+        // Prefect's field order: description, base_job_template, concurrency_limit, storage_configuration.
+        if let Some(d) = u.description {
+            changes.push_if_changed("description", json_of(&self.description), json_of(&d));
+            self.description = d;
+        }
+        if let Some(t) = u.base_job_template {
+            if t != self.base_job_template {
+                let from = std::mem::replace(&mut self.base_job_template, t);
+                changes.push(
+                    "base_job_template",
+                    Value::Object(from),
+                    Value::Object(self.base_job_template.clone()),
+                );
+            }
+        }
+        if let Some(l) = u.concurrency_limit {
+            changes.push_if_changed("concurrency_limit", json_of(&self.concurrency_limit), json_of(&l));
+            self.concurrency_limit = l;
+        }
+        if let Some(s) = u.storage_configuration {
+            if s != self.storage {
+                let from = std::mem::replace(&mut self.storage, s);
+                changes.push("storage_configuration", json_of(&from), json_of(&self.storage));
+            }
+        }
+        let now = self.core.now();
+        if !changes.is_empty() {
+            self.updated = now;
+            self.core
+                .emit(prefect::pool_updated(&self.labels, changes, now, Uuid::now_v7()));
+        }
+        if let Some(paused) = u.is_paused {
+            if paused != self.is_paused {
+                self.is_paused = paused;
+                self.updated = now;
+            }
+            if !self.is_agent() {
+                let target = match (paused, self.online > 0) {
+                    (true, _) => Status::Paused,
+                    (false, _) if self.status != Status::Paused => self.status,
+                    (false, true) => Status::Ready,
+                    (false, false) => Status::NotReady,
+                };
+                self.set_status(target);
+            }
+        }
+        Ok(self.info())
+    }
+}
+
+fn json_of<T: serde::Serialize>(v: &T) -> Value {
+    // Serializing model values (strings, integers, maps) into a Value cannot fail.
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Adds a queue to the pool and emits its `created`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<QueueInfo, Error>")]
+pub struct AddQueue(pub CreateQueue);
+
+impl Handler<AddQueue> for WorkPool {
+    type Result = ResponseActFuture<Self, Result<QueueInfo, Error>>;
+
+    fn handle(&mut self, AddQueue(req): AddQueue, _: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = req.validate() {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        if self.queue_info_name(&req.name) {
+            let e = Error::QueueExists {
+                pool: self.name.clone(),
+                queue: req.name,
+            };
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let priority = req
+            .priority
+            .unwrap_or_else(|| self.queues.iter().map(|q| q.priority).max().unwrap_or(0) + 1);
+        let id = Uuid::now_v7();
+        let name = req.name.clone();
+        let addr = self.spawn_queue(id, req, priority);
+        self.register_queue(id, name, priority, addr.clone());
+        Box::pin(
+            actix::fut::wrap_future(addr.send(crate::queue::GetQueue))
+                .map(|r, _, _| r.map_err(Error::from)),
+        )
+    }
+}
+
+/// Updates one of the pool's queues; the pool checks that a new name is free.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<QueueInfo, Error>")]
+pub struct UpdatePoolQueue {
+    /// The queue's id.
+    pub queue: Uuid,
+    /// The change.
+    pub update: QueueUpdate,
+}
+
+impl Handler<UpdatePoolQueue> for WorkPool {
+    type Result = AtomicResponse<Self, Result<QueueInfo, Error>>;
+
+    fn handle(&mut self, msg: UpdatePoolQueue, _: &mut Context<Self>) -> Self::Result {
+        let check = (|| {
+            msg.update.validate()?;
+            let slot = self
+                .queues
+                .iter()
+                .find(|q| q.id == msg.queue)
+                .ok_or(Error::QueueIdNotFound(msg.queue))?;
+            if let Some(new) = &msg.update.name {
+                if *new != slot.name && self.queue_info_name(new) {
+                    return Err(Error::QueueExists {
+                        pool: self.name.clone(),
+                        queue: new.clone(),
+                    });
+                }
+            }
+            Ok(slot.addr.clone())
+        })();
+        let addr = match check {
+            Ok(a) => a,
+            Err(e) => return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e)))),
+        };
+        let id = msg.queue;
+        AtomicResponse::new(Box::pin(
+            actix::fut::wrap_future(addr.send(UpdateQueue(msg.update))).map(
+                move |r, act: &mut WorkPool, _| {
+                    let info = r.map_err(Error::from)??;
+                    if let Some(slot) = act.queues.iter_mut().find(|q| q.id == id) {
+                        if slot.name != info.name {
+                            let d = &act.core.directory;
+                            d.queue_ids.remove(&(act.labels.id(), slot.name.clone()));
+                            d.queue_ids.insert((act.labels.id(), info.name.clone()), id);
+                            slot.name = info.name.clone();
+                        }
+                        slot.priority = info.priority;
+                    }
+                    Ok(info)
+                },
+            ),
+        ))
+    }
+}
+
+/// Deletes one of the pool's queues (never the default one).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct RemoveQueue(pub Uuid);
+
+impl Handler<RemoveQueue> for WorkPool {
+    type Result = AtomicResponse<Self, Result<(), Error>>;
+
+    fn handle(&mut self, RemoveQueue(id): RemoveQueue, _: &mut Context<Self>) -> Self::Result {
+        if id == self.default_queue {
+            let e = Error::DefaultQueueDeletion(self.name.clone());
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e))));
+        }
+        let Some(addr) = self.queues.iter().find(|q| q.id == id).map(|q| q.addr.clone()) else {
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::QueueIdNotFound(id)))));
+        };
+        self.unregister_queue(id);
+        AtomicResponse::new(Box::pin(
+            actix::fut::wrap_future(addr.send(DeleteQueue)).map(|r, _, _| r.map_err(Error::from)),
+        ))
+    }
+}
+
+/// Deletes the pool: every queue's `deleted`, then the pool's; then the actors stop.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct DeletePool;
+
+impl Handler<DeletePool> for WorkPool {
+    type Result = AtomicResponse<Self, Result<(), Error>>;
+
+    fn handle(&mut self, _: DeletePool, _: &mut Context<Self>) -> Self::Result {
+        let queues: Vec<(Uuid, Addr<WorkQueue>)> =
+            self.queues.iter().map(|q| (q.id, q.addr.clone())).collect();
+        AtomicResponse::new(Box::pin(
+            actix::fut::wrap_future(async move {
+                for (_, addr) in &queues {
+                    // A queue that already stopped has nothing left to announce.
+                    let _ = addr.send(DeleteQueue).await;
+                }
+                queues
+            })
+            .map(|queues, act: &mut WorkPool, ctx| {
+                for (id, _) in queues {
+                    act.unregister_queue(id);
+                }
+                let now = act.core.now();
+                act.core.emit(prefect::pool_deleted(
+                    &act.labels,
+                    act.default_queue,
+                    act.storage.default_result_storage_block_id,
+                    now,
+                    Uuid::now_v7(),
+                ));
+                let d = &act.core.directory;
+                d.pools.remove(&act.name);
+                d.pool_names.remove(&act.labels.id());
+                ctx.stop();
+                Ok(())
+            }),
+        ))
+    }
+}
+
+/// The pool's queues, in creation order.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Vec<Addr<WorkQueue>>")]
+pub struct PoolQueues;
+
+impl Handler<PoolQueues> for WorkPool {
+    type Result = MessageResult<PoolQueues>;
+
+    fn handle(&mut self, _: PoolQueues, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.queues.iter().map(|q| q.addr.clone()).collect())
+    }
+}

@@ -1,0 +1,285 @@
+//! The work-queue actor: a queue's fields, its last poll, and its status.
+//!
+//! ## Status
+//!
+//! | from | trigger | to | event |
+//! |---|---|---|---|
+//! | — | created | `NOT_READY` (`PAUSED` if created paused) | `created` (emitted by its pool) |
+//! | `NOT_READY` | a poll | `READY` | `ready` |
+//! | `READY` | not polled for the poll timeout | `NOT_READY` | `not-ready` |
+//! | not `PAUSED` | pause | `PAUSED` | `paused` |
+//! | `PAUSED` | resume | `READY` if polled within the poll timeout, else `NOT_READY` | `ready` / `not-ready` |
+//! | `PAUSED` | a poll | `PAUSED` | none (`last_polled` still moves) |
+//!
+//! The queue keeps one timer, for the moment its last poll expires.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+use workbus_events::prefect::{self, Changes, QueueLabels, Status};
+use workbus_events::{no_related, Timestamp};
+
+use crate::directory::Core;
+use crate::model::{CreateQueue, QueueInfo, QueueUpdate};
+use crate::Error;
+
+/// A work queue, as an actor. Created by its pool.
+pub struct WorkQueue {
+    core: Arc<Core>,
+    labels: QueueLabels,
+    pool_id: Uuid,
+    pool_name: String,
+    name: String,
+    description: String,
+    concurrency_limit: Option<i64>,
+    priority: i64,
+    is_paused: bool,
+    last_polled: Option<Timestamp>,
+    status: Status,
+    created: Timestamp,
+    updated: Timestamp,
+    timer: Option<(Timestamp, SpawnHandle)>,
+}
+
+impl WorkQueue {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        labels: QueueLabels,
+        pool_id: Uuid,
+        pool_name: String,
+        req: CreateQueue,
+        priority: i64,
+        now: Timestamp,
+    ) -> Self {
+        WorkQueue {
+            core,
+            labels,
+            pool_id,
+            pool_name,
+            name: req.name,
+            description: req.description.unwrap_or_default(),
+            concurrency_limit: req.concurrency_limit,
+            priority,
+            is_paused: req.is_paused,
+            last_polled: None,
+            status: if req.is_paused {
+                Status::Paused
+            } else {
+                Status::NotReady
+            },
+            created: now,
+            updated: now,
+            timer: None,
+        }
+    }
+
+    fn info(&self) -> QueueInfo {
+        QueueInfo {
+            id: self.labels.id(),
+            created: self.created,
+            updated: self.updated,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            is_paused: self.is_paused,
+            concurrency_limit: self.concurrency_limit,
+            priority: self.priority,
+            work_pool_id: self.pool_id,
+            work_pool_name: self.pool_name.clone(),
+            last_polled: self.last_polled,
+            status: self.status,
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        if self.status == status {
+            return;
+        }
+        self.status = status;
+        let now = self.core.now();
+        // The registry adds the pool as related resource, from its link.
+        self.core.emit(prefect::queue_status(
+            &self.labels,
+            no_related(),
+            status,
+            now,
+            Uuid::now_v7(),
+        ));
+    }
+
+    fn poll_deadline(&self) -> Option<Timestamp> {
+        self.last_polled
+            .map(|at| at.add(self.core.config.queue_poll_timeout))
+    }
+
+    /// Whether the last poll is still within the poll timeout.
+    fn polled_recently(&self) -> bool {
+        self.poll_deadline()
+            .is_some_and(|deadline| self.core.now() < deadline)
+    }
+
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        let Some(deadline) = self.poll_deadline() else { return };
+        if let Some((at, handle)) = self.timer {
+            if at <= deadline {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = deadline.since(self.core.now());
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.timer = None;
+            act.check_poll(ctx);
+        });
+        self.timer = Some((deadline, handle));
+    }
+
+    fn check_poll(&mut self, ctx: &mut Context<Self>) {
+        if self.status != Status::Ready {
+            return;
+        }
+        if self.polled_recently() {
+            self.arm(ctx);
+        } else {
+            self.set_status(Status::NotReady);
+        }
+    }
+}
+
+impl Actor for WorkQueue {
+    type Context = Context<Self>;
+}
+
+/// A worker polled the queue: a `NOT_READY` queue becomes `READY`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Poll;
+
+impl Handler<Poll> for WorkQueue {
+    type Result = ();
+
+    fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) {
+        self.last_polled = Some(self.core.now());
+        if self.status == Status::NotReady {
+            self.set_status(Status::Ready);
+        }
+        if self.status == Status::Ready {
+            self.arm(ctx);
+        }
+    }
+}
+
+/// Reads the queue.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "QueueInfo")]
+pub struct GetQueue;
+
+impl Handler<GetQueue> for WorkQueue {
+    type Result = MessageResult<GetQueue>;
+
+    fn handle(&mut self, _: GetQueue, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.info())
+    }
+}
+
+/// Changes fields, pauses or resumes. Sent by the queue's pool, which checks
+/// that a new name is free in the pool.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<QueueInfo, Error>")]
+pub struct UpdateQueue(pub QueueUpdate);
+
+impl Handler<UpdateQueue> for WorkQueue {
+    type Result = Result<QueueInfo, Error>;
+
+    fn handle(&mut self, UpdateQueue(u): UpdateQueue, ctx: &mut Context<Self>) -> Self::Result {
+        u.validate()?;
+        let mut changes = Changes::default();
+        // Prefect's field order: name, description, concurrency_limit, priority.
+        if let Some(name) = u.name {
+            if name != self.name {
+                let from = std::mem::replace(&mut self.name, name);
+                self.labels = QueueLabels::new(self.labels.id(), &self.name);
+                changes.push("name", Value::String(from), Value::String(self.name.clone()));
+            }
+        }
+        if let Some(d) = u.description {
+            if d != self.description {
+                let from = std::mem::replace(&mut self.description, d);
+                changes.push("description", Value::String(from), Value::String(self.description.clone()));
+            }
+        }
+        if let Some(l) = u.concurrency_limit {
+            if l != self.concurrency_limit {
+                let to = l.map_or(Value::Null, Value::from);
+                let from = self.concurrency_limit.map_or(Value::Null, Value::from);
+                self.concurrency_limit = l;
+                changes.push("concurrency_limit", from, to);
+            }
+        }
+        if let Some(p) = u.priority {
+            if p != self.priority {
+                changes.push("priority", Value::from(self.priority), Value::from(p));
+                self.priority = p;
+            }
+        }
+        if let Some(at) = u.last_polled {
+            self.last_polled = at;
+        }
+        let now = self.core.now();
+        if !changes.is_empty() {
+            self.updated = now;
+            self.core.emit(prefect::queue_updated(
+                &self.labels,
+                no_related(),
+                changes,
+                now,
+                Uuid::now_v7(),
+            ));
+        }
+        match u.is_paused {
+            Some(true) if self.status != Status::Paused => {
+                self.is_paused = true;
+                self.updated = now;
+                self.set_status(Status::Paused);
+            }
+            Some(false) if self.status == Status::Paused => {
+                self.is_paused = false;
+                self.updated = now;
+                let to = if self.polled_recently() {
+                    Status::Ready
+                } else {
+                    Status::NotReady
+                };
+                self.set_status(to);
+                self.arm(ctx);
+            }
+            Some(p) => self.is_paused = p,
+            None => {}
+        }
+        if self.status == Status::Ready {
+            self.arm(ctx);
+        }
+        Ok(self.info())
+    }
+}
+
+/// Deletes the queue: emits `deleted`, then stops.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct DeleteQueue;
+
+impl Handler<DeleteQueue> for WorkQueue {
+    type Result = ();
+
+    fn handle(&mut self, _: DeleteQueue, ctx: &mut Context<Self>) {
+        let now = self.core.now();
+        self.core.emit(prefect::queue_deleted(
+            &self.labels,
+            no_related(),
+            now,
+            Uuid::now_v7(),
+        ));
+        ctx.stop();
+    }
+}

@@ -1,0 +1,493 @@
+//! The registry actor: it receives every event, links queues to their pools,
+//! and fans each event out to the subscribers whose filter matches.
+//!
+//! ## Fan-out
+//!
+//! Filters are indexed by the resource ids they require (see
+//! [`IndexHint`]), so an event is tested only against the subscribers that
+//! could want it, not against every filter. Each matching subscriber gets
+//! the same [`SharedEvent`] through `try_send`, which respects its mailbox's
+//! capacity. When the mailbox is full, the event waits in a bounded buffer
+//! the registry keeps for that subscriber, and later events queue behind it,
+//! so each subscriber sees events in the order they were emitted.
+//!
+//! ## Backpressure and loss
+//!
+//! A buffer that fills applies the subscriber's [`Overflow`] policy: `Block`
+//! closes the bus's gate, so new operations wait until the buffer drains to
+//! half; `DropNewest` drops and counts. A subscriber that has stopped is
+//! removed, its buffered events counted as dropped. The registry itself
+//! never waits for a subscriber.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::{oneshot, Notify};
+use workbus_events::{prefect, Event, IndexHint, Resource, SharedEvent};
+
+use crate::clock::Clock;
+use crate::subscription::{
+    Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
+};
+
+/// The gate that [`Overflow::Block`] closes: operations on the bus pass it
+/// first, at the cost of one atomic load while it is open.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    closed_by: AtomicUsize,
+    notify: Notify,
+}
+
+impl Gate {
+    pub(crate) async fn pass(&self) {
+        while self.closed_by.load(Ordering::Acquire) > 0 {
+            let notified = self.notify.notified();
+            if self.closed_by.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            notified.await;
+        }
+    }
+
+    fn close(&self) {
+        self.closed_by.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn open(&self) {
+        if self.closed_by.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.notify.notify_waiters();
+        }
+    }
+}
+
+/// Counters of the whole bus, readable at any time without asking the registry.
+#[derive(Debug, Default)]
+pub struct BusStats {
+    pub(crate) published: AtomicU64,
+    pub(crate) subscribers: AtomicUsize,
+}
+
+impl BusStats {
+    /// Events the registry has taken in.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+    /// Live subscriptions.
+    pub fn subscribers(&self) -> usize {
+        self.subscribers.load(Ordering::Relaxed)
+    }
+}
+
+struct Subscriber {
+    id: SubscriptionId,
+    name: Arc<str>,
+    recipient: Recipient<Deliver>,
+    filter: workbus_events::EventFilter,
+    buffer: usize,
+    overflow: Overflow,
+    pending: VecDeque<SharedEvent>,
+    closing_gate: bool,
+    stamp: u64,
+    stats: Arc<SubscriberStats>,
+    keys: Keys,
+}
+
+#[derive(Clone)]
+enum Keys {
+    Primary(Vec<Box<str>>),
+    Any(Vec<Box<str>>),
+    Everything,
+}
+
+/// The registry actor. Start it through [`Bus`](crate::Bus); its messages are
+/// public so that sources of outside events (a NATS bridge) can publish too.
+pub struct Registry {
+    clock: Arc<dyn Clock>,
+    gate: Arc<Gate>,
+    stats: Arc<BusStats>,
+    subs: Vec<Option<Subscriber>>,
+    free: Vec<usize>,
+    by_primary: HashMap<Box<str>, Vec<usize>>,
+    by_any: HashMap<Box<str>, Vec<usize>>,
+    everything: Vec<usize>,
+    links: HashMap<Box<str>, Arc<[Resource]>>,
+    next_id: u64,
+    stamp: u64,
+    backlog: usize,
+    draining: bool,
+    idle_drains: u32,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+impl Registry {
+    pub(crate) fn new(clock: Arc<dyn Clock>, gate: Arc<Gate>, stats: Arc<BusStats>) -> Self {
+        Registry {
+            clock,
+            gate,
+            stats,
+            subs: Vec::new(),
+            free: Vec::new(),
+            by_primary: HashMap::new(),
+            by_any: HashMap::new(),
+            everything: Vec::new(),
+            links: HashMap::new(),
+            next_id: 1,
+            stamp: 0,
+            backlog: 0,
+            draining: false,
+            idle_drains: 0,
+            flushes: Vec::new(),
+        }
+    }
+
+    fn dispatch(&mut self, event: SharedEvent, ctx: &mut Context<Self>) {
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let mut targets: Vec<usize> = Vec::new();
+        let mut take = |subs: &mut [Option<Subscriber>], i: usize| {
+            if let Some(s) = subs[i].as_mut() {
+                if s.stamp != stamp {
+                    s.stamp = stamp;
+                    targets.push(i);
+                }
+            }
+        };
+        for &i in &self.everything {
+            take(&mut self.subs, i);
+        }
+        if let Some(list) = self.by_primary.get(event.resource.id()) {
+            for &i in list {
+                take(&mut self.subs, i);
+            }
+        }
+        if !self.by_any.is_empty() {
+            for r in std::iter::once(&event.resource).chain(event.related.iter()) {
+                if let Some(list) = self.by_any.get(r.id()) {
+                    for &i in list {
+                        take(&mut self.subs, i);
+                    }
+                }
+            }
+        }
+        // Fan out in subscription order, whatever index found them.
+        targets.sort_unstable();
+        let mut closed = Vec::new();
+        for i in targets {
+            let Some(sub) = self.subs[i].as_mut() else { continue };
+            if !sub.filter.matches(&event) {
+                continue;
+            }
+            sub.stats.offered.fetch_add(1, Ordering::Relaxed);
+            if !sub.pending.is_empty() {
+                self.backlog += park(sub, event.clone(), &self.gate);
+                continue;
+            }
+            match sub.recipient.try_send(Deliver(event.clone())) {
+                Ok(()) => {
+                    sub.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(SendError::Full(Deliver(e))) => {
+                    self.backlog += park(sub, e, &self.gate);
+                }
+                Err(SendError::Closed(_)) => {
+                    sub.stats.dropped_closed.fetch_add(1, Ordering::Relaxed);
+                    closed.push(i);
+                }
+            }
+        }
+        for i in closed {
+            self.remove(i, "its mailbox is closed");
+        }
+        if self.backlog > 0 && !self.draining {
+            self.schedule_drain(ctx, Duration::ZERO);
+        }
+    }
+
+    fn schedule_drain(&mut self, ctx: &mut Context<Self>, delay: Duration) {
+        self.draining = true;
+        if delay.is_zero() {
+            // Yield so that subscribers on this arbiter get to empty their mailboxes.
+            ctx.spawn(
+                actix::fut::wrap_future(tokio::task::yield_now())
+                    .map(|_, act: &mut Registry, ctx| act.drain(ctx)),
+            );
+        } else {
+            ctx.run_later(delay, |act, ctx| act.drain(ctx));
+        }
+    }
+
+    fn drain(&mut self, ctx: &mut Context<Self>) {
+        self.draining = false;
+        let mut moved = 0usize;
+        let mut closed = Vec::new();
+        for (i, slot) in self.subs.iter_mut().enumerate() {
+            let Some(sub) = slot.as_mut() else { continue };
+            while let Some(e) = sub.pending.pop_front() {
+                match sub.recipient.try_send(Deliver(e)) {
+                    Ok(()) => {
+                        sub.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        moved += 1;
+                    }
+                    Err(SendError::Full(Deliver(e))) => {
+                        sub.pending.push_front(e);
+                        break;
+                    }
+                    Err(SendError::Closed(_)) => {
+                        sub.stats.dropped_closed.fetch_add(1, Ordering::Relaxed);
+                        closed.push(i);
+                        break;
+                    }
+                }
+            }
+            sub.stats.pending.store(sub.pending.len(), Ordering::Relaxed);
+            if sub.closing_gate && sub.pending.len() <= sub.buffer / 2 {
+                sub.closing_gate = false;
+                self.gate.open();
+            }
+        }
+        self.backlog -= moved.min(self.backlog);
+        for i in closed {
+            self.remove(i, "its mailbox is closed");
+        }
+        if self.backlog == 0 {
+            self.idle_drains = 0;
+            for f in self.flushes.drain(..) {
+                let _ = f.send(());
+            }
+            return;
+        }
+        // A subscriber that takes nothing is retried ever less often, up to every 50 ms.
+        if moved == 0 {
+            self.idle_drains = (self.idle_drains + 1).min(6);
+        } else {
+            self.idle_drains = 0;
+        }
+        let delay = match self.idle_drains {
+            0 | 1 => Duration::ZERO,
+            n => Duration::from_millis((1u64 << (n - 1)).min(50)),
+        };
+        self.schedule_drain(ctx, delay);
+    }
+
+    fn remove(&mut self, i: usize, why: &str) {
+        let Some(sub) = self.subs[i].take() else { return };
+        let lost = sub.pending.len();
+        sub.stats
+            .dropped_closed
+            .fetch_add(lost as u64, Ordering::Relaxed);
+        sub.stats.pending.store(0, Ordering::Relaxed);
+        self.backlog -= lost.min(self.backlog);
+        if sub.closing_gate {
+            self.gate.open();
+        }
+        let unindex = |map: &mut HashMap<Box<str>, Vec<usize>>, keys: &[Box<str>]| {
+            for k in keys {
+                if let Some(list) = map.get_mut(k) {
+                    list.retain(|&x| x != i);
+                    if list.is_empty() {
+                        map.remove(k);
+                    }
+                }
+            }
+        };
+        match &sub.keys {
+            Keys::Primary(keys) => unindex(&mut self.by_primary, keys),
+            Keys::Any(keys) => unindex(&mut self.by_any, keys),
+            Keys::Everything => self.everything.retain(|&x| x != i),
+        }
+        self.free.push(i);
+        self.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
+        if lost > 0 || why != "unsubscribed" {
+            tracing::warn!(subscriber = %sub.name, id = %sub.id, lost, "subscriber removed: {why}");
+        }
+    }
+}
+
+/// Holds an event for a subscriber whose mailbox is full; returns how many events it added to the backlog.
+fn park(sub: &mut Subscriber, e: SharedEvent, gate: &Gate) -> usize {
+    if sub.pending.len() >= sub.buffer && sub.overflow == Overflow::DropNewest {
+        let n = sub.stats.dropped_overflow.fetch_add(1, Ordering::Relaxed) + 1;
+        // Log the first drop and then every 1,000th, so a flood does not flood the log.
+        if n == 1 || n % 1000 == 0 {
+            tracing::warn!(subscriber = %sub.name, dropped = n, event = %e.event, "subscriber buffer full: event dropped");
+        }
+        return 0;
+    }
+    sub.pending.push_back(e);
+    if sub.pending.len() >= sub.buffer && !sub.closing_gate {
+        sub.closing_gate = true;
+        gate.close();
+        tracing::warn!(subscriber = %sub.name, buffer = sub.buffer, "subscriber buffer full: operations wait");
+    }
+    sub.stats.pending.store(sub.pending.len(), Ordering::Relaxed);
+    1
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The registry's mailbox is fed with do_send by pools and queues, which
+        // ignores capacity; this bounds only callers that use send().
+        ctx.set_mailbox_capacity(1 << 16);
+    }
+}
+
+/// An event from a pool or a queue actor, or from another source (a bridge).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Publish(pub Event);
+
+impl Handler<Publish> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, Publish(mut event): Publish, ctx: &mut Context<Self>) {
+        if event.related.is_empty() {
+            if let Some(pool) = self.links.get(event.resource.id()) {
+                event.related = pool.clone();
+            }
+        }
+        if event.received.is_none() {
+            event.received = Some(self.clock.now());
+        }
+        let unlink = event.event == prefect::QUEUE_DELETED;
+        let queue_id = unlink.then(|| Box::<str>::from(event.resource.id()));
+        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        self.dispatch(SharedEvent::new(event), ctx);
+        if let Some(q) = queue_id {
+            self.links.remove(&q);
+        }
+    }
+}
+
+/// An event that is already shared, such as one that arrived from another node.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Ingest(pub SharedEvent);
+
+impl Handler<Ingest> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, Ingest(event): Ingest, ctx: &mut Context<Self>) {
+        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        self.dispatch(event, ctx);
+    }
+}
+
+/// Links a queue (by resource id) to its pool's related entry, so the queue's events carry it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Link {
+    /// The queue's resource id, `prefect.work-queue.<uuid>`.
+    pub queue: Box<str>,
+    /// The pool as related resource (role `work-pool`).
+    pub pool: Arc<[Resource]>,
+}
+
+impl Handler<Link> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, link: Link, _: &mut Context<Self>) {
+        self.links.insert(link.queue, link.pool);
+    }
+}
+
+/// Adds a subscriber.
+#[derive(Message)]
+#[rtype(result = "Subscription")]
+pub struct Subscribe {
+    /// Where events go.
+    pub recipient: Recipient<Deliver>,
+    /// How.
+    pub options: SubscribeOptions,
+}
+
+impl Handler<Subscribe> for Registry {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        let id = SubscriptionId(self.next_id);
+        self.next_id += 1;
+        let name: Arc<str> = msg.options.name.into();
+        let stats = Arc::new(SubscriberStats::default());
+        let keys = match msg.options.filter.index_hint() {
+            IndexHint::Primary(ids) => Keys::Primary(ids.iter().map(|s| s.as_str().into()).collect()),
+            IndexHint::AnyResource(ids) => Keys::Any(ids.iter().map(|s| s.as_str().into()).collect()),
+            IndexHint::Everything => Keys::Everything,
+        };
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.subs.push(None);
+            self.subs.len() - 1
+        });
+        match &keys {
+            Keys::Primary(ks) => ks
+                .iter()
+                .for_each(|k| self.by_primary.entry(k.clone()).or_default().push(slot)),
+            Keys::Any(ks) => ks
+                .iter()
+                .for_each(|k| self.by_any.entry(k.clone()).or_default().push(slot)),
+            Keys::Everything => self.everything.push(slot),
+        }
+        self.subs[slot] = Some(Subscriber {
+            id,
+            name: name.clone(),
+            recipient: msg.recipient,
+            filter: msg.options.filter,
+            buffer: msg.options.buffer.max(1),
+            overflow: msg.options.overflow,
+            pending: VecDeque::new(),
+            closing_gate: false,
+            stamp: 0,
+            stats: stats.clone(),
+            keys,
+        });
+        self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
+        MessageResult(Subscription { id, name, stats })
+    }
+}
+
+/// Removes a subscriber; its buffered events are counted as dropped. Answers whether it existed.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct Unsubscribe(pub SubscriptionId);
+
+impl Handler<Unsubscribe> for Registry {
+    type Result = bool;
+
+    fn handle(&mut self, Unsubscribe(id): Unsubscribe, _: &mut Context<Self>) -> bool {
+        let slot = self
+            .subs
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.id == id));
+        match slot {
+            Some(i) => {
+                self.remove(i, "unsubscribed");
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Answers once every event taken in so far is in its subscribers' mailboxes.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+impl Handler<Flush> for Registry {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+        if self.backlog == 0 {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.flushes.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}

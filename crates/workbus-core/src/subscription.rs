@@ -1,0 +1,129 @@
+//! What a subscriber receives, how it is fed, and what is counted about it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix::Message;
+use workbus_events::{EventFilter, SharedEvent};
+
+/// The message every subscriber handles: one event, shared.
+///
+/// Any actix actor with a `Handler<Deliver>` can subscribe, through its
+/// `Recipient<Deliver>`.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub SharedEvent);
+
+/// What the registry does when a subscriber's buffer is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Lose nothing: keep the event, and make new operations on the bus wait
+    /// until the subscriber has drained half its buffer. The registry and
+    /// other subscribers keep going; only producers slow down.
+    #[default]
+    Block,
+    /// Drop the new event, count it in [`SubscriberStats::dropped_overflow`]
+    /// and log it. Producers never wait for this subscriber.
+    DropNewest,
+}
+
+/// How a subscription is fed.
+#[derive(Clone, Debug)]
+pub struct SubscribeOptions {
+    /// A name for logs and metrics.
+    pub name: String,
+    /// Which events it wants.
+    pub filter: EventFilter,
+    /// How many events the registry holds for it while its mailbox is full.
+    pub buffer: usize,
+    /// What happens when that buffer is full too.
+    pub overflow: Overflow,
+}
+
+impl SubscribeOptions {
+    /// Every event, a buffer of 65,536, [`Overflow::Block`].
+    pub fn new(name: impl Into<String>) -> Self {
+        SubscribeOptions {
+            name: name.into(),
+            filter: EventFilter::all(),
+            buffer: 65_536,
+            overflow: Overflow::Block,
+        }
+    }
+
+    /// Only the events this filter matches.
+    pub fn filter(mut self, filter: EventFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Holds at most `buffer` events (at least 1) while the mailbox is full.
+    pub fn buffer(mut self, buffer: usize) -> Self {
+        self.buffer = buffer.max(1);
+        self
+    }
+
+    /// What to do when the buffer is full.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+}
+
+/// A subscription's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(pub(crate) u64);
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sub-{}", self.0)
+    }
+}
+
+/// Counters of one subscription, readable at any time without asking the registry.
+///
+/// For every event that matched its filter: `delivered + dropped + pending`
+/// is the number offered, where `dropped` is the sum of both drop counters.
+#[derive(Debug, Default)]
+pub struct SubscriberStats {
+    pub(crate) offered: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dropped_overflow: AtomicU64,
+    pub(crate) dropped_closed: AtomicU64,
+    pub(crate) pending: AtomicUsize,
+}
+
+impl SubscriberStats {
+    /// Events that matched the filter.
+    pub fn offered(&self) -> u64 {
+        self.offered.load(Ordering::Relaxed)
+    }
+    /// Events placed in the subscriber's mailbox.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+    /// Events dropped because the buffer was full ([`Overflow::DropNewest`]).
+    pub fn dropped_overflow(&self) -> u64 {
+        self.dropped_overflow.load(Ordering::Relaxed)
+    }
+    /// Events dropped because the subscriber had stopped.
+    pub fn dropped_closed(&self) -> u64 {
+        self.dropped_closed.load(Ordering::Relaxed)
+    }
+    /// Events held by the registry, waiting for room in the mailbox.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+/// A live subscription: its id, name and counters.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    /// Its id, for [`Bus::unsubscribe`](crate::Bus::unsubscribe).
+    pub id: SubscriptionId,
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its counters.
+    pub stats: Arc<SubscriberStats>,
+}

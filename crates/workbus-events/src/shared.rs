@@ -1,0 +1,98 @@
+//! Events as the bus hands them to subscribers: shared, with their JSON encoded at most once.
+
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::Event;
+
+/// An event as it travels through the bus: one allocation shared by every
+/// subscriber, the JSON encoded on first use and then shared too.
+///
+/// It dereferences to the [`Event`]. Besides the event it carries where it
+/// came from (`origin`, the node name for events that crossed from another
+/// process) and when the bus took it in (`emitted_at`, a monotonic instant
+/// for delivery-latency measurements).
+///
+/// # Examples
+///
+/// ```
+/// use workbus_events::{prefect, SharedEvent, Timestamp};
+/// use uuid::Uuid;
+///
+/// let pool = prefect::PoolLabels::new(Uuid::nil(), "etl", "process");
+/// let event = prefect::pool_status(&pool, prefect::Status::Ready, Timestamp::EPOCH, Uuid::nil(), None);
+/// let shared = SharedEvent::new(event);
+/// let again = shared.clone();
+/// // Encoded once, the same bytes for both.
+/// assert_eq!(shared.json().as_ptr(), again.json().as_ptr());
+/// assert!(shared.json().starts_with(b"{\"occurred\":"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedEvent(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    event: Event,
+    json: OnceLock<Bytes>,
+    origin: Option<Arc<str>>,
+    emitted_at: Instant,
+}
+
+impl SharedEvent {
+    /// Shares a local event.
+    pub fn new(event: Event) -> Self {
+        Self::with_origin(event, None)
+    }
+
+    /// Shares an event that came from the node `origin` (or a local one, `None`).
+    pub fn with_origin(event: Event, origin: Option<Arc<str>>) -> Self {
+        SharedEvent(Arc::new(Inner {
+            event,
+            json: OnceLock::new(),
+            origin,
+            emitted_at: Instant::now(),
+        }))
+    }
+
+    /// Shares an event together with the JSON it was parsed from, so it is never re-encoded.
+    pub fn with_json(event: Event, json: Bytes, origin: Option<Arc<str>>) -> Self {
+        let shared = Self::with_origin(event, origin);
+        let _ = shared.0.json.set(json);
+        shared
+    }
+
+    /// The event.
+    pub fn event(&self) -> &Event {
+        &self.0.event
+    }
+
+    /// The event's Prefect JSON, encoded on the first call and shared after.
+    pub fn json(&self) -> &Bytes {
+        self.0.json.get_or_init(|| Bytes::from(self.0.event.to_json()))
+    }
+
+    /// The node this event came from, or `None` for a local one.
+    pub fn origin(&self) -> Option<&str> {
+        self.0.origin.as_deref()
+    }
+
+    /// When the bus took the event in.
+    pub fn emitted_at(&self) -> Instant {
+        self.0.emitted_at
+    }
+
+    /// How many handles to this event exist (useful to check that fan-out shares it).
+    pub fn share_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl Deref for SharedEvent {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.0.event
+    }
+}
