@@ -62,6 +62,7 @@ impl BusBuilder {
                 directory: Directory::default(),
                 arbiter,
                 gate,
+                stats: stats.clone(),
             }),
             stats,
         }

@@ -10,7 +10,7 @@ use workbus_events::Event;
 use crate::clock::Clock;
 use crate::pool::WorkPool;
 use crate::queue::WorkQueue;
-use crate::registry::{Gate, Publish, Registry};
+use crate::registry::{BusStats, Gate, Publish, Registry};
 use crate::BusConfig;
 
 #[derive(Clone)]
@@ -42,6 +42,7 @@ pub(crate) struct Core {
     pub(crate) directory: Directory,
     pub(crate) arbiter: ArbiterHandle,
     pub(crate) gate: Arc<Gate>,
+    pub(crate) stats: Arc<BusStats>,
 }
 
 impl Core {

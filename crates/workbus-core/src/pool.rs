@@ -22,6 +22,7 @@
 //! deadline itself, not in a periodic sweep.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,6 +174,7 @@ impl WorkPool {
             if w.deadline <= now {
                 w.online = false;
                 self.online -= 1;
+                self.core.stats.workers_online.fetch_sub(1, Ordering::Relaxed);
             } else {
                 next = Some(next.map_or(w.deadline, |n| n.min(w.deadline)));
             }
@@ -312,6 +314,7 @@ impl Handler<Heartbeat> for WorkPool {
                 if !w.online {
                     w.online = true;
                     self.online += 1;
+                    self.core.stats.workers_online.fetch_add(1, Ordering::Relaxed);
                 }
             }
             None => {
@@ -327,6 +330,7 @@ impl Handler<Heartbeat> for WorkPool {
                     },
                 );
                 self.online += 1;
+                self.core.stats.workers_online.fetch_add(1, Ordering::Relaxed);
             }
         }
         if self.status == Status::NotReady {
@@ -351,6 +355,7 @@ impl Handler<DeleteWorker> for WorkPool {
             Some(w) => {
                 if w.online {
                     self.online -= 1;
+                    self.core.stats.workers_online.fetch_sub(1, Ordering::Relaxed);
                 }
                 if self.online == 0 && self.status == Status::Ready {
                     self.set_status(Status::NotReady);
@@ -618,6 +623,8 @@ impl Handler<DeletePool> for WorkPool {
                     now,
                     Uuid::now_v7(),
                 ));
+                act.core.stats.workers_online.fetch_sub(act.online, Ordering::Relaxed);
+                act.online = 0;
                 let d = &act.core.directory;
                 d.pools.remove(&act.name);
                 d.pool_names.remove(&act.labels.id());

@@ -68,6 +68,8 @@ impl Gate {
 pub struct BusStats {
     pub(crate) published: AtomicU64,
     pub(crate) subscribers: AtomicUsize,
+    pub(crate) workers_online: AtomicUsize,
+    pub(crate) subscriptions: dashmap::DashMap<SubscriptionId, Subscription>,
 }
 
 impl BusStats {
@@ -78,6 +80,16 @@ impl BusStats {
     /// Live subscriptions.
     pub fn subscribers(&self) -> usize {
         self.subscribers.load(Ordering::Relaxed)
+    }
+    /// Workers online, over all pools.
+    pub fn workers_online(&self) -> usize {
+        self.workers_online.load(Ordering::Relaxed)
+    }
+    /// The live subscriptions with their counters, by id.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let mut out: Vec<Subscription> = self.subscriptions.iter().map(|e| e.value().clone()).collect();
+        out.sort_by_key(|s| s.id);
+        out
     }
 }
 
@@ -300,6 +312,7 @@ impl Registry {
         }
         self.free.push(i);
         self.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
+        self.stats.subscriptions.remove(&sub.id);
         if lost > 0 || why != "unsubscribed" {
             tracing::warn!(subscriber = %sub.name, id = %sub.id, lost, "subscriber removed: {why}");
         }
@@ -445,7 +458,9 @@ impl Handler<Subscribe> for Registry {
             keys,
         });
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
-        MessageResult(Subscription { id, name, stats })
+        let subscription = Subscription { id, name, stats };
+        self.stats.subscriptions.insert(id, subscription.clone());
+        MessageResult(subscription)
     }
 }
 
