@@ -1,0 +1,436 @@
+//! The publishing side: a subscriber actor that sends every local event to JetStream.
+//!
+//! [`NatsPublisher`] subscribes to the bus like any other subscriber. Each
+//! local event (its [`origin`](SharedEvent::origin) is `None`) goes into a
+//! bounded FIFO buffer; events that came from another node are skipped, so
+//! nothing is echoed back. The actor sends the buffer's head in batches of
+//! up to [`max_in_flight`](crate::NatsConfig::max_in_flight) publishes, each
+//! on `<prefix>.<event name>` with the event's Prefect JSON as body, the
+//! header `Nats-Msg-Id` set to the event id and `Workbus-Origin` to the node
+//! name, and waits for every acknowledgement. An event leaves the buffer
+//! only once JetStream has acknowledged it.
+//!
+//! ## Failures
+//!
+//! When a publish fails, the batch's acknowledged head leaves the buffer and
+//! the rest is sent again after a backoff ([`Backoff`](crate::Backoff)),
+//! starting at the first unacknowledged event, so the order is kept.
+//! Messages of the failed batch that did reach the stream are dropped by
+//! JetStream's duplicate detection when they come again. An outage (no
+//! answer, a broken connection, no stream) is retried for as long as the
+//! event is buffered; a refusal by the server is retried
+//! [`max_attempts`](crate::NatsConfig::max_attempts) times. While the buffer
+//! is full, new local events are dropped.
+//!
+//! ## Counting
+//!
+//! Nothing is lost in silence: every drop is counted in [`PublisherStats`]
+//! and logged (the first, then every 1,000th). For the local events offered,
+//! `accepted + dropped_overflow` is their number, and
+//! `accepted = published + duplicates + dropped_refused + dropped_shutdown + buffered`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use async_nats::jetstream::context::{Publish, PublishErrorKind};
+use async_nats::jetstream::{self, stream};
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use workbus_core::Deliver;
+use workbus_events::SharedEvent;
+
+use crate::config::Backoff;
+use crate::names::subject_for;
+
+/// The header that carries the event id, for JetStream's duplicate detection.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+/// The header that carries the name of the node that published the event.
+pub const ORIGIN_HEADER: &str = "Workbus-Origin";
+
+/// Counters of the publishing side, readable at any time.
+#[derive(Debug, Default)]
+pub struct PublisherStats {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) published: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) skipped_remote: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) dropped_overflow: AtomicU64,
+    pub(crate) dropped_refused: AtomicU64,
+    pub(crate) dropped_shutdown: AtomicU64,
+    pub(crate) buffered: AtomicUsize,
+}
+
+impl PublisherStats {
+    /// Local events taken into the buffer.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+    /// Events JetStream acknowledged and stored.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+    /// Events JetStream acknowledged as already stored (same id within its duplicate window).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+    /// Events that came from another node, not published again.
+    pub fn skipped_remote(&self) -> u64 {
+        self.skipped_remote.load(Ordering::Relaxed)
+    }
+    /// Publish attempts that failed and were tried again.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+    /// Local events dropped because the buffer was full.
+    pub fn dropped_overflow(&self) -> u64 {
+        self.dropped_overflow.load(Ordering::Relaxed)
+    }
+    /// Events dropped because the server refused them every time, or they exceed its maximum payload.
+    pub fn dropped_refused(&self) -> u64 {
+        self.dropped_refused.load(Ordering::Relaxed)
+    }
+    /// Events still buffered when shutdown gave up waiting.
+    pub fn dropped_shutdown(&self) -> u64 {
+        self.dropped_shutdown.load(Ordering::Relaxed)
+    }
+    /// Every local event that will never reach the stream.
+    pub fn lost(&self) -> u64 {
+        self.dropped_overflow() + self.dropped_refused() + self.dropped_shutdown()
+    }
+    /// Events waiting in the buffer now (including those in flight).
+    pub fn buffered(&self) -> usize {
+        self.buffered.load(Ordering::Relaxed)
+    }
+}
+
+/// What the publisher needs besides the connection.
+#[derive(Clone, Debug)]
+pub(crate) struct PublisherSettings {
+    pub(crate) node: Arc<str>,
+    pub(crate) prefix: Arc<str>,
+    pub(crate) stream: stream::Config,
+    pub(crate) buffer: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) retry: Backoff,
+    pub(crate) max_attempts: u32,
+}
+
+/// The publishing subscriber actor. [`NatsBridge`](crate::NatsBridge) starts
+/// and subscribes it; see the [module docs](self) for how it works.
+pub struct NatsPublisher {
+    js: jetstream::Context,
+    client: async_nats::Client,
+    settings: PublisherSettings,
+    buffer: VecDeque<SharedEvent>,
+    sending: bool,
+    waiting: bool,
+    failures: u32,
+    refusals: u32,
+    accepted: u64,
+    done: u64,
+    drains: Vec<(u64, oneshot::Sender<()>)>,
+    stats: Arc<PublisherStats>,
+}
+
+impl NatsPublisher {
+    pub(crate) fn new(
+        client: async_nats::Client,
+        js: jetstream::Context,
+        settings: PublisherSettings,
+        stats: Arc<PublisherStats>,
+    ) -> Self {
+        NatsPublisher {
+            js,
+            client,
+            buffer: VecDeque::with_capacity(settings.buffer.min(1024)),
+            settings,
+            sending: false,
+            waiting: false,
+            failures: 0,
+            refusals: 0,
+            accepted: 0,
+            done: 0,
+            drains: Vec::new(),
+            stats,
+        }
+    }
+
+    /// The largest event body the server takes, leaving room for the headers.
+    fn payload_limit(&self) -> usize {
+        let max = self.client.server_info().max_payload;
+        if max == 0 {
+            return usize::MAX;
+        }
+        // "NATS/1.0\r\n", two headers with their names, the id, the node, and the blank line.
+        let headers =
+            10 + MSG_ID_HEADER.len() + 40 + ORIGIN_HEADER.len() + 4 + self.settings.node.len() + 2;
+        max.saturating_sub(headers)
+    }
+
+    fn pop_done(&mut self) -> Option<SharedEvent> {
+        let e = self.buffer.pop_front()?;
+        self.done += 1;
+        Some(e)
+    }
+
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.sending || self.waiting {
+            return;
+        }
+        let limit = self.payload_limit();
+        while self.buffer.front().is_some_and(|e| e.json().len() > limit) {
+            if let Some(e) = self.pop_done() {
+                let n = self.stats.dropped_refused.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::error!(event = %e.event, id = %e.id, size = e.json().len(), limit, dropped = n,
+                    "event larger than the NATS server's maximum payload: not published");
+            }
+        }
+        self.sync_stats();
+        if self.buffer.is_empty() {
+            return;
+        }
+        let prefix = self.settings.prefix.clone();
+        let batch: Vec<(String, String, Bytes)> = self
+            .buffer
+            .iter()
+            .take(self.settings.max_in_flight)
+            .take_while(|e| e.json().len() <= limit)
+            .map(|e| {
+                (
+                    subject_for(&prefix, &e.event),
+                    e.id.to_string(),
+                    e.json().clone(),
+                )
+            })
+            .collect();
+        self.sending = true;
+        let fut = publish_batch(
+            self.js.clone(),
+            self.settings.node.clone(),
+            self.settings.stream.clone(),
+            batch,
+        );
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(|outcome, act, ctx| act.settle(outcome, ctx)),
+        );
+    }
+
+    fn settle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+        self.sending = false;
+        if !outcome.acked.is_empty() {
+            self.refusals = 0;
+        }
+        for duplicate in outcome.acked {
+            self.pop_done();
+            let counter = if duplicate {
+                &self.stats.duplicates
+            } else {
+                &self.stats.published
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        match outcome.error {
+            None => {
+                if self.failures > 0 {
+                    tracing::info!(node = %self.settings.node, failed_attempts = self.failures,
+                        "publishing to NATS works again");
+                }
+                self.failures = 0;
+            }
+            Some(err) => {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                let outage = matches!(
+                    err.kind(),
+                    PublishErrorKind::TimedOut
+                        | PublishErrorKind::BrokenPipe
+                        | PublishErrorKind::StreamNotFound
+                );
+                if !outage {
+                    self.refusals += 1;
+                    if self.refusals >= self.settings.max_attempts {
+                        self.refusals = 0;
+                        if let Some(e) = self.pop_done() {
+                            let n = self.stats.dropped_refused.fetch_add(1, Ordering::Relaxed) + 1;
+                            tracing::error!(event = %e.event, id = %e.id, error = %err, attempts = self.settings.max_attempts,
+                                dropped = n, "NATS refused the event every time: not published");
+                        }
+                    }
+                }
+                let delay = self.settings.retry.delay(self.failures);
+                if self.failures == 0 {
+                    tracing::warn!(node = %self.settings.node, error = %err, buffered = self.buffer.len(),
+                        retry_in = ?delay, "publishing to NATS failed; retrying");
+                } else {
+                    tracing::debug!(node = %self.settings.node, error = %err, buffered = self.buffer.len(),
+                        retry_in = ?delay, "publishing to NATS failed again");
+                }
+                self.failures = self.failures.saturating_add(1);
+                self.waiting = true;
+                ctx.run_later(delay, |act, ctx| {
+                    act.waiting = false;
+                    act.pump(ctx);
+                });
+            }
+        }
+        self.sync_stats();
+        self.answer_drains();
+        self.pump(ctx);
+    }
+
+    fn sync_stats(&self) {
+        self.stats
+            .buffered
+            .store(self.buffer.len(), Ordering::Relaxed);
+    }
+
+    fn answer_drains(&mut self) {
+        let done = self.done;
+        let mut i = 0;
+        while i < self.drains.len() {
+            if self.drains[i].0 <= done {
+                let (_, tx) = self.drains.swap_remove(i);
+                let _ = tx.send(());
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// What became of a batch: whether each acknowledged head event was a
+/// duplicate, and the error that stopped the batch, if one did.
+struct Outcome {
+    acked: Vec<bool>,
+    error: Option<async_nats::jetstream::context::PublishError>,
+}
+
+/// Sends a batch and waits for its acknowledgements in order, stopping at the first failure.
+async fn publish_batch(
+    js: jetstream::Context,
+    node: Arc<str>,
+    stream: stream::Config,
+    batch: Vec<(String, String, Bytes)>,
+) -> Outcome {
+    let mut pending = Vec::with_capacity(batch.len());
+    let mut error = None;
+    for (subject, id, payload) in batch {
+        let publish = Publish::build()
+            .payload(payload)
+            .message_id(id)
+            .header(ORIGIN_HEADER, node.as_ref());
+        match js.send_publish(subject, publish).await {
+            Ok(ack) => pending.push(ack),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let mut acked = Vec::with_capacity(pending.len());
+    for ack in pending {
+        match ack.await {
+            Ok(ack) => acked.push(ack.duplicate),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = &error {
+        if e.kind() == PublishErrorKind::StreamNotFound {
+            // Someone deleted the stream (or JetStream lost it): make it again before the retry.
+            match js.get_or_create_stream(stream.clone()).await {
+                Ok(_) => {
+                    tracing::warn!(stream = %stream.name, "JetStream stream was missing: created it again")
+                }
+                Err(err) => {
+                    tracing::debug!(stream = %stream.name, error = %err, "cannot create the JetStream stream yet")
+                }
+            }
+        }
+    }
+    Outcome { acked, error }
+}
+
+impl Actor for NatsPublisher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The registry feeds subscribers with try_send, which respects this capacity;
+        // what does not fit waits in the subscription's buffer in the registry.
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl Handler<Deliver> for NatsPublisher {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
+        if event.origin().is_some() {
+            self.stats.skipped_remote.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.buffer.len() >= self.settings.buffer {
+            let n = self.stats.dropped_overflow.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n % 1000 == 0 {
+                tracing::warn!(node = %self.settings.node, buffer = self.settings.buffer, dropped = n,
+                    event = %event.event, id = %event.id, "NATS publish buffer full: event dropped");
+            }
+            return;
+        }
+        self.buffer.push_back(event);
+        self.accepted += 1;
+        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        self.sync_stats();
+        self.pump(ctx);
+    }
+}
+
+/// Answers once every event accepted before it has left the buffer (published or counted as lost).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Drain;
+
+impl Handler<Drain> for NatsPublisher {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        if self.done >= self.accepted {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.drains.push((self.accepted, tx));
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+/// Stops the publisher; what is still buffered is counted as `dropped_shutdown` and logged.
+#[derive(Debug, Message)]
+#[rtype(result = "u64")]
+pub(crate) struct Close;
+
+impl Handler<Close> for NatsPublisher {
+    type Result = u64;
+
+    fn handle(&mut self, _: Close, ctx: &mut Context<Self>) -> u64 {
+        let lost = self.buffer.len() as u64;
+        if lost > 0 {
+            self.stats
+                .dropped_shutdown
+                .fetch_add(lost, Ordering::Relaxed);
+            tracing::error!(node = %self.settings.node, lost, "NATS bridge shut down with unpublished events");
+        }
+        self.done += lost;
+        self.buffer.clear();
+        self.sync_stats();
+        self.answer_drains();
+        ctx.stop();
+        lost
+    }
+}
