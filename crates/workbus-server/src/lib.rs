@@ -1,1 +1,324 @@
-//! placeholder
+//! The workbus server: Prefect's work-pool, work-queue, worker and event API
+//! over a [`workbus_core::Bus`], so that Prefect's own workers and clients
+//! use it unchanged.
+//!
+//! [`Server::bind`] starts the bus, the event history and the HTTP server,
+//! and answers with a handle that knows its bound address (bind port 0 for a
+//! free one). [`app`] builds the actix-web application alone, for embedding.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use workbus_server::{Server, ServerConfig};
+//!
+//! actix_rt::System::new().block_on(async {
+//!     let server = Server::bind(ServerConfig::loopback()).await.unwrap();
+//!     println!("PREFECT_API_URL={}", server.api_url());
+//!     server.run_until_signal().await.unwrap();
+//! });
+//! ```
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod demo;
+mod error;
+pub mod events;
+pub mod hub;
+pub mod response;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Logger, NormalizePath};
+use actix_web::{web, App, HttpServer, Resource};
+use workbus_core::{Bus, SubscribeOptions};
+
+pub use config::{LogFormat, ServeArgs, ServerConfig};
+pub use error::{ApiError, ServerError};
+pub use hub::{History, StreamStats};
+
+/// Extra routes for the application (the metrics endpoint, say), registered at the root.
+pub type ExtraServices = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The bus.
+    pub bus: Bus,
+    /// The history and websocket fan-out.
+    pub history: Addr<History>,
+    /// Counters of the event streams.
+    pub stream_stats: Arc<StreamStats>,
+    /// The auth string, when auth is on.
+    pub auth: Option<Arc<str>>,
+    /// Events queued per websocket client before it is cut off.
+    pub ws_buffer: usize,
+    /// Largest request body.
+    pub body_limit: usize,
+}
+
+async fn not_found() -> actix_web::HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> actix_web::HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
+}
+
+/// A resource that answers 405 in JSON for methods it does not route.
+fn res(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// The `/api` routes.
+fn api_scope() -> actix_web::Scope {
+    use api::*;
+    web::scope("/api")
+        .service(res("/health").get(health))
+        .service(res("/ready").get(ready))
+        .service(res("/version").get(version))
+        .service(res("/admin/version").get(admin_version))
+        .service(res("/csrf-token").get(csrf_token))
+        .service(res("/work_pools").post(create_pool))
+        .service(res("/work_pools/filter").post(filter_pools))
+        .service(
+            res("/work_pools/{name}")
+                .get(read_pool)
+                .patch(update_pool)
+                .delete(delete_pool),
+        )
+        .service(res("/work_pools/{name}/get_scheduled_flow_runs").post(get_scheduled_flow_runs))
+        .service(res("/work_pools/{name}/workers/heartbeat").post(heartbeat))
+        .service(res("/work_pools/{name}/workers/filter").post(filter_workers))
+        .service(res("/work_pools/{name}/workers/connect").get(worker_channel))
+        .service(res("/work_pools/{name}/workers/{worker}").delete(delete_worker))
+        .service(res("/work_pools/{name}/queues").post(create_queue))
+        .service(res("/work_pools/{name}/queues/filter").post(filter_queues))
+        .service(
+            res("/work_pools/{name}/queues/{queue}")
+                .get(read_queue)
+                .patch(update_queue)
+                .delete(delete_queue),
+        )
+        .service(res("/work_queues").post(legacy_create_queue))
+        .service(
+            res("/work_queues/{id}")
+                .get(legacy_read_queue)
+                .patch(legacy_update_queue)
+                .delete(legacy_delete_queue),
+        )
+        .service(res("/work_queues/{id}/get_runs").post(legacy_get_runs))
+        .service(res("/flow_runs/filter").post(empty_list))
+        .service(res("/deployments/filter").post(empty_list))
+        .service(res("/events").post(ingest_events))
+        .service(res("/events/filter").post(events::filter))
+        .service(res("/events/filter/next").get(events::next))
+        .service(res("/events/out").get(ws::events_out))
+        .service(res("/events/in").get(ws::events_in))
+}
+
+/// The actix-web application: every route under `/api`, then `extra` at the root,
+/// behind path normalisation (a trailing slash is optional), auth and request logging.
+pub fn app(
+    state: AppState,
+    extra: &[ExtraServices],
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.body_limit;
+    let auth = state.auth.clone();
+    let mut app = App::new()
+        .app_data(web::Data::new(state))
+        .app_data(body::BodyLimit(limit))
+        .app_data(body::json_config(limit))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(body::path_config())
+        .app_data(body::query_config());
+    if let Some(auth) = auth {
+        app = app.app_data(web::Data::new(auth::AuthString(auth)));
+    }
+    let extra = extra.to_vec();
+    app.configure(move |cfg| extra.iter().for_each(|f| f(cfg)))
+        .service(api_scope())
+        .default_service(web::to(not_found))
+        .wrap(from_fn(auth::require_auth))
+        .wrap(NormalizePath::trim())
+        .wrap(Logger::new("%r %s %Dms").log_target("workbus::http"))
+}
+
+/// Builds a [`Server`]: its settings, an existing bus, extra routes.
+pub struct ServerBuilder {
+    config: ServerConfig,
+    bus: Option<Bus>,
+    services: Vec<ExtraServices>,
+}
+
+impl ServerBuilder {
+    /// Serves this bus instead of starting a new one (its own settings then apply).
+    pub fn bus(mut self, bus: Bus) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Adds routes at the root of the application (the metrics endpoint's hook).
+    pub fn service(mut self, f: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static) -> Self {
+        self.services.push(Arc::new(f));
+        self
+    }
+
+    /// Starts the bus (unless given one), the history, and the HTTP server.
+    /// Call it inside an actix system; the bus's actors run on the current arbiter.
+    pub async fn bind(self) -> Result<Server, ServerError> {
+        let cfg = self.config;
+        let bus = match self.bus {
+            Some(bus) => bus,
+            None => Bus::builder().config(cfg.bus.clone()).start(),
+        };
+        let stream_stats = Arc::new(StreamStats::default());
+        let history = {
+            let (cap, stats) = (cfg.event_history, stream_stats.clone());
+            History::create(move |_| History::new(cap, stats))
+        };
+        bus.subscribe(
+            history.clone().recipient(),
+            SubscribeOptions::new("history"),
+        )
+        .await?;
+        let state = AppState {
+            bus: bus.clone(),
+            history,
+            stream_stats,
+            auth: cfg.api_auth_string.as_deref().map(Arc::from),
+            ws_buffer: cfg.websocket_client_buffer.max(1),
+            body_limit: cfg.body_limit,
+        };
+        let services = self.services;
+        let app_state = state.clone();
+        let mut http = HttpServer::new(move || app(app_state.clone(), &services))
+            .shutdown_timeout(cfg.shutdown_timeout.as_secs())
+            .disable_signals();
+        if cfg.http_workers > 0 {
+            http = http.workers(cfg.http_workers);
+        }
+        let addr = SocketAddr::new(cfg.host, cfg.port);
+        let http = http
+            .bind(addr)
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let addr = http.addrs().first().copied().unwrap_or(addr);
+        let running = http.run();
+        let handle = running.handle();
+        let running = actix_rt::spawn(running);
+        let demo = cfg.demo.then(|| actix_rt::spawn(demo::run(bus)));
+        tracing::info!(%addr, "workbus listening; PREFECT_API_URL=http://{addr}/api");
+        Ok(Server {
+            addr,
+            handle,
+            running,
+            state,
+            demo,
+        })
+    }
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    running: actix_rt::task::JoinHandle<std::io::Result<()>>,
+    state: AppState,
+    demo: Option<actix_rt::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish()
+    }
+}
+
+impl Server {
+    /// Starts a server with these settings.
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        Self::builder(config).bind().await
+    }
+
+    /// Starts building a server.
+    pub fn builder(config: ServerConfig) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            bus: None,
+            services: Vec::new(),
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to give Prefect as `PREFECT_API_URL`: `http://<addr>/api`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// The bus it serves.
+    pub fn bus(&self) -> &Bus {
+        &self.state.bus
+    }
+
+    /// Counters of its event streams (websocket clients, cut-offs, history size).
+    pub fn stream_stats(&self) -> &Arc<StreamStats> {
+        &self.state.stream_stats
+    }
+
+    /// Serves until SIGINT or SIGTERM (or the HTTP server fails), then shuts down gracefully.
+    pub async fn run_until_signal(mut self) -> Result<(), ServerError> {
+        #[cfg(unix)]
+        let mut term =
+            actix_rt::signal::unix::signal(actix_rt::signal::unix::SignalKind::terminate())?;
+        #[cfg(unix)]
+        let terminate = term.recv();
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = actix_rt::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = terminate => tracing::info!("SIGTERM: shutting down"),
+            r = &mut self.running => {
+                return match r {
+                    Ok(r) => r.map_err(ServerError::Io),
+                    Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
+                };
+            }
+        }
+        self.shutdown().await
+    }
+
+    /// Stops gracefully: the demo stops, websocket clients are closed (1001),
+    /// open requests get the shutdown timeout to finish, then the bus is flushed.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        if let Some(demo) = &self.demo {
+            demo.abort();
+        }
+        let _ = self.state.history.send(hub::DetachAll).await;
+        self.handle.stop(true).await;
+        let result = match self.running.await {
+            Ok(r) => r.map_err(ServerError::Io),
+            Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
+        };
+        self.state.bus.flush().await?;
+        tracing::info!("workbus stopped");
+        result
+    }
+}

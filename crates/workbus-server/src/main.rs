@@ -1,1 +1,60 @@
-fn main() {}
+//! `workbus`: the server binary.
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use workbus_server::{LogFormat, ServeArgs, Server, ServerConfig};
+
+/// An in-memory event bus that speaks Prefect's work-pool API.
+#[derive(Parser)]
+#[command(name = "workbus", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `serve`'s flags, also taken without the subcommand.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    // RUST_LOG overrides; info by default.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    init_logging(args.log_format);
+    let config = match ServerConfig::try_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("workbus: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = actix_rt::System::new().block_on(async move {
+        let server = Server::bind(config).await?;
+        server.run_until_signal().await
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "workbus failed");
+            eprintln!("workbus: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

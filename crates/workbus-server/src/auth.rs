@@ -1,0 +1,78 @@
+//! HTTP basic auth, as Prefect's `PREFECT_SERVER_API_AUTH_STRING`.
+//!
+//! When an auth string is set, every request must carry
+//! `Authorization: Basic base64(<auth string>)`, except `GET /api/health` and
+//! `GET /api/ready` (probes) and the websocket routes, which authenticate with
+//! their `auth` message instead, as Prefect's do. Comparisons take constant time.
+
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::{web, ResponseError};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// The auth string in force, as app data (absent: auth is off).
+#[derive(Clone, Debug)]
+pub struct AuthString(pub Arc<str>);
+
+/// Compares two secrets in time that depends only on their lengths.
+pub fn secret_eq(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// Whether an `Authorization` header value carries the auth string.
+pub fn header_matches(value: &str, expected: &str) -> bool {
+    let Some((scheme, creds)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    if scheme != "Basic" {
+        return false;
+    }
+    let Ok(decoded) = STANDARD.decode(creds.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return false;
+    };
+    secret_eq(&decoded, expected)
+}
+
+fn exempt(req: &ServiceRequest) -> bool {
+    let path = req.path();
+    let probe = req.method() == Method::GET && matches!(path, "/api/health" | "/api/ready");
+    let websocket = matches!(path, "/api/events/out" | "/api/events/in")
+        && req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    probe || websocket
+}
+
+/// The middleware (use with `actix_web::middleware::from_fn`).
+pub async fn require_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let expected = req.app_data::<web::Data<AuthString>>().map(|a| a.0.clone());
+    if let Some(expected) = expected {
+        let ok = exempt(&req)
+            || req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| header_matches(v, &expected));
+        if !ok {
+            let resp = ApiError::Unauthorized.error_response();
+            return Ok(req.into_response(resp).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}

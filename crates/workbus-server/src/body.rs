@@ -1,0 +1,143 @@
+//! JSON bodies: read up to the body limit, parsed with serde, every failure a JSON error.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, FromRequest, HttpRequest};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The body limit in force, as app data.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body that must be present.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+/// A JSON body that may be absent: an empty body (or `null`) is `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    // Prefect's server takes a body without a content type as JSON; so do we.
+    let Some(ct) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ct = ct.to_str().unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "application/json" || mime.ends_with("+json") || mime.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            ct.chars().take(100).collect(),
+        ))
+    }
+}
+
+async fn read(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .map_or(crate::config::DEFAULT_BODY_LIMIT, |l| l.0);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    // Refuse a declared oversize body before reading any of it.
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// Parses JSON, naming where it failed (serde's message carries line and column).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = BoxFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            check_content_type(&req)?;
+            let bytes = read(&req, payload).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::invalid("a JSON body is required"));
+            }
+            parse(&bytes).map(Json)
+        })
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = BoxFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = read(&req, payload).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            check_content_type(&req)?;
+            let value: Option<T> = parse(&bytes)?;
+            Ok(OptionalJson(value.unwrap_or_default()))
+        })
+    }
+}
+
+/// `actix_web::web::Json` configured like [`Json`], for services added by others.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .content_type_required(false)
+        .error_handler(move |err, _| {
+            let api = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::TooLarge(limit),
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(String::new()),
+                other => ApiError::invalid(format!("invalid JSON body: {other}")),
+            };
+            api.into()
+        })
+}
+
+/// Path parameters that fail to parse answer 422, as FastAPI does.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _| ApiError::invalid(err).into())
+}
+
+/// Query strings that fail to parse answer 422, as FastAPI does.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err: QueryPayloadError, _| ApiError::invalid(err).into())
+}

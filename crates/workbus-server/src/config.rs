@@ -1,0 +1,207 @@
+//! The server's settings: flags with environment-variable fallbacks.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use workbus_core::BusConfig;
+
+use crate::error::ServerError;
+
+/// Default largest request body, in bytes (1 MiB): Prefect's own work-pool bodies are
+/// a few kilobytes, and a job template rarely reaches 100 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The flags of `workbus serve`; each has an environment variable as fallback.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WORKBUS_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0: any free port).
+    #[arg(long, env = "WORKBUS_PORT", default_value_t = 4200)]
+    pub port: u16,
+    /// A worker is offline after its heartbeat interval times this without a heartbeat.
+    #[arg(long, env = "WORKBUS_WORKER_INACTIVITY_MULTIPLE", default_value_t = 3)]
+    pub worker_inactivity_multiple: u32,
+    /// Heartbeat interval assumed for workers that do not send one, in seconds (fractions allowed).
+    #[arg(
+        long,
+        env = "WORKBUS_WORKER_FALLBACK_HEARTBEAT_SECONDS",
+        default_value_t = 30.0
+    )]
+    pub worker_fallback_heartbeat_seconds: f64,
+    /// A queue not polled for this many seconds goes NOT_READY (fractions allowed).
+    #[arg(
+        long,
+        env = "WORKBUS_QUEUE_POLL_TIMEOUT_SECONDS",
+        default_value_t = 60.0
+    )]
+    pub queue_poll_timeout_seconds: f64,
+    /// How many recent events to keep for `/api/events/filter` and websocket backfill.
+    #[arg(long, env = "WORKBUS_EVENT_HISTORY", default_value_t = 10_000)]
+    pub event_history: usize,
+    /// When set, every route but health and ready needs it as HTTP basic auth, and
+    /// websockets need it as their `auth` token.
+    #[arg(long, env = "WORKBUS_API_AUTH_STRING", hide_env_values = true)]
+    pub api_auth_string: Option<String>,
+    /// Log format.
+    #[arg(long, env = "WORKBUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "WORKBUS_BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit_bytes: usize,
+    /// Events queued for one websocket client before it is cut off as too slow.
+    #[arg(long, env = "WORKBUS_WEBSOCKET_CLIENT_BUFFER", default_value_t = 1024)]
+    pub websocket_client_buffer: usize,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "WORKBUS_HTTP_WORKERS", default_value_t = 0)]
+    pub http_workers: usize,
+    /// Seconds to let open requests finish on shutdown.
+    #[arg(long, env = "WORKBUS_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub shutdown_timeout_seconds: u64,
+    /// Also run a simulated fleet of pools, queues and workers.
+    #[arg(long, env = "WORKBUS_DEMO")]
+    pub demo: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 4200,
+            worker_inactivity_multiple: 3,
+            worker_fallback_heartbeat_seconds: 30.0,
+            queue_poll_timeout_seconds: 60.0,
+            event_history: 10_000,
+            api_auth_string: None,
+            log_format: LogFormat::Pretty,
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+            websocket_client_buffer: 1024,
+            http_workers: 0,
+            shutdown_timeout_seconds: 10,
+            demo: false,
+        }
+    }
+}
+
+/// The checked settings the server runs with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// The bus's settings (heartbeats, poll timeout).
+    pub bus: BusConfig,
+    /// How many recent events to keep (0: none; queries and backfill find nothing).
+    pub event_history: usize,
+    /// Basic-auth string (`user:password` or any string), if auth is on.
+    pub api_auth_string: Option<String>,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+    /// Events queued for one websocket client before it is cut off.
+    pub websocket_client_buffer: usize,
+    /// HTTP worker threads (0: one per core).
+    pub http_workers: usize,
+    /// How long open requests may take to finish on shutdown.
+    pub shutdown_timeout: Duration,
+    /// Run the simulated fleet.
+    pub demo: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 4200,
+            bus: BusConfig::default(),
+            event_history: 10_000,
+            api_auth_string: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            websocket_client_buffer: 1024,
+            http_workers: 0,
+            shutdown_timeout: Duration::from_secs(10),
+            demo: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A configuration for tests: loopback, a free port, one HTTP worker.
+    pub fn loopback() -> Self {
+        ServerConfig {
+            port: 0,
+            http_workers: 1,
+            shutdown_timeout: Duration::from_secs(1),
+            ..Self::default()
+        }
+    }
+}
+
+fn seconds(name: &'static str, value: f64) -> Result<Duration, ServerError> {
+    if value.is_finite() && value > 0.0 && value < 1e9 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(ServerError::Config(format!(
+            "{name} must be a positive number of seconds, got {value}"
+        )))
+    }
+}
+
+impl TryFrom<ServeArgs> for ServerConfig {
+    type Error = ServerError;
+
+    fn try_from(a: ServeArgs) -> Result<Self, ServerError> {
+        if a.worker_inactivity_multiple == 0 {
+            return Err(ServerError::Config(
+                "worker inactivity multiple must be at least 1".into(),
+            ));
+        }
+        if a.body_limit_bytes == 0 {
+            return Err(ServerError::Config(
+                "body limit must be at least 1 byte".into(),
+            ));
+        }
+        if a.websocket_client_buffer == 0 {
+            return Err(ServerError::Config(
+                "websocket client buffer must be at least 1".into(),
+            ));
+        }
+        if a.api_auth_string.as_deref() == Some("") {
+            return Err(ServerError::Config(
+                "the API auth string must not be empty".into(),
+            ));
+        }
+        Ok(ServerConfig {
+            host: a.host,
+            port: a.port,
+            bus: BusConfig {
+                worker_inactivity_multiple: a.worker_inactivity_multiple,
+                fallback_heartbeat_interval: seconds(
+                    "worker fallback heartbeat",
+                    a.worker_fallback_heartbeat_seconds,
+                )?,
+                queue_poll_timeout: seconds("queue poll timeout", a.queue_poll_timeout_seconds)?,
+                ..BusConfig::default()
+            },
+            event_history: a.event_history,
+            api_auth_string: a.api_auth_string,
+            body_limit: a.body_limit_bytes,
+            websocket_client_buffer: a.websocket_client_buffer,
+            http_workers: a.http_workers,
+            shutdown_timeout: Duration::from_secs(a.shutdown_timeout_seconds),
+            demo: a.demo,
+        })
+    }
+}

@@ -1,0 +1,132 @@
+//! Errors of the server, and how each becomes an HTTP answer.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use thiserror::Error;
+
+/// Why a request was refused. Every refusal answers JSON with a `detail` and changes nothing.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The bus refused the operation.
+    #[error(transparent)]
+    Bus(#[from] workbus_core::Error),
+    /// The body, path or query is not what the route takes (422, as FastAPI answers).
+    #[error("{0}")]
+    Invalid(String),
+    /// The body is larger than the configured limit.
+    #[error("request body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    /// The body is not JSON by its content type.
+    #[error("unsupported content type {0:?}: send application/json")]
+    UnsupportedMediaType(String),
+    /// A request this route cannot take at all (a plain GET on a websocket route).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A websocket without the `prefect` subprotocol while auth is on (Prefect refuses it too).
+    #[error("'prefect' subprotocol required when auth is configured")]
+    SubprotocolRequired,
+    /// No route has this path.
+    #[error("Not Found")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
+    /// Auth is on and the request did not carry the auth string.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// A page token that this server did not issue, or that was altered.
+    #[error("invalid page token")]
+    InvalidPageToken,
+    /// Something this server needs is gone (the history actor stopped).
+    #[error("the server is shutting down")]
+    Unavailable,
+}
+
+impl ApiError {
+    /// A 422 for an invalid request.
+    pub fn invalid(msg: impl std::fmt::Display) -> Self {
+        ApiError::Invalid(msg.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        use workbus_core::Error as E;
+        match self {
+            ApiError::Bus(e) => match e {
+                E::PoolNotFound(_)
+                | E::PoolIdNotFound(_)
+                | E::QueueNotFound { .. }
+                | E::QueueIdNotFound(_)
+                | E::WorkerNotFound { .. } => StatusCode::NOT_FOUND,
+                E::PoolExists(_) | E::QueueExists { .. } => StatusCode::CONFLICT,
+                E::ReservedName(_) => StatusCode::FORBIDDEN,
+                E::InvalidName { .. }
+                | E::NegativeConcurrencyLimit(_)
+                | E::InvalidPriority(_)
+                | E::InvalidHeartbeatInterval => StatusCode::UNPROCESSABLE_ENTITY,
+                // A state conflict, not a malformed request: the queue exists and is the default.
+                E::DefaultQueueDeletion(_) => StatusCode::CONFLICT,
+                E::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::SubprotocolRequired => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidPageToken => StatusCode::FORBIDDEN,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let detail = self.to_string();
+        let body = match self {
+            // Prefect's shape for validation errors, plus the `detail` every error carries.
+            ApiError::Invalid(_) | ApiError::Bus(_)
+                if status == StatusCode::UNPROCESSABLE_ENTITY =>
+            {
+                json!({
+                    "detail": detail,
+                    "exception_message": "Invalid request received.",
+                    "exception_detail": [{"loc": ["body"], "msg": detail, "type": "value_error"}],
+                })
+            }
+            // Prefect's auth middleware answers exactly this.
+            ApiError::Unauthorized => {
+                json!({"exception_message": "Unauthorized", "detail": detail})
+            }
+            _ => json!({ "detail": detail }),
+        };
+        HttpResponse::build(status).json(body)
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bus refused the server's own subscription.
+    #[error(transparent)]
+    Bus(#[from] workbus_core::Error),
+    /// The HTTP server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Io(#[from] std::io::Error),
+}

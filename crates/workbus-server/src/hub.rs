@@ -1,0 +1,326 @@
+//! The event history and the websocket fan-out: one subscriber actor of the server's.
+//!
+//! The [`History`] actor subscribes to the bus, keeps the last N events in a
+//! ring, answers queries over them, and feeds every attached websocket
+//! client. Doing both in one actor makes "backfill, then live" exact: a
+//! client is attached and handed its backfill in one message, so it misses
+//! no event and sees none twice. Each event's websocket frame is built once
+//! here, from the event's shared JSON bytes, and every client gets a clone
+//! of the same buffer.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use tokio::sync::mpsc;
+use workbus_core::{Deliver, EventFilter, SharedEvent, Timestamp};
+use workbus_events::filter::Order;
+
+/// Counters of the server's event streams, readable at any time (for metrics).
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    clients: AtomicUsize,
+    cut_off: AtomicU64,
+    frames: AtomicU64,
+    history_len: AtomicUsize,
+}
+
+impl StreamStats {
+    /// Websocket clients streaming events now.
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+    /// Websocket clients cut off because they read too slowly.
+    pub fn cut_off(&self) -> u64 {
+        self.cut_off.load(Ordering::Relaxed)
+    }
+    /// Event frames queued to websocket clients, backfill included.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+    /// Events held in the history now.
+    pub fn history_len(&self) -> usize {
+        self.history_len.load(Ordering::Relaxed)
+    }
+}
+
+struct Entry {
+    seq: u64,
+    event: SharedEvent,
+    frame: ByteString,
+}
+
+struct Client {
+    id: u64,
+    filter: EventFilter,
+    tx: mpsc::Sender<ByteString>,
+    slow: Arc<AtomicBool>,
+}
+
+/// The history-and-fan-out actor.
+pub struct History {
+    capacity: usize,
+    ring: VecDeque<Entry>,
+    next_seq: u64,
+    clients: Vec<Client>,
+    next_client: u64,
+    stats: Arc<StreamStats>,
+}
+
+impl History {
+    /// A history keeping the last `capacity` events.
+    pub fn new(capacity: usize, stats: Arc<StreamStats>) -> Self {
+        History {
+            capacity,
+            ring: VecDeque::with_capacity(capacity.min(65_536)),
+            next_seq: 1,
+            clients: Vec::new(),
+            next_client: 1,
+            stats,
+        }
+    }
+}
+
+impl Actor for History {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The registry buffers for us while the mailbox is full; a roomier mailbox
+        // saves it that work during bursts.
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+/// Builds `{"type":"event","event":<json>}` around the event's shared JSON bytes.
+fn frame(event: &SharedEvent) -> Option<ByteString> {
+    const HEAD: &[u8] = br#"{"type":"event","event":"#;
+    let json = event.json();
+    let mut buf = Vec::with_capacity(HEAD.len() + json.len() + 1);
+    buf.extend_from_slice(HEAD);
+    buf.extend_from_slice(json);
+    buf.push(b'}');
+    String::from_utf8(buf).ok().map(ByteString::from)
+}
+
+impl Handler<Deliver> for History {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(event): Deliver, _: &mut Context<Self>) {
+        let Some(frame) = frame(&event) else {
+            tracing::warn!(id = %event.id, "event JSON is not UTF-8; not kept");
+            return;
+        };
+        let stats = &self.stats;
+        self.clients.retain(|c| {
+            if !c.filter.matches(&event) {
+                return true;
+            }
+            match c.tx.try_send(frame.clone()) {
+                Ok(()) => {
+                    stats.frames.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // Dropping the sender ends the client's stream; the flag tells it why.
+                    c.slow.store(true, Ordering::Release);
+                    stats.cut_off.fetch_add(1, Ordering::Relaxed);
+                    stats.clients.fetch_sub(1, Ordering::Relaxed);
+                    tracing::warn!(client = c.id, "websocket client too slow; cutting it off");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    stats.clients.fetch_sub(1, Ordering::Relaxed);
+                    false
+                }
+            }
+        });
+        if self.capacity == 0 {
+            return;
+        }
+        if self.ring.len() == self.capacity {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(Entry {
+            seq: self.next_seq,
+            event,
+            frame,
+        });
+        self.next_seq += 1;
+        self.stats
+            .history_len
+            .store(self.ring.len(), Ordering::Relaxed);
+    }
+}
+
+/// Where a page of a query starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    /// Only events at or below this sequence number (the newest when the query began).
+    pub max_seq: u64,
+    /// Only events strictly past this sequence number in the query's order (0: from the start).
+    pub after_seq: u64,
+}
+
+/// A query over the history.
+pub struct Query {
+    /// Which events.
+    pub filter: EventFilter,
+    /// At most this many.
+    pub limit: usize,
+    /// Where to continue, or `None` for a first page.
+    pub cursor: Option<Cursor>,
+}
+
+/// A page of events.
+pub struct Page {
+    /// The events, as their shared JSON.
+    pub events: Vec<SharedEvent>,
+    /// How many events matched on the first page (later pages repeat it, as Prefect does).
+    pub total: usize,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
+impl Message for Query {
+    type Result = Page;
+}
+
+impl Handler<Query> for History {
+    type Result = MessageResult<Query>;
+
+    fn handle(&mut self, q: Query, _: &mut Context<Self>) -> MessageResult<Query> {
+        let max_seq = q
+            .cursor
+            .map_or(self.next_seq.saturating_sub(1), |c| c.max_seq);
+        let after = q.cursor.map_or(0, |c| c.after_seq);
+        let asc = q.filter.order == Order::Asc;
+        let in_range = |e: &&Entry| {
+            e.seq <= max_seq
+                && (after == 0 || if asc { e.seq > after } else { e.seq < after })
+                && q.filter.matches(&e.event)
+        };
+        let mut events = Vec::with_capacity(q.limit.min(64));
+        let mut last = 0;
+        let mut remaining = 0usize;
+        let mut take = |e: &Entry| {
+            if events.len() < q.limit {
+                events.push(e.event.clone());
+                last = e.seq;
+            } else {
+                remaining += 1;
+            }
+        };
+        if asc {
+            self.ring.iter().filter(in_range).for_each(&mut take);
+        } else {
+            self.ring.iter().rev().filter(in_range).for_each(&mut take);
+        }
+        let total = events.len() + remaining;
+        let next = (remaining > 0 && !events.is_empty()).then_some(Cursor {
+            max_seq,
+            after_seq: last,
+        });
+        MessageResult(Page {
+            events,
+            total,
+            next,
+        })
+    }
+}
+
+/// Attaches a websocket client: its backfill, then every live event its filter matches.
+pub struct Attach {
+    /// Which events.
+    pub filter: EventFilter,
+    /// Send matching history first, oldest first, from this time on (`None`: no backfill).
+    pub backfill_since: Option<Timestamp>,
+    /// How many live frames may wait for the client before it is cut off.
+    pub buffer: usize,
+}
+
+/// An attached client's side.
+pub struct Attached {
+    /// Its id, for [`Detach`].
+    pub id: u64,
+    /// The backfill frames, oldest first.
+    pub backfill: Vec<ByteString>,
+    /// The live frames.
+    pub rx: mpsc::Receiver<ByteString>,
+    /// Set when the client was cut off for being slow.
+    pub slow: Arc<AtomicBool>,
+}
+
+impl Message for Attach {
+    type Result = Attached;
+}
+
+impl Handler<Attach> for History {
+    type Result = MessageResult<Attach>;
+
+    fn handle(&mut self, a: Attach, _: &mut Context<Self>) -> MessageResult<Attach> {
+        let backfill: Vec<ByteString> = match a.backfill_since {
+            Some(since) => self
+                .ring
+                .iter()
+                .filter(|e| e.event.occurred >= since && a.filter.matches(&e.event))
+                .map(|e| e.frame.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        self.stats
+            .frames
+            .fetch_add(backfill.len() as u64, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(a.buffer.max(1));
+        let slow = Arc::new(AtomicBool::new(false));
+        let id = self.next_client;
+        self.next_client += 1;
+        self.clients.push(Client {
+            id,
+            filter: a.filter,
+            tx,
+            slow: slow.clone(),
+        });
+        self.stats.clients.fetch_add(1, Ordering::Relaxed);
+        MessageResult(Attached {
+            id,
+            backfill,
+            rx,
+            slow,
+        })
+    }
+}
+
+/// Detaches a client that has gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Detach(pub u64);
+
+impl Handler<Detach> for History {
+    type Result = ();
+
+    fn handle(&mut self, Detach(id): Detach, _: &mut Context<Self>) {
+        let before = self.clients.len();
+        self.clients.retain(|c| c.id != id);
+        if self.clients.len() < before {
+            self.stats.clients.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Detaches every client (their streams end), for shutdown.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DetachAll;
+
+impl Handler<DetachAll> for History {
+    type Result = ();
+
+    fn handle(&mut self, _: DetachAll, _: &mut Context<Self>) {
+        self.stats
+            .clients
+            .fetch_sub(self.clients.len(), Ordering::Relaxed);
+        self.clients.clear();
+    }
+}
