@@ -45,6 +45,10 @@ use crate::config::Backoff;
 use crate::names::subject_for;
 
 /// The header that carries the event id, for JetStream's duplicate detection.
+///
+/// To read it from a received [`async_nats::HeaderMap`], look it up as
+/// [`async_nats::header::NATS_MESSAGE_ID`]: async-nats parses this standard
+/// name into its own constant, and a lookup by this string does not find it.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 /// The header that carries the name of the node that published the event.
 pub const ORIGIN_HEADER: &str = "Workbus-Origin";

@@ -1,0 +1,253 @@
+//! Shared helpers for the bridge tests: collectors, unique streams, and a NATS server of our own.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use async_nats::jetstream;
+use uuid::Uuid;
+use workbus_core::{Bus, Deliver, SharedEvent, SubscribeOptions};
+use workbus_nats::{Backoff, NatsConfig};
+
+/// The NATS server every session and CI run starts.
+pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Logs to the test output when RUST_LOG is set.
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A subscriber that keeps every event it receives.
+struct Collector(Arc<Mutex<Vec<SharedEvent>>>);
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Collector {
+    type Result = ();
+    fn handle(&mut self, Deliver(e): Deliver, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(e);
+    }
+}
+
+/// What a collector received.
+#[derive(Clone)]
+pub struct Seen(Arc<Mutex<Vec<SharedEvent>>>);
+
+impl Seen {
+    pub fn events(&self) -> Vec<SharedEvent> {
+        self.0.lock().unwrap().clone()
+    }
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.events().iter().map(|e| e.id).collect()
+    }
+    /// The events that came from another node.
+    pub fn remote(&self) -> Vec<SharedEvent> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.origin().is_some())
+            .collect()
+    }
+    /// The events of this node.
+    pub fn local(&self) -> Vec<SharedEvent> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.origin().is_none())
+            .collect()
+    }
+}
+
+/// Subscribes a collector to every event of `bus`.
+pub async fn collect(bus: &Bus) -> Seen {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let addr = Collector(events.clone()).start();
+    bus.subscribe(addr.recipient(), SubscribeOptions::new("collector"))
+        .await
+        .unwrap();
+    Seen(events)
+}
+
+/// Polls `cond` every 10 ms until it holds, failing the test after `within`.
+pub async fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A stream name and subject prefix no other test or run uses; the stream is deleted on drop.
+pub struct TestStream {
+    pub name: String,
+    pub prefix: String,
+    url: String,
+}
+
+impl TestStream {
+    pub fn new(url: &str) -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        TestStream {
+            name: format!("WBTEST_{id}"),
+            prefix: format!("wbtest.{id}.events"),
+            url: url.to_owned(),
+        }
+    }
+
+    /// Bridge settings for `node` on this stream, with short timeouts and backoffs.
+    pub fn config(&self, node: &str) -> NatsConfig {
+        NatsConfig {
+            stream: self.name.clone(),
+            subject_prefix: self.prefix.clone(),
+            ack_timeout: Duration::from_millis(500),
+            retry: Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+            reconnect: Backoff::new(Duration::from_millis(20), Duration::from_millis(100)),
+            connect_timeout: Duration::from_secs(2),
+            ack_wait: Duration::from_secs(1),
+            pull_expires: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(3),
+            ..NatsConfig::new(self.url.clone(), node)
+        }
+    }
+
+    /// A JetStream context of its own, for checking what the stream holds.
+    pub async fn jetstream(&self) -> jetstream::Context {
+        jetstream::new(async_nats::connect(&self.url).await.unwrap())
+    }
+
+    /// Every message of the stream, in order.
+    pub async fn messages(&self) -> Vec<jetstream::message::StreamMessage> {
+        let js = self.jetstream().await;
+        let mut stream = js.get_stream(&self.name).await.unwrap();
+        let state = stream.info().await.unwrap().state.clone();
+        let mut out = Vec::new();
+        for seq in state.first_sequence..=state.last_sequence {
+            if state.messages == 0 {
+                break;
+            }
+            out.push(stream.get_raw_message(seq).await.unwrap());
+        }
+        out
+    }
+}
+
+impl Drop for TestStream {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Drop cannot wait on the test's runtime: delete from a thread with one of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let connect = async_nats::ConnectOptions::new()
+                    .connection_timeout(Duration::from_secs(1))
+                    .connect(&url);
+                if let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(2), connect).await
+                {
+                    let js = jetstream::new(client);
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(2), js.delete_stream(&name)).await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// A `nats-server` of the test's own, on a free port with its own store, for outages.
+pub struct OwnServer {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnServer {
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("workbus-nats-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = OwnServer {
+            port,
+            dir,
+            child: None,
+        };
+        server.resume();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on the same port and store, and waits until it takes connections.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(bin)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the server: an outage.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A node name unique to this test run.
+pub fn node(name: &str) -> String {
+    format!("{name}-{}", &Uuid::new_v4().simple().to_string()[..8])
+}
