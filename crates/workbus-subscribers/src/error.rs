@@ -1,0 +1,72 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Why a subscriber could not be configured or started.
+///
+/// Failures while running (a webhook target that is down, a log file that
+/// fills the disk) are not errors of this type: they are retried, counted in
+/// the metrics and logged, because a running subscriber has nobody to return
+/// them to.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A webhook secret is not `whsec_` followed by base64.
+    #[error("invalid webhook secret for {webhook:?}: {reason}")]
+    InvalidSecret {
+        /// The webhook's name.
+        webhook: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A webhook URL is not an absolute `http://` or `https://` URL.
+    #[error("invalid webhook URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A setting has a value this crate cannot use.
+    #[error("invalid setting {name}={value:?}: {reason}")]
+    InvalidSetting {
+        /// The environment variable or configuration key.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A configuration file is not the JSON this crate expects.
+    #[error("invalid configuration file {path}: {source}")]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A file a subscriber writes to (JSON lines, dead letters) could not be opened.
+    #[error("cannot open {path} for appending: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration asks for a subscriber whose cargo feature is off.
+    #[error("the {0:?} subscriber is configured but the crate was built without its feature")]
+    FeatureDisabled(&'static str),
+    /// The bus refused or could not answer (it has stopped).
+    #[error(transparent)]
+    Bus(#[from] workbus_core::Error),
+}

@@ -1,0 +1,603 @@
+//! Prometheus metrics of the bus and its subscribers, rendered as the text
+//! exposition format (OpenMetrics text, which Prometheus scrapes natively).
+//!
+//! ## The families
+//!
+//! | family | type | labels | from |
+//! |---|---|---|---|
+//! | `workbus_events_emitted_total` | counter | `event` | every event the metrics subscriber receives (it subscribes to all, losing none) |
+//! | `workbus_events_delivered_total` | counter | `subscriber` | the registry's count of events placed in each subscriber's mailbox |
+//! | `workbus_events_dropped_total` | counter | `subscriber`, `reason` | `overflow` and `closed` from the registry; `panic`, `write_failed`, `dead_letter_failed` from the subscribers of this crate |
+//! | `workbus_work_pools` | gauge | `status` | pools per status (`READY`, `NOT_READY`, `PAUSED`), from `created`/status/`deleted` events |
+//! | `workbus_work_queues` | gauge | `status` | queues per status, likewise |
+//! | `workbus_workers_online` | gauge | | the bus's count, read at each render |
+//! | `workbus_delivery_latency_seconds` | histogram | `subscriber` | from the bus taking an event in to a subscriber's handler receiving it |
+//! | `workbus_webhook_requests_total` | counter | `webhook`, `outcome` | every HTTP attempt: `success`, `client_error`, `server_error`, `rate_limited`, `request_timeout`, `redirect`, `timeout`, `connect_error`, `send_error` |
+//! | `workbus_webhook_retries_total` | counter | `webhook` | attempts after the first |
+//! | `workbus_webhook_dead_letters_total` | counter | `webhook` | events given to the dead-letter sink |
+//! | `workbus_subscriber_restarts_total` | counter | `subscriber` | restarts after a panic |
+//!
+//! A subscriber that leaves the bus keeps its delivered and dropped totals
+//! (summed by name) once a render has seen it.
+//!
+//! ## Counting pools and queues
+//!
+//! A pool counts from its first status event (which Prefect emits right
+//! after `created`); a queue from its `created` (as `NOT_READY`, corrected
+//! from the bus for a queue created paused, since no event says so); both
+//! stop counting at `deleted`. Pools and queues that existed before the
+//! metrics subscribed are read from the bus when it starts.
+//!
+//! # Examples
+//!
+//! ```
+//! use workbus_core::{Bus, CreatePool};
+//! use workbus_subscribers::metrics::{Metrics, MetricsConfig};
+//!
+//! actix::System::new().block_on(async {
+//!     let bus = Bus::start();
+//!     let (metrics, handle) = Metrics::subscribe(&bus, MetricsConfig::default()).await.unwrap();
+//!     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+//!     handle.drain().await;
+//!     let text = metrics.render();
+//!     assert!(text.contains("workbus_events_emitted_total{event=\"prefect.work-pool.created\"} 1"));
+//!     assert!(text.contains("workbus_work_pools{status=\"NOT_READY\"} 1"));
+//! });
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actix::prelude::*;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use uuid::Uuid;
+use workbus_core::{Bus, BusStats, Deliver, SharedEvent, Status, SubscriptionId};
+use workbus_events::prefect;
+
+use crate::supervise::{guard, Drain, Feed, Handle, MAILBOX};
+use crate::telemetry::Telemetry;
+use crate::Error;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type One = [(&'static str, String); 1];
+type Two = [(&'static str, String); 2];
+type StatusLabel = [(&'static str, &'static str); 1];
+
+const STATUSES: [Status; 3] = [Status::Ready, Status::NotReady, Status::Paused];
+
+fn one(k: &'static str, v: &str) -> One {
+    [(k, v.to_owned())]
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Counters stay meaningful after a panic elsewhere: take them as they are.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The metrics: a Prometheus registry shared by every subscriber of this
+/// crate, cheap to clone, rendered with [`Metrics::render`].
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+struct Inner {
+    registry: Registry,
+    emitted: Family<One, Counter>,
+    pools: Family<StatusLabel, Gauge>,
+    queues: Family<StatusLabel, Gauge>,
+    workers_online: Gauge,
+    latency: Family<One, Histogram>,
+    requests: Family<Two, Counter>,
+    retries: Family<One, Counter>,
+    dead_letters: Family<One, Counter>,
+    restarts: Family<One, Counter>,
+    deliveries: Arc<DeliveryCollector>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 10 µs to about 2.6 s, times 4 each step.
+    Histogram::new(exponential_buckets(0.000_01, 4.0, 10))
+}
+
+impl Metrics {
+    /// An empty set of metrics, not attached to any bus.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let emitted = Family::<One, Counter>::default();
+        let pools = Family::<StatusLabel, Gauge>::default();
+        let queues = Family::<StatusLabel, Gauge>::default();
+        let workers_online = Gauge::default();
+        let latency = Family::<One, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let requests = Family::<Two, Counter>::default();
+        let retries = Family::<One, Counter>::default();
+        let dead_letters = Family::<One, Counter>::default();
+        let restarts = Family::<One, Counter>::default();
+        let deliveries = Arc::new(DeliveryCollector::default());
+        for s in STATUSES {
+            let _ = pools.get_or_create(&[("status", s.as_str())]);
+            let _ = queues.get_or_create(&[("status", s.as_str())]);
+        }
+        registry.register("workbus_events_emitted", "Events emitted on the bus, by event name", emitted.clone());
+        registry.register("workbus_work_pools", "Work pools, by status", pools.clone());
+        registry.register("workbus_work_queues", "Work queues, by status", queues.clone());
+        registry.register("workbus_workers_online", "Workers online, over all pools", workers_online.clone());
+        registry.register(
+            "workbus_delivery_latency_seconds",
+            "Time from the bus taking an event in to a subscriber's handler receiving it",
+            latency.clone(),
+        );
+        registry.register(
+            "workbus_webhook_requests",
+            "Webhook HTTP attempts, by webhook and outcome",
+            requests.clone(),
+        );
+        registry.register("workbus_webhook_retries", "Webhook attempts after the first", retries.clone());
+        registry.register(
+            "workbus_webhook_dead_letters",
+            "Events a webhook gave to its dead-letter sink after its retry budget",
+            dead_letters.clone(),
+        );
+        registry.register(
+            "workbus_subscriber_restarts",
+            "Subscriber restarts after a panic in its handler",
+            restarts.clone(),
+        );
+        registry.register_collector(Box::new(SharedCollector(deliveries.clone())));
+        Metrics(Arc::new(Inner {
+            registry,
+            emitted,
+            pools,
+            queues,
+            workers_online,
+            latency,
+            requests,
+            retries,
+            dead_letters,
+            restarts,
+            deliveries,
+        }))
+    }
+
+    /// Reads the bus's counters (subscribers, workers online) at each render.
+    pub fn attach(&self, bus: &Bus) {
+        *lock(&self.0.deliveries.bus) = Some(bus.stats().clone());
+    }
+
+    /// Starts the metrics subscriber on `bus` and returns the metrics with
+    /// its handle. Pools and queues that exist already are counted.
+    pub async fn subscribe(bus: &Bus, config: MetricsConfig) -> Result<(Metrics, Handle), Error> {
+        let metrics = Metrics::new();
+        let handle = metrics.subscribe_to(bus, config).await?;
+        Ok((metrics, handle))
+    }
+
+    /// Starts a metrics subscriber on `bus` that counts into these metrics.
+    pub async fn subscribe_to(&self, bus: &Bus, config: MetricsConfig) -> Result<Handle, Error> {
+        self.attach(bus);
+        let name: Arc<str> = config.name.as_str().into();
+        let addr = {
+            let (metrics, bus, name) = (self.clone(), bus.clone(), name.clone());
+            Supervisor::start(move |_| MetricsSubscriber {
+                telemetry: Telemetry::new(Some(metrics.clone())),
+                metrics,
+                bus,
+                name,
+                pools: HashMap::new(),
+                queues: HashMap::new(),
+                seq: 0,
+                seeding: false,
+                tombstones: Default::default(),
+            })
+        };
+        let handle = Handle::subscribe(bus, &config.name, addr.clone().recipient(), addr.clone().recipient(), &config.feed).await?;
+        // Count what exists already; an event seen meanwhile wins over what is read here.
+        let seq = addr.send(Seeding(true)).await.unwrap_or(0);
+        let mut reads = Vec::new();
+        for pool in bus.pools().await {
+            if let Some(status) = pool.status {
+                let id = format!("prefect.work-pool.{}", pool.id);
+                reads.push((Kind::Pool, id, status));
+            }
+            if let Ok(queues) = bus.queues(&pool.name).await {
+                for q in queues {
+                    reads.push((Kind::Queue, format!("prefect.work-queue.{}", q.id), q.status));
+                }
+            }
+        }
+        for (kind, id, status) in reads {
+            let seed = Correct {
+                kind,
+                id,
+                status,
+                seq,
+                seed: true,
+            };
+            if addr.send(seed).await.is_err() {
+                break;
+            }
+        }
+        let _ = addr.send(Seeding(false)).await;
+        Ok(handle)
+    }
+
+    /// The metrics as Prometheus text, for `GET /metrics` (serve it with [`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        if let Some(stats) = lock(&self.0.deliveries.bus).as_ref() {
+            self.0.workers_online.set(i64::try_from(stats.workers_online()).unwrap_or(i64::MAX));
+        }
+        let mut out = String::with_capacity(4096);
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.0.registry) {
+            // Writing to a String fails only if an encoder reports an error itself.
+            tracing::error!(%error, "could not render the metrics");
+        }
+        out
+    }
+
+    pub(crate) fn observe_latency(&self, subscriber: &str, latency: Duration) {
+        self.0.latency.get_or_create(&one("subscriber", subscriber)).observe(latency.as_secs_f64());
+    }
+
+    pub(crate) fn count_dropped(&self, subscriber: &str, reason: &'static str, n: u64) {
+        *lock(&self.0.deliveries.local_drops)
+            .entry((subscriber.to_owned(), reason))
+            .or_default() += n;
+    }
+
+    pub(crate) fn count_restart(&self, subscriber: &str) {
+        self.0.restarts.get_or_create(&one("subscriber", subscriber)).inc();
+    }
+
+    pub(crate) fn count_request(&self, webhook: &str, outcome: &'static str) {
+        self.0
+            .requests
+            .get_or_create(&[("webhook", webhook.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    pub(crate) fn count_retry(&self, webhook: &str) {
+        self.0.retries.get_or_create(&one("webhook", webhook)).inc();
+    }
+
+    pub(crate) fn count_dead_letters(&self, webhook: &str, n: u64) {
+        self.0.dead_letters.get_or_create(&one("webhook", webhook)).inc_by(n);
+    }
+
+    fn count_emitted(&self, event: &str) {
+        self.0.emitted.get_or_create(&one("event", event)).inc();
+    }
+
+    fn gauge(&self, kind: Kind, status: Status) -> Gauge {
+        let family = match kind {
+            Kind::Pool => &self.0.pools,
+            Kind::Queue => &self.0.queues,
+        };
+        family.get_or_create(&[("status", status.as_str())]).clone()
+    }
+}
+
+/// The metrics subscriber's configuration.
+#[derive(Clone, Debug)]
+pub struct MetricsConfig {
+    /// Its name in logs and metrics (default `metrics`).
+    pub name: String,
+    /// Which events it counts (default all) and what happens when it falls
+    /// behind (default: nothing is lost).
+    pub feed: Feed,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            name: "metrics".into(),
+            feed: Feed::default(),
+        }
+    }
+}
+
+/// Renders delivered and dropped counts from the bus's subscriptions and the
+/// subscribers' own losses, keeping the totals of subscriptions that left.
+#[derive(Default)]
+struct DeliveryCollector {
+    bus: Mutex<Option<Arc<BusStats>>>,
+    seen: Mutex<Seen>,
+    local_drops: Mutex<HashMap<(String, &'static str), u64>>,
+}
+
+#[derive(Default)]
+struct Seen {
+    live: HashMap<SubscriptionId, workbus_core::Subscription>,
+    /// Final (delivered, overflow, closed) of subscriptions that left, by name.
+    retired: HashMap<Arc<str>, [u64; 3]>,
+}
+
+impl fmt::Debug for DeliveryCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryCollector").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct SharedCollector(Arc<DeliveryCollector>);
+
+impl Collector for SharedCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let c = &self.0;
+        let stats = lock(&c.bus).clone();
+        // Per name: delivered, dropped overflow, dropped closed.
+        let mut totals: HashMap<Arc<str>, [u64; 3]> = HashMap::new();
+        {
+            let mut seen = lock(&c.seen);
+            let live = stats.map(|s| s.subscriptions()).unwrap_or_default();
+            let live_ids: std::collections::HashSet<SubscriptionId> = live.iter().map(|s| s.id).collect();
+            let gone: Vec<SubscriptionId> = seen.live.keys().filter(|id| !live_ids.contains(id)).copied().collect();
+            for id in gone {
+                if let Some(sub) = seen.live.remove(&id) {
+                    let r = seen.retired.entry(sub.name.clone()).or_default();
+                    r[0] += sub.stats.delivered();
+                    r[1] += sub.stats.dropped_overflow();
+                    r[2] += sub.stats.dropped_closed();
+                }
+            }
+            for sub in live {
+                seen.live.insert(sub.id, sub);
+            }
+            for (name, r) in &seen.retired {
+                let t = totals.entry(name.clone()).or_default();
+                (0..3).for_each(|i| t[i] += r[i]);
+            }
+            for sub in seen.live.values() {
+                let t = totals.entry(sub.name.clone()).or_default();
+                t[0] += sub.stats.delivered();
+                t[1] += sub.stats.dropped_overflow();
+                t[2] += sub.stats.dropped_closed();
+            }
+        }
+        let mut names: Vec<&Arc<str>> = totals.keys().collect();
+        names.sort();
+
+        let mut delivered = encoder.encode_descriptor(
+            "workbus_events_delivered",
+            "Events placed in each subscriber's mailbox",
+            None,
+            MetricType::Counter,
+        )?;
+        for name in &names {
+            let labels = [("subscriber", name.as_ref())];
+            ConstCounter::new(totals[*name][0]).encode(delivered.encode_family(&labels)?)?;
+        }
+
+        let mut rows: Vec<(String, &'static str, u64)> = Vec::new();
+        for name in &names {
+            let t = totals[*name];
+            rows.push((name.to_string(), "overflow", t[1]));
+            rows.push((name.to_string(), "closed", t[2]));
+        }
+        for ((name, reason), n) in lock(&c.local_drops).iter() {
+            rows.push((name.clone(), reason, *n));
+        }
+        rows.sort();
+        let mut dropped = encoder.encode_descriptor(
+            "workbus_events_dropped",
+            "Events a subscriber did not get or lost, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        for (name, reason, n) in &rows {
+            let labels = [("subscriber", name.as_str()), ("reason", *reason)];
+            ConstCounter::new(*n).encode(dropped.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Pool,
+    Queue,
+}
+
+/// A status read from the bus, applied only if no event about the resource
+/// was handled after `seq`.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Correct {
+    kind: Kind,
+    id: String,
+    status: Status,
+    seq: u64,
+    /// Read when the subscriber started: the resource may not have been seen yet.
+    seed: bool,
+}
+
+/// Starts (`true`) or ends seeding; answers the current sequence number.
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct Seeding(bool);
+
+/// The actor that turns events into metrics.
+struct MetricsSubscriber {
+    metrics: Metrics,
+    telemetry: Telemetry,
+    bus: Bus,
+    name: Arc<str>,
+    /// Resource id → (status, sequence number of the last event about it).
+    pools: HashMap<Box<str>, (Status, u64)>,
+    queues: HashMap<Box<str>, (Status, u64)>,
+    seq: u64,
+    /// Whether statuses of resources that existed before are being read.
+    seeding: bool,
+    /// Resources deleted while seeding, so a late read does not bring them back.
+    tombstones: std::collections::HashSet<Box<str>>,
+}
+
+impl MetricsSubscriber {
+    fn table(&mut self, kind: Kind) -> &mut HashMap<Box<str>, (Status, u64)> {
+        match kind {
+            Kind::Pool => &mut self.pools,
+            Kind::Queue => &mut self.queues,
+        }
+    }
+
+    fn set(&mut self, kind: Kind, id: &str, status: Status, seq: u64) {
+        let old = self.table(kind).insert(id.into(), (status, seq));
+        if let Some((old, _)) = old {
+            self.metrics.gauge(kind, old).dec();
+        }
+        self.metrics.gauge(kind, status).inc();
+    }
+
+    fn remove(&mut self, kind: Kind, id: &str) {
+        if self.seeding {
+            self.tombstones.insert(id.into());
+        }
+        if let Some((old, _)) = self.table(kind).remove(id) {
+            self.metrics.gauge(kind, old).dec();
+        }
+    }
+
+    /// Handles one event; returns a queue id to look up (created, status unknown).
+    fn count(&mut self, event: &SharedEvent) -> Option<(String, u64)> {
+        self.metrics.count_emitted(&event.event);
+        self.seq += 1;
+        let seq = self.seq;
+        let id = event.resource.id();
+        let name: &str = &event.event;
+        let kind = if name.starts_with("prefect.work-pool.") {
+            Kind::Pool
+        } else if name.starts_with("prefect.work-queue.") {
+            Kind::Queue
+        } else {
+            return None;
+        };
+        match name {
+            prefect::POOL_READY | prefect::QUEUE_READY => self.set(kind, id, Status::Ready, seq),
+            prefect::POOL_NOT_READY | prefect::QUEUE_NOT_READY => self.set(kind, id, Status::NotReady, seq),
+            prefect::POOL_PAUSED | prefect::QUEUE_PAUSED => self.set(kind, id, Status::Paused, seq),
+            prefect::POOL_DELETED | prefect::QUEUE_DELETED => self.remove(kind, id),
+            prefect::QUEUE_CREATED => {
+                self.set(kind, id, Status::NotReady, seq);
+                return Some((id.to_owned(), seq));
+            }
+            _ => {
+                if let Some(entry) = self.table(kind).get_mut(id) {
+                    entry.1 = seq;
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Actor for MetricsSubscriber {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+    }
+}
+
+impl Supervised for MetricsSubscriber {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        tracing::info!(subscriber = %self.name, "metrics subscriber restarted");
+    }
+}
+
+impl Handler<Deliver> for MetricsSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
+        let (name, telemetry) = (self.name.clone(), self.telemetry.clone());
+        telemetry.latency(&name, event.emitted_at().elapsed());
+        let lookup = guard(ctx, &name, &telemetry, || self.count(&event)).flatten();
+        // A queue created paused says so in no event: ask its actor.
+        if let Some((id, seq)) = lookup {
+            let Some(uuid) = id.strip_prefix("prefect.work-queue.").and_then(|u| Uuid::parse_str(u).ok()) else {
+                return;
+            };
+            let bus = self.bus.clone();
+            ctx.spawn(
+                async move { bus.queue_by_id(uuid).await.ok().map(|q| q.status) }
+                    .into_actor(self)
+                    .map(move |status, act, _| {
+                        if let Some(status) = status {
+                            act.correct(Correct {
+                                kind: Kind::Queue,
+                                id,
+                                status,
+                                seq,
+                                seed: false,
+                            });
+                        }
+                    }),
+            );
+        }
+    }
+}
+
+impl MetricsSubscriber {
+    /// Applies a status read from the bus when no event about the resource
+    /// came after the read began (`seq`); while seeding, also for resources
+    /// not seen yet, unless they were deleted meanwhile.
+    fn correct(&mut self, c: Correct) {
+        match self.table(c.kind).get(c.id.as_str()) {
+            Some(&(current, last)) => {
+                if last <= c.seq && current != c.status {
+                    self.set(c.kind, &c.id, c.status, last);
+                }
+            }
+            None => {
+                if c.seed && !self.tombstones.contains(c.id.as_str()) {
+                    self.set(c.kind, &c.id, c.status, c.seq);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Correct> for MetricsSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, c: Correct, _: &mut Context<Self>) {
+        self.correct(c);
+    }
+}
+
+impl Handler<Seeding> for MetricsSubscriber {
+    type Result = u64;
+
+    fn handle(&mut self, Seeding(on): Seeding, _: &mut Context<Self>) -> u64 {
+        self.seeding = on;
+        if !on {
+            self.tombstones.clear();
+        }
+        self.seq
+    }
+}
+
+impl Handler<Drain> for MetricsSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) {}
+}
