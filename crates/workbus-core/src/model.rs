@@ -104,7 +104,8 @@ where
     T::deserialize(d).map(Some)
 }
 
-/// A change to a work pool (Prefect's `WorkPoolUpdate`); absent fields stay as they are.
+/// A change to a work pool (Prefect's `WorkPoolUpdate`); absent fields stay as they are,
+/// and `null` is refused for fields that cannot be null.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolUpdate {
@@ -112,16 +113,16 @@ pub struct PoolUpdate {
     #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
     /// Pause (`true`) or resume (`false`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub is_paused: Option<bool>,
     /// The new job template.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub base_job_template: Option<Map<String, Value>>,
     /// The new concurrency limit (`Some(None)` removes it).
     #[serde(default, deserialize_with = "present")]
     pub concurrency_limit: Option<Option<i64>>,
     /// The new storage configuration.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub storage_configuration: Option<StorageConfiguration>,
 }
 
@@ -183,24 +184,25 @@ impl CreateQueue {
     }
 }
 
-/// A change to a work queue (Prefect's `WorkQueueUpdate`); absent fields stay as they are.
+/// A change to a work queue (Prefect's `WorkQueueUpdate`); absent fields stay as they are,
+/// and `null` is refused for fields that cannot be null.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueUpdate {
     /// A new name, unique in the pool.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
     /// A new description.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
     /// Pause (`true`) or resume (`false`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub is_paused: Option<bool>,
     /// A new concurrency limit (`Some(None)` removes it).
     #[serde(default, deserialize_with = "present")]
     pub concurrency_limit: Option<Option<i64>>,
     /// A new priority, at least 1.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub priority: Option<i64>,
     /// When it was last polled (taken into account by a resume in the same update).
     #[serde(default, deserialize_with = "present")]

@@ -213,7 +213,18 @@ impl Registry {
         for i in closed {
             self.remove(i, "its mailbox is closed");
         }
-        if self.backlog > 0 && !self.draining {
+        self.settle(ctx);
+    }
+
+    /// Keeps the two promises about the backlog: a drain is scheduled while
+    /// there is one, and flushes are answered as soon as there is none.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        if self.backlog == 0 {
+            self.idle_drains = 0;
+            for f in self.flushes.drain(..) {
+                let _ = f.send(());
+            }
+        } else if !self.draining {
             self.schedule_drain(ctx, Duration::ZERO);
         }
     }
@@ -265,10 +276,7 @@ impl Registry {
             self.remove(i, "its mailbox is closed");
         }
         if self.backlog == 0 {
-            self.idle_drains = 0;
-            for f in self.flushes.drain(..) {
-                let _ = f.send(());
-            }
+            self.settle(ctx);
             return;
         }
         // A subscriber that takes nothing is retried ever less often, up to every 50 ms.
@@ -472,7 +480,7 @@ pub struct Unsubscribe(pub SubscriptionId);
 impl Handler<Unsubscribe> for Registry {
     type Result = bool;
 
-    fn handle(&mut self, Unsubscribe(id): Unsubscribe, _: &mut Context<Self>) -> bool {
+    fn handle(&mut self, Unsubscribe(id): Unsubscribe, ctx: &mut Context<Self>) -> bool {
         let slot = self
             .subs
             .iter()
@@ -480,6 +488,7 @@ impl Handler<Unsubscribe> for Registry {
         match slot {
             Some(i) => {
                 self.remove(i, "unsubscribed");
+                self.settle(ctx);
                 true
             }
             None => false,
@@ -495,12 +504,13 @@ pub struct Flush;
 impl Handler<Flush> for Registry {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Flush, ctx: &mut Context<Self>) -> Self::Result {
         if self.backlog == 0 {
             return Box::pin(async {});
         }
         let (tx, rx) = oneshot::channel();
         self.flushes.push(tx);
+        self.settle(ctx);
         Box::pin(async move {
             let _ = rx.await;
         })
