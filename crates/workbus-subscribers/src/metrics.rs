@@ -67,8 +67,11 @@ use crate::supervise::{guard, Drain, Feed, Handle, MAILBOX};
 use crate::telemetry::Telemetry;
 use crate::Error;
 
-/// The `Content-Type` of [`Metrics::render`]'s output.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The `Content-Type` of [`Metrics::render`]'s output: Prometheus's text format 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `Content-Type` of [`Metrics::render_openmetrics`]'s output.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type One = [(&'static str, String); 1];
 type Two = [(&'static str, String); 2];
@@ -242,8 +245,16 @@ impl Metrics {
         Ok(handle)
     }
 
-    /// The metrics as Prometheus text, for `GET /metrics` (serve it with [`CONTENT_TYPE`]).
+    /// The metrics in Prometheus's text format 0.0.4, for `GET /metrics`
+    /// (serve it with [`CONTENT_TYPE`]). Every Prometheus-format parser
+    /// reads it; counters are declared by their sample names (`…_total`).
     pub fn render(&self) -> String {
+        to_prometheus_text(&self.render_openmetrics())
+    }
+
+    /// The metrics in the OpenMetrics text format (serve it with
+    /// [`OPENMETRICS_CONTENT_TYPE`]), for scrapers that ask for it.
+    pub fn render_openmetrics(&self) -> String {
         if let Some(stats) = lock(&self.0.deliveries.bus).as_ref() {
             self.0.workers_online.set(i64::try_from(stats.workers_online()).unwrap_or(i64::MAX));
         }
@@ -295,6 +306,41 @@ impl Metrics {
         };
         family.get_or_create(&[("status", status.as_str())]).clone()
     }
+}
+
+/// Rewrites OpenMetrics text as Prometheus text 0.0.4: a counter family's
+/// `HELP` and `TYPE` name its samples (`x_total`), `UNIT` and `EOF` go.
+fn to_prometheus_text(open: &str) -> String {
+    let mut out = String::with_capacity(open.len() + 256);
+    let mut help: Option<&str> = None;
+    for line in open.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            if let Some(h) = help.replace(rest) {
+                push_line(&mut out, &["# HELP ", h]);
+            }
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            let name = if kind == "counter" { format!("{name}_total") } else { name.to_owned() };
+            if let Some(h) = help.take() {
+                let text = h.split_once(' ').map_or("", |(_, t)| t);
+                push_line(&mut out, &["# HELP ", &name, " ", text]);
+            }
+            push_line(&mut out, &["# TYPE ", &name, " ", kind]);
+        } else if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        } else {
+            if let Some(h) = help.take() {
+                push_line(&mut out, &["# HELP ", h]);
+            }
+            push_line(&mut out, &[line]);
+        }
+    }
+    out
+}
+
+fn push_line(out: &mut String, parts: &[&str]) {
+    parts.iter().for_each(|p| out.push_str(p));
+    out.push('\n');
 }
 
 /// The metrics subscriber's configuration.
