@@ -220,3 +220,15 @@ pub async fn workload(bus: &workbus_core::Bus, pools: usize) {
         bus.delete_queue(&name, "extra").await.unwrap();
     }
 }
+
+/// An actix system on a current-thread runtime whose clock is paused: it
+/// jumps to the next timer whenever nothing else can run.
+pub fn paused_system() -> actix::SystemRunner {
+    actix::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    })
+}
