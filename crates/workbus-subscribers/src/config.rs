@@ -164,7 +164,10 @@ impl SubscribersConfig {
 
 /// Reads the webhooks of a JSON file (see the [module docs](self)).
 #[cfg(feature = "webhook")]
-pub fn webhooks_file(path: &Path, var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<crate::webhook::WebhookConfig>, Error> {
+pub fn webhooks_file(
+    path: &Path,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<crate::webhook::WebhookConfig>, Error> {
     let text = std::fs::read(path).map_err(|source| Error::ConfigRead {
         path: path.to_owned(),
         source,

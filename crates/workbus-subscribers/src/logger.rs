@@ -222,7 +222,11 @@ impl Logger {
         Self::subscribe_with(bus, config, Telemetry::default()).await
     }
 
-    pub(crate) async fn subscribe_with(bus: &Bus, config: LoggerConfig, telemetry: Telemetry) -> Result<Handle, Error> {
+    pub(crate) async fn subscribe_with(
+        bus: &Bus,
+        config: LoggerConfig,
+        telemetry: Telemetry,
+    ) -> Result<Handle, Error> {
         let sink = Sink::open(&config.output)?;
         let name: Arc<str> = config.name.as_str().into();
         let addr = {
@@ -234,7 +238,14 @@ impl Logger {
                 write_errors: 0,
             })
         };
-        Handle::subscribe(bus, &config.name, addr.clone().recipient(), addr.recipient(), &config.feed).await
+        Handle::subscribe(
+            bus,
+            &config.name,
+            addr.clone().recipient(),
+            addr.recipient(),
+            &config.feed,
+        )
+        .await
     }
 
     fn log(&mut self, event: &SharedEvent) {
@@ -265,7 +276,10 @@ fn trace_event(event: &SharedEvent) {
         .related
         .iter()
         .find(|r| r.role() == Some("work-pool"))
-        .or_else(|| name.starts_with("prefect.work-pool.").then_some(&event.resource));
+        .or_else(|| {
+            name.starts_with("prefect.work-pool.")
+                .then_some(&event.resource)
+        });
     let (pool_id, pool_name) = match pool {
         Some(p) => (Some(p.id()), p.get(workbus_events::RESOURCE_NAME)),
         None => (None, None),
@@ -280,7 +294,9 @@ fn trace_event(event: &SharedEvent) {
             _ => None,
         })
         .flatten();
-    let updates = updated.then(|| event.payload.get("updates").map(Value::to_string)).flatten();
+    let updates = updated
+        .then(|| event.payload.get("updates").map(Value::to_string))
+        .flatten();
     let occurred = event.occurred.to_string();
     let follows = event.follows.map(|f| f.to_string());
     macro_rules! emit {

@@ -71,7 +71,8 @@ use crate::Error;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The `Content-Type` of [`Metrics::render_openmetrics`]'s output.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type One = [(&'static str, String); 1];
 type Two = [(&'static str, String); 2];
@@ -132,7 +133,8 @@ impl Metrics {
         let pools = Family::<StatusLabel, Gauge>::default();
         let queues = Family::<StatusLabel, Gauge>::default();
         let workers_online = Gauge::default();
-        let latency = Family::<One, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency =
+            Family::<One, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         let requests = Family::<Two, Counter>::default();
         let retries = Family::<One, Counter>::default();
         let dead_letters = Family::<One, Counter>::default();
@@ -142,10 +144,22 @@ impl Metrics {
             let _ = pools.get_or_create(&[("status", s.as_str())]);
             let _ = queues.get_or_create(&[("status", s.as_str())]);
         }
-        registry.register("workbus_events_emitted", "Events emitted on the bus, by event name", emitted.clone());
+        registry.register(
+            "workbus_events_emitted",
+            "Events emitted on the bus, by event name",
+            emitted.clone(),
+        );
         registry.register("workbus_work_pools", "Work pools, by status", pools.clone());
-        registry.register("workbus_work_queues", "Work queues, by status", queues.clone());
-        registry.register("workbus_workers_online", "Workers online, over all pools", workers_online.clone());
+        registry.register(
+            "workbus_work_queues",
+            "Work queues, by status",
+            queues.clone(),
+        );
+        registry.register(
+            "workbus_workers_online",
+            "Workers online, over all pools",
+            workers_online.clone(),
+        );
         registry.register(
             "workbus_delivery_latency_seconds",
             "Time from the bus taking an event in to a subscriber's handler receiving it",
@@ -156,7 +170,11 @@ impl Metrics {
             "Webhook HTTP attempts, by webhook and outcome",
             requests.clone(),
         );
-        registry.register("workbus_webhook_retries", "Webhook attempts after the first", retries.clone());
+        registry.register(
+            "workbus_webhook_retries",
+            "Webhook attempts after the first",
+            retries.clone(),
+        );
         registry.register(
             "workbus_webhook_dead_letters",
             "Events a webhook gave to its dead-letter sink after its retry budget",
@@ -214,7 +232,14 @@ impl Metrics {
                 tombstones: Default::default(),
             })
         };
-        let handle = Handle::subscribe(bus, &config.name, addr.clone().recipient(), addr.clone().recipient(), &config.feed).await?;
+        let handle = Handle::subscribe(
+            bus,
+            &config.name,
+            addr.clone().recipient(),
+            addr.clone().recipient(),
+            &config.feed,
+        )
+        .await?;
         // Count what exists already; an event seen meanwhile wins over what is read here.
         let seq = addr.send(Seeding(true)).await.unwrap_or(0);
         let mut reads = Vec::new();
@@ -225,7 +250,11 @@ impl Metrics {
             }
             if let Ok(queues) = bus.queues(&pool.name).await {
                 for q in queues {
-                    reads.push((Kind::Queue, format!("prefect.work-queue.{}", q.id), q.status));
+                    reads.push((
+                        Kind::Queue,
+                        format!("prefect.work-queue.{}", q.id),
+                        q.status,
+                    ));
                 }
             }
         }
@@ -256,7 +285,9 @@ impl Metrics {
     /// [`OPENMETRICS_CONTENT_TYPE`]), for scrapers that ask for it.
     pub fn render_openmetrics(&self) -> String {
         if let Some(stats) = lock(&self.0.deliveries.bus).as_ref() {
-            self.0.workers_online.set(i64::try_from(stats.workers_online()).unwrap_or(i64::MAX));
+            self.0
+                .workers_online
+                .set(i64::try_from(stats.workers_online()).unwrap_or(i64::MAX));
         }
         let mut out = String::with_capacity(4096);
         if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.0.registry) {
@@ -267,7 +298,10 @@ impl Metrics {
     }
 
     pub(crate) fn observe_latency(&self, subscriber: &str, latency: Duration) {
-        self.0.latency.get_or_create(&one("subscriber", subscriber)).observe(latency.as_secs_f64());
+        self.0
+            .latency
+            .get_or_create(&one("subscriber", subscriber))
+            .observe(latency.as_secs_f64());
     }
 
     pub(crate) fn count_dropped(&self, subscriber: &str, reason: &'static str, n: u64) {
@@ -277,13 +311,19 @@ impl Metrics {
     }
 
     pub(crate) fn count_restart(&self, subscriber: &str) {
-        self.0.restarts.get_or_create(&one("subscriber", subscriber)).inc();
+        self.0
+            .restarts
+            .get_or_create(&one("subscriber", subscriber))
+            .inc();
     }
 
     pub(crate) fn count_request(&self, webhook: &str, outcome: &'static str) {
         self.0
             .requests
-            .get_or_create(&[("webhook", webhook.to_owned()), ("outcome", outcome.to_owned())])
+            .get_or_create(&[
+                ("webhook", webhook.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
             .inc();
     }
 
@@ -292,7 +332,10 @@ impl Metrics {
     }
 
     pub(crate) fn count_dead_letters(&self, webhook: &str, n: u64) {
-        self.0.dead_letters.get_or_create(&one("webhook", webhook)).inc_by(n);
+        self.0
+            .dead_letters
+            .get_or_create(&one("webhook", webhook))
+            .inc_by(n);
     }
 
     fn count_emitted(&self, event: &str) {
@@ -320,7 +363,11 @@ fn to_prometheus_text(open: &str) -> String {
             }
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
-            let name = if kind == "counter" { format!("{name}_total") } else { name.to_owned() };
+            let name = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_owned()
+            };
             if let Some(h) = help.take() {
                 let text = h.split_once(' ').map_or("", |(_, t)| t);
                 push_line(&mut out, &["# HELP ", &name, " ", text]);
@@ -396,8 +443,14 @@ impl Collector for SharedCollector {
         {
             let mut seen = lock(&c.seen);
             let live = stats.map(|s| s.subscriptions()).unwrap_or_default();
-            let live_ids: std::collections::HashSet<SubscriptionId> = live.iter().map(|s| s.id).collect();
-            let gone: Vec<SubscriptionId> = seen.live.keys().filter(|id| !live_ids.contains(id)).copied().collect();
+            let live_ids: std::collections::HashSet<SubscriptionId> =
+                live.iter().map(|s| s.id).collect();
+            let gone: Vec<SubscriptionId> = seen
+                .live
+                .keys()
+                .filter(|id| !live_ids.contains(id))
+                .copied()
+                .collect();
             for id in gone {
                 if let Some(sub) = seen.live.remove(&id) {
                     let r = seen.retired.entry(sub.name.clone()).or_default();
@@ -539,7 +592,9 @@ impl MetricsSubscriber {
         };
         match name {
             prefect::POOL_READY | prefect::QUEUE_READY => self.set(kind, id, Status::Ready, seq),
-            prefect::POOL_NOT_READY | prefect::QUEUE_NOT_READY => self.set(kind, id, Status::NotReady, seq),
+            prefect::POOL_NOT_READY | prefect::QUEUE_NOT_READY => {
+                self.set(kind, id, Status::NotReady, seq)
+            }
             prefect::POOL_PAUSED | prefect::QUEUE_PAUSED => self.set(kind, id, Status::Paused, seq),
             prefect::POOL_DELETED | prefect::QUEUE_DELETED => self.remove(kind, id),
             prefect::QUEUE_CREATED => {
@@ -579,7 +634,10 @@ impl Handler<Deliver> for MetricsSubscriber {
         let lookup = guard(ctx, &name, &telemetry, || self.count(&event)).flatten();
         // A queue created paused says so in no event: ask its actor.
         if let Some((id, seq)) = lookup {
-            let Some(uuid) = id.strip_prefix("prefect.work-queue.").and_then(|u| Uuid::parse_str(u).ok()) else {
+            let Some(uuid) = id
+                .strip_prefix("prefect.work-queue.")
+                .and_then(|u| Uuid::parse_str(u).ok())
+            else {
                 return;
             };
             let bus = self.bus.clone();

@@ -50,7 +50,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use workbus_core::{Bus, Deliver, EventFilter, Overflow, SharedEvent, SubscribeOptions, Subscription};
+use workbus_core::{
+    Bus, Deliver, EventFilter, Overflow, SharedEvent, SubscribeOptions, Subscription,
+};
 
 use crate::telemetry::Telemetry;
 
@@ -175,7 +177,12 @@ impl<H: EventHandler> Guarded<H> {
     }
 
     /// Starts `handler` supervised and subscribes it to `bus` under `name`.
-    pub async fn subscribe(bus: &Bus, name: &str, handler: H, feed: Feed) -> Result<Handle, crate::Error> {
+    pub async fn subscribe(
+        bus: &Bus,
+        name: &str,
+        handler: H,
+        feed: Feed,
+    ) -> Result<Handle, crate::Error> {
         let addr = Self::start(name, handler);
         Handle::subscribe(bus, name, addr.clone().recipient(), addr.recipient(), &feed).await
     }
@@ -200,7 +207,8 @@ impl<H: EventHandler> Handler<Deliver> for Guarded<H> {
     type Result = ();
 
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
-        self.telemetry.latency(&self.name, event.emitted_at().elapsed());
+        self.telemetry
+            .latency(&self.name, event.emitted_at().elapsed());
         let (name, telemetry) = (self.name.clone(), self.telemetry.clone());
         let handler = &mut self.handler;
         guard(ctx, &name, &telemetry, || handler.handle(&event));

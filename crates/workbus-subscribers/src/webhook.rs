@@ -130,7 +130,10 @@ pub struct RetryPolicy {
     /// Attempts in all, the first included (at least 1; default 8).
     pub max_attempts: u32,
     /// The wait before the second attempt (default 500 ms).
-    #[serde(deserialize_with = "millis::deserialize", rename = "initial_backoff_ms")]
+    #[serde(
+        deserialize_with = "millis::deserialize",
+        rename = "initial_backoff_ms"
+    )]
     pub initial_backoff: Duration,
     /// The longest wait between attempts (default 60 s).
     #[serde(deserialize_with = "millis::deserialize", rename = "max_backoff_ms")]
@@ -141,7 +144,10 @@ pub struct RetryPolicy {
     /// between `d × (1 − jitter)` and `d` (default 0.2).
     pub jitter: f64,
     /// The longest `Retry-After` honoured (default 300 s); a longer one waits this long.
-    #[serde(deserialize_with = "millis::deserialize", rename = "max_retry_after_ms")]
+    #[serde(
+        deserialize_with = "millis::deserialize",
+        rename = "max_retry_after_ms"
+    )]
     pub max_retry_after: Duration,
 }
 
@@ -267,7 +273,10 @@ impl fmt::Debug for WebhookConfig {
             .field("name", &self.name)
             .field("url", &self.url)
             .field("secret", &self.secret.as_ref().map(|_| "(set)"))
-            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("feed", &self.feed)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
@@ -334,7 +343,10 @@ impl WebhookConfig {
 
     /// Sends JSON arrays of up to `max_events`, or after `max_wait`.
     pub fn batch(mut self, max_events: usize, max_wait: Duration) -> Self {
-        self.batch = Some(BatchConfig { max_events, max_wait });
+        self.batch = Some(BatchConfig {
+            max_events,
+            max_wait,
+        });
         self
     }
 
@@ -355,12 +367,15 @@ impl WebhookConfig {
         self.checked().map(|_| ())
     }
 
-    fn checked(&self) -> Result<(Option<Signer>, Vec<(HeaderName, HeaderValue)>), Error> {
+    fn checked(&self) -> Result<(Option<Signer>, Headers), Error> {
         let bad_url = |reason: &str| Error::InvalidUrl {
             url: self.url.clone(),
             reason: reason.to_owned(),
         };
-        let uri: Uri = self.url.parse().map_err(|e: awc::http::uri::InvalidUri| bad_url(&e.to_string()))?;
+        let uri: Uri = self
+            .url
+            .parse()
+            .map_err(|e: awc::http::uri::InvalidUri| bad_url(&e.to_string()))?;
         match uri.scheme_str() {
             Some("http") => {}
             Some("https") => {
@@ -387,8 +402,10 @@ impl WebhookConfig {
         };
         let mut headers = Vec::with_capacity(self.headers.len());
         for (k, v) in &self.headers {
-            let name = HeaderName::try_from(k.as_str()).map_err(|e| bad("header name", k, e.to_string()))?;
-            let value = HeaderValue::try_from(v.as_str()).map_err(|e| bad("header value", v, e.to_string()))?;
+            let name = HeaderName::try_from(k.as_str())
+                .map_err(|e| bad("header name", k, e.to_string()))?;
+            let value = HeaderValue::try_from(v.as_str())
+                .map_err(|e| bad("header value", v, e.to_string()))?;
             headers.push((name, value));
         }
         if self.concurrency == 0 {
@@ -408,6 +425,9 @@ impl WebhookConfig {
         Ok((signer, headers))
     }
 }
+
+/// Extra headers, checked.
+type Headers = Vec<(HeaderName, HeaderValue)>;
 
 /// Signs webhook requests after the Standard Webhooks scheme.
 ///
@@ -504,7 +524,10 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     }
     let date: HttpDate = value.parse().ok()?;
     let at: SystemTime = date.into();
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn classify(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
@@ -580,12 +603,14 @@ impl Target {
                 reason: e.to_string(),
                 retry_after: None,
             },
-            Err(e @ (SendRequestError::Url(_) | SendRequestError::Http(_) | SendRequestError::TunnelNotSupported)) => {
-                Attempt::GiveUp {
-                    outcome: "send_error",
-                    reason: e.to_string(),
-                }
-            }
+            Err(
+                e @ (SendRequestError::Url(_)
+                | SendRequestError::Http(_)
+                | SendRequestError::TunnelNotSupported),
+            ) => Attempt::GiveUp {
+                outcome: "send_error",
+                reason: e.to_string(),
+            },
             Err(e) => Attempt::Retry {
                 outcome: "send_error",
                 reason: e.to_string(),
@@ -658,7 +683,14 @@ impl DeadLetters {
         })
     }
 
-    fn put(&mut self, webhook: &Arc<str>, unit: &[SharedEvent], failure: &Failure, clock: &dyn Clock, telemetry: &Telemetry) {
+    fn put(
+        &mut self,
+        webhook: &Arc<str>,
+        unit: &[SharedEvent],
+        failure: &Failure,
+        clock: &dyn Clock,
+        telemetry: &Telemetry,
+    ) {
         for event in unit {
             let stored = match self {
                 DeadLetters::Log => {
@@ -708,14 +740,30 @@ impl DeadLetters {
     }
 }
 
-fn dead_letter_line(webhook: &str, event: &SharedEvent, failure: &Failure, clock: &dyn Clock) -> Vec<u8> {
+fn dead_letter_line(
+    webhook: &str,
+    event: &SharedEvent,
+    failure: &Failure,
+    clock: &dyn Clock,
+) -> Vec<u8> {
     let json = event.json();
     let mut line = Vec::with_capacity(json.len() + 160);
     line.extend_from_slice(b"{\"webhook\":");
     line.extend_from_slice(serde_json::Value::from(webhook).to_string().as_bytes());
     line.extend_from_slice(b",\"reason\":");
-    line.extend_from_slice(serde_json::Value::from(&*failure.reason).to_string().as_bytes());
-    line.extend_from_slice(format!(",\"attempts\":{},\"dead_at\":\"{}\",\"event\":", failure.attempts, clock.now()).as_bytes());
+    line.extend_from_slice(
+        serde_json::Value::from(&*failure.reason)
+            .to_string()
+            .as_bytes(),
+    );
+    line.extend_from_slice(
+        format!(
+            ",\"attempts\":{},\"dead_at\":\"{}\",\"event\":",
+            failure.attempts,
+            clock.now()
+        )
+        .as_bytes(),
+    );
     line.extend_from_slice(json);
     line.extend_from_slice(b"}\n");
     line
@@ -774,11 +822,19 @@ impl Webhook {
 
     /// Like [`subscribe`](Self::subscribe), counting into `metrics`.
     #[cfg(feature = "metrics")]
-    pub async fn subscribe_counted(bus: &Bus, config: WebhookConfig, metrics: &crate::metrics::Metrics) -> Result<Handle, Error> {
+    pub async fn subscribe_counted(
+        bus: &Bus,
+        config: WebhookConfig,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<Handle, Error> {
         Self::subscribe_with(bus, config, Telemetry::new(Some(metrics.clone()))).await
     }
 
-    pub(crate) async fn subscribe_with(bus: &Bus, config: WebhookConfig, telemetry: Telemetry) -> Result<Handle, Error> {
+    pub(crate) async fn subscribe_with(
+        bus: &Bus,
+        config: WebhookConfig,
+        telemetry: Telemetry,
+    ) -> Result<Handle, Error> {
         let (signer, headers) = config.checked()?;
         let dead = DeadLetters::open(&config.dead_letter)?;
         let name: Arc<str> = config.name.as_str().into();
@@ -820,12 +876,23 @@ impl Webhook {
                 }
             })
         };
-        Handle::subscribe(bus, &config.name, addr.clone().recipient(), addr.recipient(), &config.feed).await
+        Handle::subscribe(
+            bus,
+            &config.name,
+            addr.clone().recipient(),
+            addr.recipient(),
+            &config.feed,
+        )
+        .await
     }
 
     /// Adds an event to its lane; [`pump`](Self::pump) starts it.
     fn enqueue(&mut self, event: SharedEvent) {
-        let id: &str = if self.batch.is_some() { BATCH_LANE } else { event.resource.id() };
+        let id: &str = if self.batch.is_some() {
+            BATCH_LANE
+        } else {
+            event.resource.id()
+        };
         let key: Arc<str> = match self.lanes.get_key_value(id) {
             Some((k, _)) => k.clone(),
             None => id.into(),
@@ -851,18 +918,34 @@ impl Webhook {
     /// Starts requests while there is room.
     fn pump(&mut self, ctx: &mut Context<Self>) {
         while self.in_flight < self.concurrency {
-            let Some(key) = self.ready.pop_front() else { break };
-            let Some(lane) = self.lanes.get_mut(&key) else { continue };
+            let Some(key) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(lane) = self.lanes.get_mut(&key) else {
+                continue;
+            };
             lane.queued = false;
             if lane.sending.is_some() || lane.waiting.is_empty() {
                 continue;
             }
             let unit: Vec<SharedEvent> = match &self.batch {
-                None => lane.waiting.pop_front().map(|(_, e)| e).into_iter().collect(),
+                None => lane
+                    .waiting
+                    .pop_front()
+                    .map(|(_, e)| e)
+                    .into_iter()
+                    .collect(),
                 Some(b) => {
-                    let oldest = lane.waiting.front().map(|(t, _)| *t).unwrap_or_else(Instant::now);
+                    let oldest = lane
+                        .waiting
+                        .front()
+                        .map(|(t, _)| *t)
+                        .unwrap_or_else(Instant::now);
                     let due_at = oldest + b.max_wait;
-                    if !(self.draining || lane.waiting.len() >= b.max_events || due_at <= Instant::now()) {
+                    if !(self.draining
+                        || lane.waiting.len() >= b.max_events
+                        || due_at <= Instant::now())
+                    {
                         if self.timer.is_none() {
                             let wait = due_at.saturating_duration_since(Instant::now());
                             self.timer = Some(ctx.run_later(wait, |act, ctx| {
@@ -886,14 +969,18 @@ impl Webhook {
     fn send(&mut self, key: Arc<str>, unit: Vec<SharedEvent>, ctx: &mut Context<Self>) {
         let (body, msg_id) = match unit.as_slice() {
             [one] => (one.json().clone(), one.id.to_string()),
-            many => (batch_body(many), format!("batch-{}", many.first().map(|e| e.id).unwrap_or_default())),
+            many => (
+                batch_body(many),
+                format!("batch-{}", many.first().map(|e| e.id).unwrap_or_default()),
+            ),
         };
         let epoch = self.epoch;
         let fut = AssertUnwindSafe(self.target.clone().deliver(body, msg_id)).catch_unwind();
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
             let result = result.unwrap_or_else(|panic| {
                 Err(Failure {
-                    reason: format!("panic while sending: {}", panic_message(panic.as_ref())).into(),
+                    reason: format!("panic while sending: {}", panic_message(panic.as_ref()))
+                        .into(),
                     attempts: 0,
                 })
             });
@@ -911,12 +998,15 @@ impl Webhook {
             return;
         }
         self.in_flight = self.in_flight.saturating_sub(1);
-        let Some(lane) = self.lanes.get_mut(&key) else { return };
+        let Some(lane) = self.lanes.get_mut(&key) else {
+            return;
+        };
         let unit = lane.sending.take().unwrap_or_default();
         let empty = lane.waiting.is_empty();
         if let Err(failure) = result {
             let clock = self.target.clock.clone();
-            self.dead.put(&self.name, &unit, &failure, clock.as_ref(), &self.telemetry);
+            self.dead
+                .put(&self.name, &unit, &failure, clock.as_ref(), &self.telemetry);
         }
         if empty {
             self.lanes.remove(&key);
@@ -926,7 +1016,11 @@ impl Webhook {
     }
 
     fn idle(&self) -> bool {
-        self.in_flight == 0 && self.lanes.values().all(|l| l.waiting.is_empty() && l.sending.is_none())
+        self.in_flight == 0
+            && self
+                .lanes
+                .values()
+                .all(|l| l.waiting.is_empty() && l.sending.is_none())
     }
 
     fn check_drained(&mut self) {

@@ -24,7 +24,9 @@ impl Handler<Deliver> for Slow {
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
         self.0.lock().unwrap().push(event);
         // A second of work per event, during which this actor takes no other message.
-        ctx.wait(actix::fut::wrap_future(tokio::time::sleep(Duration::from_secs(1))));
+        ctx.wait(actix::fut::wrap_future(tokio::time::sleep(
+            Duration::from_secs(1),
+        )));
     }
 }
 
@@ -34,9 +36,13 @@ fn a_slow_subscriber_does_not_slow_the_registry_or_the_other_subscribers() {
         let bus = Bus::start();
         let slow_seen = Arc::new(Mutex::new(Vec::new()));
         let slow = Slow(slow_seen.clone()).start();
-        bus.subscribe(slow.recipient(), SubscribeOptions::new("slow")).await.unwrap();
+        bus.subscribe(slow.recipient(), SubscribeOptions::new("slow"))
+            .await
+            .unwrap();
         let fast = Recorder::default();
-        let fast_handle = Guarded::subscribe(&bus, "fast", fast.clone(), Feed::default()).await.unwrap();
+        let fast_handle = Guarded::subscribe(&bus, "fast", fast.clone(), Feed::default())
+            .await
+            .unwrap();
         let mut config = SubscribersConfig::none();
         config.metrics = Some(Default::default());
         let subscribers = install(&bus, config).await.unwrap();
@@ -53,11 +59,18 @@ fn a_slow_subscriber_does_not_slow_the_registry_or_the_other_subscribers() {
             spins += 1;
             assert!(spins < 10_000_000, "the fast subscriber never caught up");
         }
-        assert_eq!(start.elapsed(), Duration::ZERO, "no time passed for the others");
-        assert!(slow_seen.lock().unwrap().len() <= 1, "the slow one is still at its first event");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "no time passed for the others"
+        );
+        assert!(
+            slow_seen.lock().unwrap().len() <= 1,
+            "the slow one is still at its first event"
+        );
         let text = metrics.render();
         assert!(
-            text.contains(&format!("workbus_events_emitted_total{{event=\"prefect.work-pool.created\"}} 5")),
+            text.contains("workbus_events_emitted_total{event=\"prefect.work-pool.created\"} 5"),
             "{text}"
         );
 

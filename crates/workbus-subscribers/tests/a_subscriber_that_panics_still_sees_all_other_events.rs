@@ -74,8 +74,12 @@ fn a_subscriber_that_panics_on_every_third_event_still_sees_all_the_others() {
             restarts: restarts.clone(),
         };
         let recorder = support::Recorder::default();
-        let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default()).await.unwrap();
-        let handle = Guarded::subscribe(&bus, "fragile", fragile, Feed::default()).await.unwrap();
+        let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default())
+            .await
+            .unwrap();
+        let handle = Guarded::subscribe(&bus, "fragile", fragile, Feed::default())
+            .await
+            .unwrap();
 
         // And a built-in subscriber whose output panics on every third line.
         let writer = PanickyWriter::default();
@@ -99,9 +103,21 @@ fn a_subscriber_that_panics_on_every_third_event_still_sees_all_the_others() {
             .filter(|(i, _)| (i + 1) % 3 != 0)
             .map(|(_, e)| e.id.to_string())
             .collect();
-        let got: Vec<String> = seen.lock().unwrap().iter().map(|e| e.id.to_string()).collect();
-        assert_eq!(got, expected, "every event but the ones it panicked on, in order");
-        assert_eq!(*restarts.lock().unwrap(), all.len() / 3, "restarted once per panic");
+        let got: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.id.to_string())
+            .collect();
+        assert_eq!(
+            got, expected,
+            "every event but the ones it panicked on, in order"
+        );
+        assert_eq!(
+            *restarts.lock().unwrap(),
+            all.len() / 3,
+            "restarted once per panic"
+        );
 
         // The logger lost exactly the lines it panicked on, and wrote the others in order.
         let expected_lines: Vec<String> = all
@@ -118,16 +134,27 @@ fn a_subscriber_that_panics_on_every_third_event_still_sees_all_the_others() {
             scrape
                 .samples
                 .iter()
-                .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+                .find(|s| {
+                    s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+                })
                 .map(|s| match s.value {
                     Value::Counter(v) => v,
                     _ => panic!("{name} is a counter"),
                 })
         };
         let panics = (all.len() / 3) as f64;
-        assert_eq!(get("workbus_subscriber_restarts_total", &[("subscriber", "logger")]), Some(panics));
         assert_eq!(
-            get("workbus_events_dropped_total", &[("subscriber", "logger"), ("reason", "panic")]),
+            get(
+                "workbus_subscriber_restarts_total",
+                &[("subscriber", "logger")]
+            ),
+            Some(panics)
+        );
+        assert_eq!(
+            get(
+                "workbus_events_dropped_total",
+                &[("subscriber", "logger"), ("reason", "panic")]
+            ),
             Some(panics)
         );
     });

@@ -9,7 +9,10 @@ use workbus_subscribers::webhook::DeadLetterSink;
 use workbus_subscribers::{Error, LogFormat, SubscribersConfig};
 
 fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     move |k| map.get(k).cloned()
 }
 
@@ -33,7 +36,9 @@ fn url_secret_and_json_logs_from_the_environment() {
     .unwrap();
     assert_eq!(c.log_format, LogFormat::Json);
     match c.logger.unwrap().output {
-        LogOutput::JsonLines(JsonTarget::File(p)) => assert_eq!(p.to_str(), Some("/tmp/events.jsonl")),
+        LogOutput::JsonLines(JsonTarget::File(p)) => {
+            assert_eq!(p.to_str(), Some("/tmp/events.jsonl"))
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(c.webhooks.len(), 1);
@@ -70,8 +75,15 @@ fn a_file_defines_several_webhooks_each_with_its_own_url_secret_and_filter() {
     assert_eq!(ops.timeout, Duration::from_millis(1500));
     assert_eq!(ops.concurrency, 2);
     assert_eq!(ops.retry.max_attempts, 3);
-    assert_eq!(ops.retry.initial_backoff, Duration::from_millis(500), "unset fields keep their defaults");
-    assert_eq!(ops.batch.as_ref().unwrap().max_wait, Duration::from_millis(250));
+    assert_eq!(
+        ops.retry.initial_backoff,
+        Duration::from_millis(500),
+        "unset fields keep their defaults"
+    );
+    assert_eq!(
+        ops.batch.as_ref().unwrap().max_wait,
+        Duration::from_millis(250)
+    );
     assert!(matches!(&ops.dead_letter, DeadLetterSink::File(p) if p.ends_with("ops-dead.jsonl")));
     assert_eq!(ops.headers, [("x-team".to_owned(), "ops".to_owned())]);
     assert_eq!(ops.feed.buffer, 100);
@@ -83,12 +95,27 @@ fn a_file_defines_several_webhooks_each_with_its_own_url_secret_and_filter() {
 #[test]
 fn bad_settings_are_refused_with_a_reason() {
     let err = |pairs: &[(&str, &str)]| SubscribersConfig::from_vars(vars(pairs)).unwrap_err();
-    assert!(matches!(err(&[("WORKBUS_LOG_FORMAT", "xml")]), Error::InvalidSetting { .. }));
-    assert!(matches!(err(&[("WORKBUS_WEBHOOK_SECRET", "whsec_c2VjcmV0")]), Error::InvalidSetting { .. }));
     assert!(matches!(
-        err(&[("WORKBUS_WEBHOOK_URL", "http://x/"), ("WORKBUS_WEBHOOK_SECRET", "whsec_not base64!")]),
+        err(&[("WORKBUS_LOG_FORMAT", "xml")]),
+        Error::InvalidSetting { .. }
+    ));
+    assert!(matches!(
+        err(&[("WORKBUS_WEBHOOK_SECRET", "whsec_c2VjcmV0")]),
+        Error::InvalidSetting { .. }
+    ));
+    assert!(matches!(
+        err(&[
+            ("WORKBUS_WEBHOOK_URL", "http://x/"),
+            ("WORKBUS_WEBHOOK_SECRET", "whsec_not base64!")
+        ]),
         Error::InvalidSecret { .. }
     ));
-    assert!(matches!(err(&[("WORKBUS_WEBHOOK_URL", "ftp://x/")]), Error::InvalidUrl { .. }));
-    assert!(matches!(err(&[("WORKBUS_WEBHOOKS_FILE", "/nonexistent/hooks.json")]), Error::ConfigRead { .. }));
+    assert!(matches!(
+        err(&[("WORKBUS_WEBHOOK_URL", "ftp://x/")]),
+        Error::InvalidUrl { .. }
+    ));
+    assert!(matches!(
+        err(&[("WORKBUS_WEBHOOKS_FILE", "/nonexistent/hooks.json")]),
+        Error::ConfigRead { .. }
+    ));
 }

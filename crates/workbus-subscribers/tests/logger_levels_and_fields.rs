@@ -39,9 +39,15 @@ fn events_are_logged_with_structured_fields_and_not_ready_is_a_warning() {
     let _guard = tracing::subscriber::set_default(subscriber);
     actix::System::new().block_on(async {
         let bus = Bus::start();
-        let logger = Logger::subscribe(&bus, LoggerConfig::tracing()).await.unwrap();
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        bus.create_queue("etl", CreateQueue::new("high")).await.unwrap();
+        let logger = Logger::subscribe(&bus, LoggerConfig::tracing())
+            .await
+            .unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        bus.create_queue("etl", CreateQueue::new("high"))
+            .await
+            .unwrap();
         let update = PoolUpdate {
             description: Some(Some("nightly".into())),
             concurrency_limit: Some(Some(3)),
@@ -56,7 +62,12 @@ fn events_are_logged_with_structured_fields_and_not_ready_is_a_warning() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|l| l["target"] == "workbus::events")
         .collect();
-    let find = |name: &str| lines.iter().find(|l| l["fields"]["event"] == name).unwrap_or_else(|| panic!("{name} in {text}"));
+    let find = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["fields"]["event"] == name)
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
 
     let not_ready = find("prefect.work-pool.not-ready");
     assert_eq!(not_ready["level"], "WARN");
@@ -66,18 +77,28 @@ fn events_are_logged_with_structured_fields_and_not_ready_is_a_warning() {
 
     let created = find("prefect.work-pool.created");
     assert_eq!(created["level"], "INFO");
-    assert!(created["fields"]["resource_id"].as_str().unwrap().starts_with("prefect.work-pool."));
+    assert!(created["fields"]["resource_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("prefect.work-pool."));
     assert!(created["fields"]["event_id"].is_string());
 
     let queue = lines
         .iter()
-        .find(|l| l["fields"]["event"] == "prefect.work-queue.created" && l["fields"]["resource_name"] == "high")
+        .find(|l| {
+            l["fields"]["event"] == "prefect.work-queue.created"
+                && l["fields"]["resource_name"] == "high"
+        })
         .unwrap();
     assert_eq!(queue["fields"]["pool_name"], "etl");
     assert_eq!(queue["level"], "INFO");
 
     let updated = find("prefect.work-pool.updated");
-    assert_eq!(updated["fields"]["updated_fields"], "description,concurrency_limit");
-    let updates: serde_json::Value = serde_json::from_str(updated["fields"]["updates"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        updated["fields"]["updated_fields"],
+        "description,concurrency_limit"
+    );
+    let updates: serde_json::Value =
+        serde_json::from_str(updated["fields"]["updates"].as_str().unwrap()).unwrap();
     assert_eq!(updates["concurrency_limit"]["to"], 3);
 }

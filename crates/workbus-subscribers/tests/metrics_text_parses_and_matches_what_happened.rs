@@ -33,10 +33,18 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[actix_rt::test]
 async fn metrics_text_parses_and_its_values_match_what_happened() {
     // The target answers 500 once, then 200, for every event; and 429 once for none.
-    let target = Target::start(|_, attempt| if attempt == 1 { Reply::Status(500) } else { Reply::Status(200) });
+    let target = Target::start(|_, attempt| {
+        if attempt == 1 {
+            Reply::Status(500)
+        } else {
+            Reply::Status(200)
+        }
+    });
     let bus = Bus::start();
-    let mut config = SubscribersConfig::default();
-    config.logger = None;
+    let mut config = SubscribersConfig {
+        logger: None,
+        ..SubscribersConfig::default()
+    };
     config.webhooks.push(
         WebhookConfig::new("hook", &target.url)
             .timeout(Duration::from_secs(2))
@@ -46,10 +54,18 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
             }),
     );
     // A second webhook, only for pool creations, whose target drops every first connection.
-    let dropper = Target::start(|_, attempt| if attempt == 1 { Reply::Drop } else { Reply::Status(204) });
+    let dropper = Target::start(|_, attempt| {
+        if attempt == 1 {
+            Reply::Drop
+        } else {
+            Reply::Status(204)
+        }
+    });
     config.webhooks.push(
         WebhookConfig::new("dropper", &dropper.url)
-            .filter(workbus_core::EventFilter::prefix(["prefect.work-pool.created"]))
+            .filter(workbus_core::EventFilter::prefix([
+                "prefect.work-pool.created",
+            ]))
             .retry(RetryPolicy {
                 initial_backoff: Duration::from_millis(5),
                 ..RetryPolicy::default()
@@ -60,16 +76,22 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
 
     // 3 pools through the workload; then one more paused pool with a paused queue, and a deleted pool.
     workload(&bus, 3).await;
-    bus.create_pool(CreatePool::new("paused-pool", "process").paused()).await.unwrap();
+    bus.create_pool(CreatePool::new("paused-pool", "process").paused())
+        .await
+        .unwrap();
     let paused_queue = CreateQueue {
         is_paused: true,
         ..CreateQueue::new("held")
     };
     bus.create_queue("paused-pool", paused_queue).await.unwrap();
-    bus.create_pool(CreatePool::new("gone", "process")).await.unwrap();
+    bus.create_pool(CreatePool::new("gone", "process"))
+        .await
+        .unwrap();
     bus.delete_pool("gone").await.unwrap();
     bus.heartbeat("pool-0", "worker-2", None).await.unwrap();
-    bus.update_pool("pool-2", PoolUpdate::pause()).await.unwrap();
+    bus.update_pool("pool-2", PoolUpdate::pause())
+        .await
+        .unwrap();
 
     for h in subscribers.handles() {
         h.drain().await;
@@ -83,14 +105,25 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
     // Emitted, by event name, against the bus's own records.
     let stats = bus.stats();
     let mut by_name: HashMap<String, f64> = HashMap::new();
-    for s in scrape.samples.iter().filter(|s| s.metric == "workbus_events_emitted_total") {
-        by_name.insert(s.labels.get("event").unwrap().to_owned(), match s.value {
-            Value::Counter(v) => v,
-            _ => panic!("emitted is a counter"),
-        });
+    for s in scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "workbus_events_emitted_total")
+    {
+        by_name.insert(
+            s.labels.get("event").unwrap().to_owned(),
+            match s.value {
+                Value::Counter(v) => v,
+                _ => panic!("emitted is a counter"),
+            },
+        );
     }
     let total: f64 = by_name.values().sum();
-    assert_eq!(total, stats.published() as f64, "every published event is counted once");
+    assert_eq!(
+        total,
+        stats.published() as f64,
+        "every published event is counted once"
+    );
     // 5 pools created, 1 deleted; per workload pool: 1 ready, 1 paused, ready again on resume.
     assert_eq!(by_name["prefect.work-pool.created"], 5.0);
     assert_eq!(by_name["prefect.work-pool.deleted"], 1.0);
@@ -118,13 +151,25 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
     // Delivered per subscriber equals the registry's count; nothing dropped.
     for sub in stats.subscriptions() {
         let name = sub.name.to_string();
-        let delivered = value(&scrape, "workbus_events_delivered_total", &[("subscriber", &name)]);
+        let delivered = value(
+            &scrape,
+            "workbus_events_delivered_total",
+            &[("subscriber", &name)],
+        );
         assert_eq!(delivered, Some(sub.stats.delivered() as f64), "{name}");
         if name != "dropper" {
-            assert_eq!(sub.stats.delivered(), stats.published(), "{name} got everything");
+            assert_eq!(
+                sub.stats.delivered(),
+                stats.published(),
+                "{name} got everything"
+            );
         }
         for reason in ["overflow", "closed"] {
-            let dropped = value(&scrape, "workbus_events_dropped_total", &[("subscriber", &name), ("reason", reason)]);
+            let dropped = value(
+                &scrape,
+                "workbus_events_dropped_total",
+                &[("subscriber", &name), ("reason", reason)],
+            );
             assert_eq!(dropped, Some(0.0), "{name} {reason}");
         }
     }
@@ -134,28 +179,56 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
         scrape
             .samples
             .iter()
-            .find(|s| s.metric == "workbus_delivery_latency_seconds_count" && s.labels.get("subscriber") == Some(sub))
+            .find(|s| {
+                s.metric == "workbus_delivery_latency_seconds_count"
+                    && s.labels.get("subscriber") == Some(sub)
+            })
             .map(|s| match s.value {
                 Value::Counter(v) | Value::Untyped(v) | Value::Gauge(v) => v,
                 _ => f64::NAN,
             })
-            .or_else(|| value(&scrape, "workbus_delivery_latency_seconds", &[("subscriber", sub)]))
+            .or_else(|| {
+                value(
+                    &scrape,
+                    "workbus_delivery_latency_seconds",
+                    &[("subscriber", sub)],
+                )
+            })
     };
     assert_eq!(count("metrics"), Some(stats.published() as f64));
     assert_eq!(count("hook"), Some(stats.published() as f64));
 
     // Webhook: each event failed once (500) and then succeeded.
     let n = stats.published() as f64;
-    let req = |o| value(&scrape, "workbus_webhook_requests_total", &[("webhook", "hook"), ("outcome", o)]);
+    let req = |o| {
+        value(
+            &scrape,
+            "workbus_webhook_requests_total",
+            &[("webhook", "hook"), ("outcome", o)],
+        )
+    };
     assert_eq!(req("server_error"), Some(n));
     assert_eq!(req("success"), Some(n));
-    assert_eq!(value(&scrape, "workbus_webhook_retries_total", &[("webhook", "hook")]), Some(n));
+    assert_eq!(
+        value(
+            &scrape,
+            "workbus_webhook_retries_total",
+            &[("webhook", "hook")]
+        ),
+        Some(n)
+    );
     assert_eq!(target.accepted().len() as f64, n);
 
     // The dropped connections are errors of the connection (awc reports a
     // connection closed before the response as a connect error), retried:
     // each of the 5 creations once.
-    let dropped = |o| value(&scrape, "workbus_webhook_requests_total", &[("webhook", "dropper"), ("outcome", o)]);
+    let dropped = |o| {
+        value(
+            &scrape,
+            "workbus_webhook_requests_total",
+            &[("webhook", "dropper"), ("outcome", o)],
+        )
+    };
     let failed = dropped("connect_error").unwrap_or(0.0) + dropped("send_error").unwrap_or(0.0);
     assert_eq!(failed, 5.0);
     assert_eq!(dropped("success"), Some(5.0));

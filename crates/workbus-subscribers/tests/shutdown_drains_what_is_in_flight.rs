@@ -23,9 +23,13 @@ async fn shutdown_returns_after_every_earlier_event_reached_every_subscriber() {
     let log = dir.path().join("events.jsonl");
     let bus = Bus::start();
     let recorder = Recorder::default();
-    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default()).await.unwrap();
-    let mut config = SubscribersConfig::default();
-    config.logger = Some(LoggerConfig::json_lines(JsonTarget::File(log.clone())));
+    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default())
+        .await
+        .unwrap();
+    let mut config = SubscribersConfig {
+        logger: Some(LoggerConfig::json_lines(JsonTarget::File(log.clone()))),
+        ..SubscribersConfig::default()
+    };
     config.webhooks.push(
         WebhookConfig::new("hook", &target.url)
             .timeout(Duration::from_millis(50))
@@ -41,9 +45,20 @@ async fn shutdown_returns_after_every_earlier_event_reached_every_subscriber() {
     rec.shutdown().await;
 
     let events = recorder.events();
-    assert_eq!(target.accepted().len(), events.len(), "every event delivered before shutdown returned");
+    assert_eq!(
+        target.accepted().len(),
+        events.len(),
+        "every event delivered before shutdown returned"
+    );
     let lines = std::fs::read_to_string(&log).unwrap();
-    let expected: Vec<String> = events.iter().map(|e| String::from_utf8(e.json().to_vec()).unwrap()).collect();
-    assert_eq!(lines.lines().collect::<Vec<_>>(), expected, "every line written and flushed, in order");
+    let expected: Vec<String> = events
+        .iter()
+        .map(|e| String::from_utf8(e.json().to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        lines.lines().collect::<Vec<_>>(),
+        expected,
+        "every line written and flushed, in order"
+    );
     target.stop().await;
 }

@@ -17,7 +17,9 @@ async fn batches_are_sent_when_full_or_when_the_oldest_event_has_waited_long_eno
     let target = Target::start(|_, _| Reply::Status(200));
     let bus = Bus::start();
     let recorder = Recorder::default();
-    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default()).await.unwrap();
+    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default())
+        .await
+        .unwrap();
     let config = WebhookConfig::new("batched", &target.url)
         .secret(SECRET)
         .batch(5, Duration::from_millis(150));
@@ -25,21 +27,37 @@ async fn batches_are_sent_when_full_or_when_the_oldest_event_has_waited_long_eno
 
     // 4 pools: 12 events, emitted within a few milliseconds.
     for i in 0..4 {
-        bus.create_pool(CreatePool::new(format!("p{i}"), "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
     }
     let emitted_at = Instant::now();
-    support::eventually(Duration::from_secs(5), "three batches", || target.accepted().len() == 3).await;
+    support::eventually(Duration::from_secs(5), "three batches", || {
+        target.accepted().len() == 3
+    })
+    .await;
     hook.shutdown().await;
     rec.shutdown().await;
 
     let accepted = target.accepted();
     let sizes: Vec<usize> = accepted
         .iter()
-        .map(|r| serde_json::from_slice::<Vec<serde_json::Value>>(&r.body).unwrap().len())
+        .map(|r| {
+            serde_json::from_slice::<Vec<serde_json::Value>>(&r.body)
+                .unwrap()
+                .len()
+        })
         .collect();
-    assert_eq!(sizes, [5, 5, 2], "two full batches, then the rest after max_wait");
+    assert_eq!(
+        sizes,
+        [5, 5, 2],
+        "two full batches, then the rest after max_wait"
+    );
     // The last two waited for max_wait (measured from their emission, less a little slack).
-    assert!(accepted[2].at >= emitted_at + Duration::from_millis(100), "the rest was sent too early");
+    assert!(
+        accepted[2].at >= emitted_at + Duration::from_millis(100),
+        "the rest was sent too early"
+    );
 
     // In emission order, each element the event's JSON byte for byte.
     let mut body = Vec::new();
@@ -55,9 +73,15 @@ async fn batches_are_sent_when_full_or_when_the_oldest_event_has_waited_long_eno
         .iter()
         .flat_map(|r| serde_json::from_slice::<Vec<serde_json::Value>>(&r.body).unwrap())
         .collect();
-    assert_eq!(joined, serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap());
+    assert_eq!(
+        joined,
+        serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap()
+    );
     let first: Vec<serde_json::Value> = serde_json::from_slice(&accepted[0].body).unwrap();
-    assert_eq!(accepted[0].id, format!("batch-{}", first[0]["id"].as_str().unwrap()));
+    assert_eq!(
+        accepted[0].id,
+        format!("batch-{}", first[0]["id"].as_str().unwrap())
+    );
     for r in &accepted {
         assert!(signature_verifies(SECRET, r));
     }

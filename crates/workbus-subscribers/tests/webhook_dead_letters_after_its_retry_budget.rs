@@ -53,7 +53,9 @@ async fn events_go_to_the_dead_letter_sink_after_the_retry_budget_and_are_counte
 
     let bus = Bus::start();
     let recorder = Recorder::default();
-    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default()).await.unwrap();
+    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default())
+        .await
+        .unwrap();
     let mut config = SubscribersConfig::none();
     config.metrics = Some(Default::default());
     config.webhooks = vec![
@@ -63,13 +65,19 @@ async fn events_go_to_the_dead_letter_sink_after_the_retry_budget_and_are_counte
         WebhookConfig::new("refusing", &refusing.url)
             .retry(quick(3))
             .dead_letter(DeadLetterSink::Recipient(letters_actor.recipient())),
-        WebhookConfig::new("closed", &closed).retry(quick(2)).timeout(Duration::from_millis(500)),
+        WebhookConfig::new("closed", &closed)
+            .retry(quick(2))
+            .timeout(Duration::from_millis(500)),
     ];
     let subscribers = install(&bus, config).await.unwrap();
     let metrics = subscribers.metrics().unwrap().clone();
 
-    bus.create_pool(CreatePool::new("a", "process")).await.unwrap();
-    bus.create_pool(CreatePool::new("b", "process")).await.unwrap();
+    bus.create_pool(CreatePool::new("a", "process"))
+        .await
+        .unwrap();
+    bus.create_pool(CreatePool::new("b", "process"))
+        .await
+        .unwrap();
     subscribers.shutdown().await;
     rec.shutdown().await;
     let events = recorder.events();
@@ -79,11 +87,17 @@ async fn events_go_to_the_dead_letter_sink_after_the_retry_budget_and_are_counte
     // 503: three attempts each, then the file, one line per event with its JSON intact.
     assert_eq!(failing.requests().len(), 3 * n);
     let text = std::fs::read_to_string(&file).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), n);
     // Lanes run in parallel, so dead letters come in order per resource only: match them by id.
     let by_id = |id: &str| events.iter().find(|e| e.id.to_string() == id).unwrap();
-    let mut ids: Vec<&str> = lines.iter().map(|l| l["event"]["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["event"]["id"].as_str().unwrap())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "each event once");
@@ -126,12 +140,30 @@ async fn events_go_to_the_dead_letter_sink_after_the_retry_budget_and_are_counte
     };
     let n = n as f64;
     for hook in ["failing", "refusing", "closed"] {
-        assert_eq!(get("workbus_webhook_dead_letters_total", &[("webhook", hook)]), Some(n), "{hook}");
+        assert_eq!(
+            get("workbus_webhook_dead_letters_total", &[("webhook", hook)]),
+            Some(n),
+            "{hook}"
+        );
     }
-    assert_eq!(get("workbus_webhook_retries_total", &[("webhook", "failing")]), Some(2.0 * n));
-    assert_eq!(get("workbus_webhook_retries_total", &[("webhook", "refusing")]), None);
-    assert_eq!(get("workbus_webhook_retries_total", &[("webhook", "closed")]), Some(n));
-    let requests = |hook, outcome| get("workbus_webhook_requests_total", &[("webhook", hook), ("outcome", outcome)]);
+    assert_eq!(
+        get("workbus_webhook_retries_total", &[("webhook", "failing")]),
+        Some(2.0 * n)
+    );
+    assert_eq!(
+        get("workbus_webhook_retries_total", &[("webhook", "refusing")]),
+        None
+    );
+    assert_eq!(
+        get("workbus_webhook_retries_total", &[("webhook", "closed")]),
+        Some(n)
+    );
+    let requests = |hook, outcome| {
+        get(
+            "workbus_webhook_requests_total",
+            &[("webhook", hook), ("outcome", outcome)],
+        )
+    };
     assert_eq!(requests("failing", "server_error"), Some(3.0 * n));
     assert_eq!(requests("refusing", "client_error"), Some(n));
     assert_eq!(requests("closed", "connect_error"), Some(2.0 * n));

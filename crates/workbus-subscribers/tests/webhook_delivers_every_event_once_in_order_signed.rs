@@ -19,7 +19,10 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn resource_of(body: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-    v["resource"]["prefect.resource.id"].as_str().unwrap().to_owned()
+    v["resource"]["prefect.resource.id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[actix_rt::test]
@@ -46,7 +49,9 @@ async fn every_event_arrives_once_in_order_per_resource_with_a_valid_signature()
 
     let bus = Bus::start();
     let recorder = Recorder::default();
-    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default()).await.unwrap();
+    let rec = Guarded::subscribe(&bus, "recorder", recorder.clone(), Feed::default())
+        .await
+        .unwrap();
     let mut config = SubscribersConfig::none();
     config.webhooks.push(
         WebhookConfig::new("hook", &target.url)
@@ -67,7 +72,11 @@ async fn every_event_arrives_once_in_order_per_resource_with_a_valid_signature()
     rec.shutdown().await;
 
     let emitted = recorder.events();
-    assert!(emitted.len() >= 40, "the workload emits {} events", emitted.len());
+    assert!(
+        emitted.len() >= 40,
+        "the workload emits {} events",
+        emitted.len()
+    );
     let accepted = target.accepted();
     let requests = target.requests();
 
@@ -77,10 +86,14 @@ async fn every_event_arrives_once_in_order_per_resource_with_a_valid_signature()
         assert!(ids.insert(r.id.clone()), "event {} accepted twice", r.id);
     }
     let emitted_ids: HashSet<String> = emitted.iter().map(|e| e.id.to_string()).collect();
-    assert_eq!(ids, emitted_ids, "every emitted event, and only those, is accepted");
+    assert_eq!(
+        ids, emitted_ids,
+        "every emitted event, and only those, is accepted"
+    );
 
     // The body is the event's Prefect JSON, byte for byte.
-    let by_id: HashMap<String, &workbus_core::SharedEvent> = emitted.iter().map(|e| (e.id.to_string(), e)).collect();
+    let by_id: HashMap<String, &workbus_core::SharedEvent> =
+        emitted.iter().map(|e| (e.id.to_string(), e)).collect();
     for r in &accepted {
         assert_eq!(&r.body[..], &by_id[&r.id].json()[..]);
     }
@@ -88,13 +101,22 @@ async fn every_event_arrives_once_in_order_per_resource_with_a_valid_signature()
     // In order per resource.
     let mut resources: HashMap<String, Vec<String>> = HashMap::new();
     for e in &emitted {
-        resources.entry(e.resource.id().to_owned()).or_default().push(e.id.to_string());
+        resources
+            .entry(e.resource.id().to_owned())
+            .or_default()
+            .push(e.id.to_string());
     }
     let mut arrived: HashMap<String, Vec<String>> = HashMap::new();
     for r in &accepted {
-        arrived.entry(resource_of(&r.body)).or_default().push(r.id.clone());
+        arrived
+            .entry(resource_of(&r.body))
+            .or_default()
+            .push(r.id.clone());
     }
-    assert_eq!(arrived, resources, "each resource's events arrive in emission order");
+    assert_eq!(
+        arrived, resources,
+        "each resource's events arrive in emission order"
+    );
 
     // Every request, failed ones included, is signed and verifies independently.
     for r in &requests {
@@ -108,21 +130,34 @@ async fn every_event_arrives_once_in_order_per_resource_with_a_valid_signature()
     assert!(count(&|r| matches!(r, Reply::Hang(_))) > 0);
     assert!(count(&|r| matches!(r, Reply::Drop)) > 0);
     assert!(count(&|r| matches!(r, Reply::Status(408))) > 0);
-    let throttled: Vec<_> = requests.iter().filter(|r| matches!(r.reply, Reply::RetryAfter(..))).collect();
+    let throttled: Vec<_> = requests
+        .iter()
+        .filter(|r| matches!(r.reply, Reply::RetryAfter(..)))
+        .collect();
     assert!(!throttled.is_empty());
 
     for t in &throttled {
         // Retry-After: 1 is honoured...
-        let next = requests.iter().find(|r| r.id == t.id && r.attempt == t.attempt + 1).unwrap();
+        let next = requests
+            .iter()
+            .find(|r| r.id == t.id && r.attempt == t.attempt + 1)
+            .unwrap();
         let waited = next.at - t.at;
-        assert!(waited >= Duration::from_millis(950), "retried after {waited:?}, Retry-After said 1 s");
+        assert!(
+            waited >= Duration::from_millis(950),
+            "retried after {waited:?}, Retry-After said 1 s"
+        );
         // ...and while that event waits, other resources' events go on.
         let resource = resource_of(&t.body);
         let others = accepted
             .iter()
             .filter(|r| r.at > t.at && r.at < next.at && resource_of(&r.body) != resource)
             .count();
-        assert!(others > 0, "nothing else was delivered while {} waited", t.id);
+        assert!(
+            others > 0,
+            "nothing else was delivered while {} waited",
+            t.id
+        );
     }
     target.stop().await;
 }

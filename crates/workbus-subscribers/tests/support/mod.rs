@@ -117,7 +117,12 @@ async fn hook(
     data: web::Data<(Arc<Mutex<State>>, Arc<Script>)>,
 ) -> HttpResponse {
     let (state, script) = data.get_ref();
-    let header = |k: &str| req.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |k: &str| {
+        req.headers()
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let id = header("webhook-id").unwrap_or_default();
     let (reply, received) = {
         let mut st = state.lock().unwrap();
@@ -142,10 +147,14 @@ async fn hook(
     };
     let _ = received;
     match reply {
-        Reply::Status(code) => HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).finish(),
-        Reply::RetryAfter(code, secs) => HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
-            .insert_header(("Retry-After", secs.to_string()))
-            .finish(),
+        Reply::Status(code) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).finish()
+        }
+        Reply::RetryAfter(code, secs) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+                .insert_header(("Retry-After", secs.to_string()))
+                .finish()
+        }
         Reply::Hang(d) => {
             tokio::time::sleep(d).await;
             HttpResponse::ServiceUnavailable().finish()
@@ -156,10 +165,18 @@ async fn hook(
 
 /// Verifies a Standard Webhooks signature independently of the crate under test.
 pub fn signature_verifies(secret: &str, r: &Received) -> bool {
-    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
-    let Some(sig) = &r.signature else { return false };
-    let Some(b64) = sig.strip_prefix("v1,") else { return false };
-    let Ok(expected) = STANDARD.decode(b64) else { return false };
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let Some(sig) = &r.signature else {
+        return false;
+    };
+    let Some(b64) = sig.strip_prefix("v1,") else {
+        return false;
+    };
+    let Ok(expected) = STANDARD.decode(b64) else {
+        return false;
+    };
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{}.{}.", r.id, r.timestamp).as_bytes());
     mac.update(&r.body);
@@ -203,7 +220,9 @@ pub async fn workload(bus: &workbus_core::Bus, pools: usize) {
     use workbus_core::{CreatePool, CreateQueue, PoolUpdate, QueueUpdate};
     for i in 0..pools {
         let name = format!("pool-{i}");
-        bus.create_pool(CreatePool::new(&name, "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(&name, "process"))
+            .await
+            .unwrap();
     }
     for i in 0..pools {
         let name = format!("pool-{i}");
@@ -213,9 +232,20 @@ pub async fn workload(bus: &workbus_core::Bus, pools: usize) {
             ..Default::default()
         };
         bus.update_pool(&name, update).await.unwrap();
-        bus.create_queue(&name, CreateQueue::new("extra")).await.unwrap();
+        bus.create_queue(&name, CreateQueue::new("extra"))
+            .await
+            .unwrap();
         bus.update_pool(&name, PoolUpdate::pause()).await.unwrap();
-        bus.update_queue(&name, "extra", QueueUpdate { priority: Some(5), ..Default::default() }).await.unwrap();
+        bus.update_queue(
+            &name,
+            "extra",
+            QueueUpdate {
+                priority: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         bus.update_pool(&name, PoolUpdate::resume()).await.unwrap();
         bus.delete_queue(&name, "extra").await.unwrap();
     }
