@@ -30,7 +30,9 @@
 //! `buffer` and `overflow` (`"block"`, the default, or `"drop_newest"`) set
 //! how the registry feeds it.
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "webhook")]
+use std::path::Path;
+use std::path::PathBuf;
 
 use crate::Error;
 

@@ -87,6 +87,10 @@ pub struct Subscribers {
 /// the others count into them), then the logger, then the webhooks.
 ///
 /// Call it inside an actix system; the subscribers run on the current arbiter.
+#[cfg_attr(
+    not(any(feature = "logger", feature = "metrics", feature = "webhook")),
+    allow(unused_mut, unused_variables)
+)]
 pub async fn install(bus: &Bus, config: SubscribersConfig) -> Result<Subscribers, Error> {
     let mut handles = Vec::new();
     #[cfg(feature = "metrics")]

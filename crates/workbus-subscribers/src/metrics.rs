@@ -94,6 +94,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone)]
 pub struct Metrics(Arc<Inner>);
 
+#[cfg_attr(not(feature = "webhook"), allow(dead_code))]
 struct Inner {
     registry: Registry,
     emitted: Family<One, Counter>,
@@ -317,6 +318,7 @@ impl Metrics {
             .inc();
     }
 
+    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
     pub(crate) fn count_request(&self, webhook: &str, outcome: &'static str) {
         self.0
             .requests
@@ -327,10 +329,12 @@ impl Metrics {
             .inc();
     }
 
+    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
     pub(crate) fn count_retry(&self, webhook: &str) {
         self.0.retries.get_or_create(&one("webhook", webhook)).inc();
     }
 
+    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
     pub(crate) fn count_dead_letters(&self, webhook: &str, n: u64) {
         self.0
             .dead_letters

@@ -13,6 +13,7 @@ pub(crate) struct Telemetry {
 }
 
 #[allow(unused_variables)]
+#[cfg_attr(not(feature = "webhook"), allow(dead_code))]
 impl Telemetry {
     #[cfg(feature = "metrics")]
     pub(crate) fn new(metrics: Option<crate::metrics::Metrics>) -> Self {
