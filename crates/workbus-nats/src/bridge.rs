@@ -253,8 +253,15 @@ impl NatsBridge {
             Err(_) => timed_out = true,
         }
         self.publisher.send(Close).await?;
-        if let Err(err) = self.client.flush().await {
-            tracing::debug!(node = %self.node, error = %err, "NATS flush at shutdown failed");
+        // The acks and publishes are confirmed already; this only pushes out
+        // what is left in the connection, and gives up at the deadline.
+        let deadline = deadline.max(tokio::time::Instant::now() + Duration::from_millis(100));
+        match tokio::time::timeout_at(deadline, self.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(node = %self.node, error = %err, "NATS flush at shutdown failed")
+            }
+            Err(_) => tracing::debug!(node = %self.node, "NATS flush at shutdown timed out"),
         }
         tracing::info!(node = %self.node, published = self.stats.publisher.published(),
             ingested = self.stats.source.ingested(), lost = self.stats.publisher.lost(), "NATS bridge stopped");
