@@ -13,7 +13,7 @@
 //! ## Failures
 //!
 //! When a publish fails, the batch's acknowledged head leaves the buffer and
-//! the rest is sent again after a backoff ([`Backoff`](crate::Backoff)),
+//! the rest is sent again after a backoff ([`Backoff`]),
 //! starting at the first unacknowledged event, so the order is kept.
 //! Messages of the failed batch that did reach the stream are dropped by
 //! JetStream's duplicate detection when they come again. An outage (no
