@@ -319,3 +319,56 @@ async fn start_fails_with_a_typed_error_when_nats_is_unreachable() {
         "{err}"
     );
 }
+
+#[actix_rt::test]
+async fn many_events_arrive_in_order_once_each() {
+    init_logs();
+    let ts = TestStream::new(NATS_URL);
+    let (a, b) = (Bus::start(), Bus::start());
+    let (mine, seen_b) = (collect(&a).await, collect(&b).await);
+    let bridge_a = NatsBridge::start(&a, ts.config(&node("a"))).await.unwrap();
+    let bridge_b = NatsBridge::start(&b, ts.config(&node("b"))).await.unwrap();
+
+    let started = std::time::Instant::now();
+    for i in 0..400 {
+        a.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
+    }
+    bridge_a.flush().await.unwrap();
+    wait_until(WAIT, "node b to see 1,200 events", || seen_b.len() == 1200).await;
+    let took = started.elapsed();
+    eprintln!("1,200 events from bus a to bus b through JetStream in {took:?}");
+    assert_eq!(seen_b.ids(), mine.ids());
+    assert_eq!(bridge_a.stats().publisher.published(), 1200);
+    assert_eq!(bridge_b.stats().source.duplicates(), 0);
+    bridge_a.shutdown().await.unwrap();
+    bridge_b.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_deleted_consumer_is_opened_again() {
+    init_logs();
+    let ts = TestStream::new(NATS_URL);
+    let (a, b) = (Bus::start(), Bus::start());
+    let seen_b = collect(&b).await;
+    let bridge_a = NatsBridge::start(&a, ts.config(&node("a"))).await.unwrap();
+    let bridge_b = NatsBridge::start(&b, ts.config(&node("b"))).await.unwrap();
+
+    let js = ts.jetstream().await;
+    let stream = js.get_stream(&ts.name).await.unwrap();
+    stream.delete_consumer(bridge_b.durable()).await.unwrap();
+    let sb = bridge_b.stats();
+    wait_until(WAIT, "node b to reopen its consumer", || {
+        sb.source.reopened() == 1
+    })
+    .await;
+
+    a.create_pool(CreatePool::new("after", "process"))
+        .await
+        .unwrap();
+    bridge_a.flush().await.unwrap();
+    wait_until(WAIT, "node b to see the pool", || seen_b.len() == 3).await;
+    bridge_a.shutdown().await.unwrap();
+    bridge_b.shutdown().await.unwrap();
+}
