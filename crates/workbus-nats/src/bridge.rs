@@ -62,6 +62,7 @@ pub struct NatsBridge {
     source: Addr<NatsSource>,
     stats: BridgeStats,
     shutdown_timeout: Duration,
+    closed: bool,
 }
 
 impl std::fmt::Debug for NatsBridge {
@@ -83,7 +84,8 @@ impl NatsBridge {
     pub async fn start(bus: &Bus, config: NatsConfig) -> Result<NatsBridge, Error> {
         config.validate()?;
         let node: Arc<str> = config.node.as_str().into();
-        let client = connect(&config, node.clone()).await?;
+        let (reconnected_tx, reconnected) = tokio::sync::watch::channel(0u64);
+        let client = connect(&config, node.clone(), reconnected_tx).await?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(config.ack_timeout);
 
@@ -156,6 +158,7 @@ impl NatsBridge {
                 retry: config.retry,
                 max_attempts: config.max_attempts,
             },
+            reconnected,
             publisher_stats.clone(),
         )
         .start();
@@ -189,6 +192,7 @@ impl NatsBridge {
             publisher,
             source,
             shutdown_timeout: config.shutdown_timeout,
+            closed: false,
         })
     }
 
@@ -237,7 +241,7 @@ impl NatsBridge {
     /// [`shutdown_timeout`](NatsConfig::shutdown_timeout); what could not be
     /// sent by then is counted in `dropped_shutdown` and the call answers
     /// [`Error::ShutdownTimedOut`]. Answers the final counters.
-    pub async fn shutdown(self) -> Result<BridgeStats, Error> {
+    pub async fn shutdown(mut self) -> Result<BridgeStats, Error> {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         let mut timed_out = false;
         if tokio::time::timeout_at(deadline, self.source.send(Stop))
@@ -253,6 +257,8 @@ impl NatsBridge {
             Err(_) => timed_out = true,
         }
         self.publisher.send(Close).await?;
+        // Stopped; an early return above leaves the rest to Drop.
+        self.closed = true;
         // The acks and publishes are confirmed already; this only pushes out
         // what is left in the connection, and gives up at the deadline.
         let deadline = deadline.max(tokio::time::Instant::now() + Duration::from_millis(100));
@@ -268,7 +274,25 @@ impl NatsBridge {
         if timed_out {
             return Err(Error::ShutdownTimedOut(self.shutdown_timeout));
         }
-        Ok(self.stats)
+        Ok(self.stats.clone())
+    }
+}
+
+impl Drop for NatsBridge {
+    /// A bridge dropped without [`shutdown`](NatsBridge::shutdown) stops at
+    /// once: it unsubscribes, stops pulling, and counts what was still
+    /// buffered as `dropped_shutdown` (logged), instead of running on unowned.
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        tracing::warn!(node = %self.node, buffered = self.stats.publisher.buffered(),
+            "NATS bridge dropped without shutdown(): stopping it now");
+        self.bus
+            .registry()
+            .do_send(workbus_core::registry::Unsubscribe(self.subscription.id));
+        self.source.do_send(Stop);
+        self.publisher.do_send(Close);
     }
 }
 
@@ -286,7 +310,12 @@ fn stream_config(config: &NatsConfig) -> stream::Config {
     }
 }
 
-async fn connect(config: &NatsConfig, node: Arc<str>) -> Result<async_nats::Client, Error> {
+async fn connect(
+    config: &NatsConfig,
+    node: Arc<str>,
+    reconnected: tokio::sync::watch::Sender<u64>,
+) -> Result<async_nats::Client, Error> {
+    let reconnected = Arc::new(reconnected);
     let reconnect = config.reconnect;
     let addrs: Vec<String> = config
         .url
@@ -305,9 +334,13 @@ async fn connect(config: &NatsConfig, node: Arc<str>) -> Result<async_nats::Clie
         })
         .event_callback(move |event| {
             let node = node.clone();
+            let reconnected = reconnected.clone();
             async move {
                 match event {
-                    async_nats::Event::Connected => tracing::info!(node = %node, "NATS connected"),
+                    async_nats::Event::Connected => {
+                        tracing::info!(node = %node, "NATS connected");
+                        reconnected.send_modify(|n| *n += 1);
+                    }
                     async_nats::Event::Disconnected => {
                         tracing::warn!(node = %node, "NATS disconnected: reconnecting, publishes are buffered")
                     }

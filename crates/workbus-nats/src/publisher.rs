@@ -84,7 +84,7 @@ impl PublisherStats {
     pub fn skipped_remote(&self) -> u64 {
         self.skipped_remote.load(Ordering::Relaxed)
     }
-    /// Publish attempts that failed and were tried again.
+    /// Times the publisher had to wait and try again: a publish failed, or the connection was down.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
     }
@@ -130,7 +130,8 @@ pub struct NatsPublisher {
     settings: PublisherSettings,
     buffer: VecDeque<SharedEvent>,
     sending: bool,
-    waiting: bool,
+    waiting: Option<SpawnHandle>,
+    reconnected: Option<tokio::sync::watch::Receiver<u64>>,
     failures: u32,
     refusals: u32,
     accepted: u64,
@@ -144,6 +145,7 @@ impl NatsPublisher {
         client: async_nats::Client,
         js: jetstream::Context,
         settings: PublisherSettings,
+        reconnected: tokio::sync::watch::Receiver<u64>,
         stats: Arc<PublisherStats>,
     ) -> Self {
         NatsPublisher {
@@ -152,7 +154,8 @@ impl NatsPublisher {
             buffer: VecDeque::with_capacity(settings.buffer.min(1024)),
             settings,
             sending: false,
-            waiting: false,
+            waiting: None,
+            reconnected: Some(reconnected),
             failures: 0,
             refusals: 0,
             accepted: 0,
@@ -181,7 +184,7 @@ impl NatsPublisher {
     }
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.sending || self.waiting {
+        if self.sending || self.waiting.is_some() {
             return;
         }
         let limit = self.payload_limit();
@@ -194,6 +197,15 @@ impl NatsPublisher {
         }
         self.sync_stats();
         if self.buffer.is_empty() {
+            return;
+        }
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            // Sending now would only queue publishes in the client that time out; wait
+            // for the reconnection (which wakes us) or the next retry, whichever comes first.
+            let delay = self.settings.retry.delay(self.failures);
+            self.failures = self.failures.saturating_add(1);
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            self.retry_later(delay, ctx);
             return;
         }
         let prefix = self.settings.prefix.clone();
@@ -273,16 +285,19 @@ impl NatsPublisher {
                         retry_in = ?delay, "publishing to NATS failed again");
                 }
                 self.failures = self.failures.saturating_add(1);
-                self.waiting = true;
-                ctx.run_later(delay, |act, ctx| {
-                    act.waiting = false;
-                    act.pump(ctx);
-                });
+                self.retry_later(delay, ctx);
             }
         }
         self.sync_stats();
         self.answer_drains();
         self.pump(ctx);
+    }
+
+    fn retry_later(&mut self, delay: std::time::Duration, ctx: &mut Context<Self>) {
+        self.waiting = Some(ctx.run_later(delay, |act, ctx| {
+            act.waiting = None;
+            act.pump(ctx);
+        }));
     }
 
     fn sync_stats(&self) {
@@ -367,6 +382,31 @@ impl Actor for NatsPublisher {
         // The registry feeds subscribers with try_send, which respects this capacity;
         // what does not fit waits in the subscription's buffer in the registry.
         ctx.set_mailbox_capacity(1024);
+        // Wake up as soon as the connection is back, rather than at the next retry.
+        if let Some(rx) = self.reconnected.take() {
+            let reconnects = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.changed().await.ok()?;
+                Some((Reconnected, rx))
+            });
+            ctx.add_stream(reconnects);
+        }
+    }
+}
+
+/// The connection to NATS is back.
+struct Reconnected;
+
+impl StreamHandler<Reconnected> for NatsPublisher {
+    fn handle(&mut self, _: Reconnected, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.waiting.take() {
+            ctx.cancel_future(timer);
+            self.failures = 0;
+            self.pump(ctx);
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The connection is gone for good (the client was dropped); retries go on by the timer.
     }
 }
 

@@ -124,3 +124,55 @@ async fn shutdown_during_an_outage_counts_what_it_could_not_send() {
     assert_eq!(stats.publisher.lost(), 3);
     assert_eq!(stats.publisher.buffered(), 0);
 }
+
+#[actix_rt::test]
+async fn a_dropped_bridge_stops_and_counts_what_it_held() {
+    init_logs();
+    let mut server = OwnServer::start();
+    let ts = TestStream::new(&server.url());
+    let a = Bus::start();
+    let bridge = NatsBridge::start(&a, ts.config(&node("a"))).await.unwrap();
+    let stats = bridge.stats();
+    server.stop();
+    wait_until(WAIT, "node a to notice", || !bridge.is_connected()).await;
+    a.create_pool(CreatePool::new("held", "process"))
+        .await
+        .unwrap();
+    wait_until(WAIT, "the buffer", || stats.publisher.buffered() == 3).await;
+    drop(bridge);
+    wait_until(WAIT, "the publisher to stop", || {
+        stats.publisher.dropped_shutdown() == 3
+    })
+    .await;
+    wait_until(WAIT, "the subscription to go", || {
+        a.stats().subscriptions().is_empty()
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn publishing_resumes_as_soon_as_the_connection_is_back() {
+    init_logs();
+    let mut server = OwnServer::start();
+    let ts = TestStream::new(&server.url());
+    let a = Bus::start();
+    // A long retry backoff: only the reconnection can wake the publisher quickly.
+    let config = NatsConfig {
+        retry: workbus_nats::Backoff::new(Duration::from_secs(30), Duration::from_secs(30)),
+        ..ts.config(&node("a"))
+    };
+    let bridge = NatsBridge::start(&a, config).await.unwrap();
+    server.stop();
+    wait_until(WAIT, "node a to notice", || !bridge.is_connected()).await;
+    a.create_pool(CreatePool::new("waiting", "process"))
+        .await
+        .unwrap();
+    a.flush().await.unwrap();
+    server.resume();
+    tokio::time::timeout(Duration::from_secs(5), bridge.flush())
+        .await
+        .expect("published well before the 30 s retry")
+        .unwrap();
+    assert_eq!(bridge.stats().publisher.published(), 3);
+    bridge.shutdown().await.unwrap();
+}
