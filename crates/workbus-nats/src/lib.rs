@@ -102,3 +102,8 @@ pub use error::Error;
 pub use names::{durable_name, subject_for};
 pub use publisher::{NatsPublisher, PublisherStats, MSG_ID_HEADER, ORIGIN_HEADER};
 pub use source::{NatsSource, SourceStats, UNKNOWN_ORIGIN};
+
+/// The examples of `docs/distributed.md`, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/distributed.md")]
+struct DistributedDoc;
