@@ -64,7 +64,7 @@ run_case() {
     local pool="interop-$name"
     local events="$WORK/$name-events.txt"
     : > "$events"
-    say "=== case: $name (auth: ${AUTH:+on}${AUTH:-off})"
+    say "=== case: $name (auth: $([ -n "${AUTH:-}" ] && echo on || echo off))"
 
     local server_env=(WORKBUS_PORT="$PORT" WORKBUS_WORKER_FALLBACK_HEARTBEAT_SECONDS=2
         WORKBUS_WORKER_INACTIVITY_MULTIPLE=2 WORKBUS_QUEUE_POLL_TIMEOUT_SECONDS=10 RUST_LOG=info)
@@ -82,14 +82,18 @@ run_case() {
     for _ in $(seq 100); do grep -q subscribed "$events" && break; sleep 0.2; done
     grep -q subscribed "$events" || fail "the subscriber did not connect"
 
-    env "${prefect_env[@]}" "$VENV/bin/prefect" worker start --pool "$pool" --type process --name "w-$name" \
+    # A script's background jobs inherit SIGINT ignored, and so would the worker that
+    # Prefect's CLI stops with SIGINT; restore the default before exec.
+    env "${prefect_env[@]}" "$VENV/bin/python" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$VENV/bin/prefect" worker start --pool "$pool" --type process --name "w-$name" \
         > "$WORK/$name-worker.log" 2>&1 &
     local worker=$!; PIDS+=("$worker")
 
     wait_for_status "/work_pools/$pool" READY 60
     wait_for_status "/work_pools/$pool/queues/default" READY 30
     sleep 3
-    kill -INT "$worker"; wait "$worker" 2>/dev/null || true
+    # SIGTERM: a background job of a script ignores SIGINT; Prefect turns TERM into a graceful stop.
+    kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true
     say "worker stopped"
     wait_for_status "/work_pools/$pool" NOT_READY 30
     sleep 1

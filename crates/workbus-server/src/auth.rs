@@ -3,7 +3,8 @@
 //! When an auth string is set, every request must carry
 //! `Authorization: Basic base64(<auth string>)`, except `GET /api/health` and
 //! `GET /api/ready` (probes) and the websocket routes, which authenticate with
-//! their `auth` message instead, as Prefect's do. Comparisons take constant time.
+//! their `auth` message instead, as Prefect's do (the unserved worker channel
+//! answers 404 either way). Comparisons take constant time.
 
 use std::sync::Arc;
 
@@ -47,7 +48,11 @@ pub fn header_matches(value: &str, expected: &str) -> bool {
 fn exempt(req: &ServiceRequest) -> bool {
     let path = req.path();
     let probe = req.method() == Method::GET && matches!(path, "/api/health" | "/api/ready");
-    let websocket = matches!(path, "/api/events/out" | "/api/events/in")
+    // Websockets authenticate by message, as Prefect's do; the worker channel is not
+    // served, and answering it 404 rather than 401 keeps workers' fallback the same.
+    let ws_path = matches!(path, "/api/events/out" | "/api/events/in")
+        || (path.starts_with("/api/work_pools/") && path.ends_with("/workers/connect"));
+    let websocket = ws_path
         && req
             .headers()
             .get(header::UPGRADE)
