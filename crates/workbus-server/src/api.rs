@@ -553,8 +553,9 @@ pub(crate) async fn ingest_events(
     Json(events): Json<Vec<workbus_core::Event>>,
 ) -> Result<HttpResponse> {
     for mut event in events {
-        // Prefect stamps `received` on arrival, whatever the client sent.
-        event.received = None;
+        // Prefect stamps `received` on arrival, whatever the client sent. Ingest, not
+        // Publish: a client's event must not touch the registry's queue-to-pool links.
+        event.received = Some(st.bus.clock().now());
         st.bus.ingest(SharedEvent::new(event));
     }
     Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())

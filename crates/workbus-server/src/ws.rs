@@ -291,7 +291,7 @@ async fn stream_in(
         };
         match Event::from_json(&bytes) {
             Ok(mut event) => {
-                event.received = None;
+                event.received = Some(st.bus.clock().now());
                 st.bus.ingest(SharedEvent::new(event));
             }
             // Prefect fails the socket on an invalid event; say why.

@@ -197,12 +197,20 @@ impl TestServer {
         let mut ws = self.ws(true).await;
         send(&mut ws, json!({"type": "auth", "token": token})).await;
         assert_eq!(recv(&mut ws).await, Some(json!({"type": "auth_success"})));
+        let before = self.server.stream_stats().clients();
         send(
             &mut ws,
             json!({"type": "filter", "filter": filter, "backfill": backfill}),
         )
         .await;
-        ws
+        // The protocol has no acknowledgement: wait until the server has attached the client.
+        for _ in 0..400 {
+            if self.server.stream_stats().clients() > before {
+                return ws;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the server did not attach the websocket client")
     }
 }
 
@@ -219,10 +227,10 @@ pub async fn send(ws: &mut Ws, msg: Value) {
         .expect("send");
 }
 
-/// The next text frame as JSON, or `None` on close or after two seconds of silence.
+/// The next text frame as JSON, or `None` on close or after five seconds of silence.
 pub async fn recv(ws: &mut Ws) -> Option<Value> {
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(2), ws.next())
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
             .ok()??;
         match frame.ok()? {
