@@ -81,3 +81,26 @@ pub async fn require_auth(
     }
     Ok(next.call(req).await?.map_into_left_body())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_carries_the_whole_auth_string() {
+        let header = format!("Basic {}", STANDARD.encode("admin:s3cret"));
+        assert!(header_matches(&header, "admin:s3cret"));
+        assert!(!header_matches(&header, "admin:s3cre"));
+        assert!(!header_matches(
+            &format!("Bearer {}", STANDARD.encode("admin:s3cret")),
+            "admin:s3cret"
+        ));
+        assert!(!header_matches("Basic !!!", "admin:s3cret"));
+        assert!(!header_matches("Basic", "admin:s3cret"));
+        assert!(!header_matches(
+            &format!("Basic {}", STANDARD.encode([0xff, 0xfe])),
+            "admin:s3cret"
+        ));
+        assert!(secret_eq("a", "a") && !secret_eq("a", "ab") && !secret_eq("", "a"));
+    }
+}

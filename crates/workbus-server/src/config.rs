@@ -205,3 +205,59 @@ impl TryFrom<ServeArgs> for ServerConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_prefects() {
+        let cfg = ServerConfig::try_from(ServeArgs::default()).unwrap();
+        assert_eq!(cfg.port, 4200);
+        assert_eq!(cfg.bus.worker_inactivity_multiple, 3);
+        assert_eq!(cfg.bus.fallback_heartbeat_interval, Duration::from_secs(30));
+        assert_eq!(cfg.bus.queue_poll_timeout, Duration::from_secs(60));
+        assert_eq!(cfg.body_limit, DEFAULT_BODY_LIMIT);
+    }
+
+    #[test]
+    fn fractions_of_seconds_and_bad_values() {
+        let args = ServeArgs {
+            worker_fallback_heartbeat_seconds: 0.25,
+            ..ServeArgs::default()
+        };
+        let cfg = ServerConfig::try_from(args).unwrap();
+        assert_eq!(
+            cfg.bus.fallback_heartbeat_interval,
+            Duration::from_millis(250)
+        );
+        for bad in [
+            ServeArgs {
+                worker_inactivity_multiple: 0,
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                queue_poll_timeout_seconds: 0.0,
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                worker_fallback_heartbeat_seconds: f64::NAN,
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                api_auth_string: Some(String::new()),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                body_limit_bytes: 0,
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                websocket_client_buffer: 0,
+                ..ServeArgs::default()
+            },
+        ] {
+            assert!(ServerConfig::try_from(bad).is_err());
+        }
+    }
+}
