@@ -22,8 +22,14 @@ fn the_websocket_frame_wraps_the_same_event() {
     let frame = format!(r#"{{"type":"event","event":{POOL_READY}}}"#);
     let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
     let event: Event = serde_json::from_value(v["event"].clone()).unwrap();
-    assert_eq!(event.follows.unwrap().to_string(), "01a23049-5cc4-7650-bac8-4a58f9795360");
-    assert_eq!(event.resource.get("prefect.work-pool.type"), Some("process"));
+    assert_eq!(
+        event.follows.unwrap().to_string(),
+        "01a23049-5cc4-7650-bac8-4a58f9795360"
+    );
+    assert_eq!(
+        event.resource.get("prefect.work-pool.type"),
+        Some("process")
+    );
 }
 
 #[test]
@@ -34,7 +40,9 @@ fn defaults_and_ignored_fields_follow_prefect() {
         "account": "ignored", "workspace": null
     }))
     .unwrap();
-    assert!(e.related.is_empty() && e.payload.is_empty() && e.follows.is_none() && e.received.is_none());
+    assert!(
+        e.related.is_empty() && e.payload.is_empty() && e.follows.is_none() && e.received.is_none()
+    );
     assert_eq!(
         serde_json::to_string(&e).unwrap(),
         r#"{"occurred":"2026-12-01T06:27:27.000000Z","event":"x","resource":{"prefect.resource.id":"r"},"related":[],"payload":{},"id":"01a23049-68b4-7c86-b895-d7a4794175e9","follows":null}"#
@@ -54,7 +62,10 @@ fn refused(v: serde_json::Value) -> String {
 fn names_are_limited_to_1024_characters() {
     let mut v = base();
     v["event"] = "é".repeat(1024).into();
-    assert!(serde_json::from_value::<Event>(v.clone()).is_ok(), "characters, not bytes");
+    assert!(
+        serde_json::from_value::<Event>(v.clone()).is_ok(),
+        "characters, not bytes"
+    );
     v["event"] = "e".repeat(1025).into();
     assert!(refused(v).contains("1025 characters long, the limit is 1024"));
 }
@@ -72,7 +83,10 @@ fn resources_need_a_non_empty_id_and_at_most_500_labels() {
         labels.insert(format!("l{i}"), "v".into());
     }
     v["resource"] = labels.clone().into();
-    assert!(serde_json::from_value::<Event>(v.clone()).is_ok(), "500 labels is the limit");
+    assert!(
+        serde_json::from_value::<Event>(v.clone()).is_ok(),
+        "500 labels is the limit"
+    );
     labels.insert("one-more".into(), "v".into());
     v["resource"] = labels.into();
     assert!(refused(v).contains("the limit is 500"));

@@ -10,9 +10,18 @@ use workbus::{BusConfig, CreatePool, CreateQueue, Error, EventFilter};
 fn deleting_a_pool_deletes_every_queue_then_the_pool() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        let a = bus.create_queue("etl", CreateQueue::new("a")).await.unwrap();
-        let b = bus.create_queue("etl", CreateQueue::new("b")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        let a = bus
+            .create_queue("etl", CreateQueue::new("a"))
+            .await
+            .unwrap();
+        let b = bus
+            .create_queue("etl", CreateQueue::new("b"))
+            .await
+            .unwrap();
         bus.heartbeat("etl", "w1", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.delete_pool("etl").await.unwrap();
@@ -29,7 +38,11 @@ fn deleting_a_pool_deletes_every_queue_then_the_pool() {
             "no status events on deletion"
         );
         let related = [pool_labels(pool.id, "etl", "process", true)];
-        for (e, (id, name)) in events.iter().zip([(pool.default_queue_id, "default"), (a.id, "a"), (b.id, "b")]) {
+        for (e, (id, name)) in
+            events
+                .iter()
+                .zip([(pool.default_queue_id, "default"), (a.id, "a"), (b.id, "b")])
+        {
             assert_json(
                 e,
                 json!({"occurred": T0, "event": "prefect.work-queue.deleted",
@@ -44,10 +57,16 @@ fn deleting_a_pool_deletes_every_queue_then_the_pool() {
                                 "prefect.resource.role": "default-queue"}]}),
         );
         assert!(matches!(bus.pool("etl").await, Err(Error::PoolNotFound(_))));
-        assert!(matches!(bus.queue_by_id(a.id).await, Err(Error::QueueIdNotFound(_))));
+        assert!(matches!(
+            bus.queue_by_id(a.id).await,
+            Err(Error::QueueIdNotFound(_))
+        ));
         assert_eq!(bus.stats().workers_online(), 0);
         // The name is free again, and the new pool is a new resource.
-        let again = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        let again = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         assert_ne!(again.id, pool.id);
     });
 }
@@ -56,8 +75,14 @@ fn deleting_a_pool_deletes_every_queue_then_the_pool() {
 fn deleting_a_queue_emits_deleted_with_its_pool() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        let q = bus.create_queue("etl", CreateQueue::new("q")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        let q = bus
+            .create_queue("etl", CreateQueue::new("q"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.delete_queue("etl", "q").await.unwrap();
         settle(&bus).await;
@@ -69,7 +94,10 @@ fn deleting_a_queue_emits_deleted_with_its_pool() {
                    "resource": queue_labels(q.id, "q"),
                    "related": [pool_labels(pool.id, "etl", "process", true)]}),
         );
-        assert!(matches!(bus.queue("etl", "q").await, Err(Error::QueueNotFound { .. })));
+        assert!(matches!(
+            bus.queue("etl", "q").await,
+            Err(Error::QueueNotFound { .. })
+        ));
         assert_eq!(bus.queues("etl").await.unwrap().len(), 1);
     });
 }
@@ -78,8 +106,13 @@ fn deleting_a_queue_emits_deleted_with_its_pool() {
 fn deleting_a_queue_by_id_works_like_by_name() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        let q = bus.create_queue("etl", CreateQueue::new("q")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        let q = bus
+            .create_queue("etl", CreateQueue::new("q"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.delete_queue_by_id(q.id).await.unwrap();
         settle(&bus).await;
@@ -91,10 +124,19 @@ fn deleting_a_queue_by_id_works_like_by_name() {
 fn deleting_the_default_queue_is_refused_and_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        assert_eq!(bus.delete_queue("etl", "default").await, Err(Error::DefaultQueueDeletion("etl".into())));
-        assert_eq!(bus.delete_queue_by_id(pool.default_queue_id).await, Err(Error::DefaultQueueDeletion("etl".into())));
+        assert_eq!(
+            bus.delete_queue("etl", "default").await,
+            Err(Error::DefaultQueueDeletion("etl".into()))
+        );
+        assert_eq!(
+            bus.delete_queue_by_id(pool.default_queue_id).await,
+            Err(Error::DefaultQueueDeletion("etl".into()))
+        );
         settle(&bus).await;
         assert!(seen.names().is_empty());
         assert!(bus.queue("etl", "default").await.is_ok());
@@ -105,13 +147,21 @@ fn deleting_the_default_queue_is_refused_and_emits_nothing() {
 fn queue_events_after_a_deletion_and_recreation_carry_the_new_pool() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         bus.delete_pool("etl").await.unwrap();
-        let pool = bus.create_pool(CreatePool::new("etl", "docker")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "docker"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.poll("etl", &[]).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.json()[0]["related"], json!([pool_labels(pool.id, "etl", "docker", true)]));
+        assert_eq!(
+            seen.json()[0]["related"],
+            json!([pool_labels(pool.id, "etl", "docker", true)])
+        );
     });
 }
 
@@ -120,7 +170,9 @@ fn listings_are_ordered() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
         for name in ["c", "a", "b"] {
-            bus.create_pool(CreatePool::new(name, "process")).await.unwrap();
+            bus.create_pool(CreatePool::new(name, "process"))
+                .await
+                .unwrap();
         }
         let names: Vec<String> = bus.pools().await.into_iter().map(|p| p.name).collect();
         assert_eq!(names, ["a", "b", "c"]);
@@ -128,8 +180,16 @@ fn listings_are_ordered() {
         for name in ["z", "y"] {
             bus.create_queue("a", CreateQueue::new(name)).await.unwrap();
         }
-        let queues: Vec<(String, i64)> =
-            bus.queues("a").await.unwrap().into_iter().map(|q| (q.name, q.priority)).collect();
-        assert_eq!(queues, [("default".into(), 1), ("z".into(), 2), ("y".into(), 3)]);
+        let queues: Vec<(String, i64)> = bus
+            .queues("a")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|q| (q.name, q.priority))
+            .collect();
+        assert_eq!(
+            queues,
+            [("default".into(), 1), ("z".into(), 2), ("y".into(), 3)]
+        );
     });
 }

@@ -17,7 +17,10 @@ fn create_emits_default_queue_created_then_pool_created_then_not_ready() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
         let seen = collect(&bus, EventFilter::all()).await;
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         settle(&bus).await;
         let events = seen.events();
         assert_eq!(events.len(), 3);
@@ -53,9 +56,15 @@ fn create_paused_emits_paused() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool."])).await;
-        let pool = bus.create_pool(CreatePool::new("etl", "process").paused()).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process").paused())
+            .await
+            .unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-pool.created", "prefect.work-pool.paused"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-pool.created", "prefect.work-pool.paused"]
+        );
         assert_eq!(pool.status, Some(Status::Paused));
         assert!(pool.is_paused);
     });
@@ -89,7 +98,10 @@ fn heartbeat_makes_not_ready_pool_ready_following_the_creation_status() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool."])).await;
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_secs(5)).await;
         bus.heartbeat("etl", "w1", None).await.unwrap();
         settle(&bus).await;
@@ -109,7 +121,9 @@ fn heartbeat_makes_not_ready_pool_ready_following_the_creation_status() {
 fn heartbeat_on_ready_pool_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("etl", "w1", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.heartbeat("etl", "w1", None).await.unwrap();
@@ -123,7 +137,9 @@ fn heartbeat_on_ready_pool_emits_nothing() {
 fn heartbeat_on_paused_pool_emits_nothing_but_the_worker_is_online() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("etl", "process").paused()).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process").paused())
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.heartbeat("etl", "w1", None).await.unwrap();
         settle(&bus).await;
@@ -138,7 +154,10 @@ fn heartbeat_on_paused_pool_emits_nothing_but_the_worker_is_online() {
 fn last_worker_offline_makes_ready_pool_not_ready_at_the_deadline() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("etl", "w1", Some(10)).await.unwrap();
         settle(&bus).await;
         let seen = collect(&bus, EventFilter::all()).await;
@@ -152,7 +171,10 @@ fn last_worker_offline_makes_ready_pool_not_ready_at_the_deadline() {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event, "prefect.work-pool.not-ready");
         assert_eq!(events[0].occurred.to_string(), at(30.0));
-        assert_eq!(events[0].resource.id(), format!("prefect.work-pool.{}", pool.id));
+        assert_eq!(
+            events[0].resource.id(),
+            format!("prefect.work-pool.{}", pool.id)
+        );
         let workers = bus.workers("etl").await.unwrap();
         assert_eq!(workers[0].status, workbus::WorkerStatus::Offline);
         assert_eq!(bus.stats().workers_online(), 0);
@@ -163,7 +185,9 @@ fn last_worker_offline_makes_ready_pool_not_ready_at_the_deadline() {
 fn pool_stays_ready_while_any_worker_is_online() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("etl", "short", Some(1)).await.unwrap();
         bus.heartbeat("etl", "long", Some(10)).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
@@ -185,7 +209,9 @@ fn fallback_interval_and_multiple_come_from_the_config() {
             fallback_heartbeat_interval: Duration::from_secs(5),
             ..cfg()
         });
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("etl", "w1", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(11)).await;
@@ -198,7 +224,9 @@ fn fallback_interval_and_multiple_come_from_the_config() {
 fn heartbeats_keep_the_worker_online() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool.not-ready"])).await;
         for _ in 0..100 {
             bus.heartbeat("etl", "w1", Some(1)).await.unwrap();
@@ -216,7 +244,9 @@ fn heartbeats_keep_the_worker_online() {
 fn deleting_the_last_online_worker_makes_ready_pool_not_ready() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("etl", "w1", None).await.unwrap();
         bus.heartbeat("etl", "w2", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
@@ -234,8 +264,12 @@ fn deleting_the_last_online_worker_makes_ready_pool_not_ready() {
 fn workers_timing_out_on_not_ready_or_paused_pools_emit_nothing() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("paused", "process").paused()).await.unwrap();
-        bus.create_pool(CreatePool::new("idle", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("paused", "process").paused())
+            .await
+            .unwrap();
+        bus.create_pool(CreatePool::new("idle", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("paused", "w1", Some(1)).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -248,14 +282,21 @@ fn workers_timing_out_on_not_ready_or_paused_pools_emit_nothing() {
 fn pause_from_ready_or_not_ready_emits_paused() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("a", "process")).await.unwrap();
-        bus.create_pool(CreatePool::new("b", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("a", "process"))
+            .await
+            .unwrap();
+        bus.create_pool(CreatePool::new("b", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("a", "w1", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let a = bus.update_pool("a", PoolUpdate::pause()).await.unwrap();
         let b = bus.update_pool("b", PoolUpdate::pause()).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-pool.paused", "prefect.work-pool.paused"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-pool.paused", "prefect.work-pool.paused"]
+        );
         assert_eq!((a.status, a.is_paused), (Some(Status::Paused), true));
         assert_eq!((b.status, b.is_paused), (Some(Status::Paused), true));
     });
@@ -265,7 +306,9 @@ fn pause_from_ready_or_not_ready_emits_paused() {
 fn pausing_a_paused_pool_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("a", "process").paused()).await.unwrap();
+        bus.create_pool(CreatePool::new("a", "process").paused())
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.update_pool("a", PoolUpdate::pause()).await.unwrap();
         settle(&bus).await;
@@ -277,7 +320,9 @@ fn pausing_a_paused_pool_emits_nothing() {
 fn resume_with_an_online_worker_emits_ready() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("a", "process").paused()).await.unwrap();
+        bus.create_pool(CreatePool::new("a", "process").paused())
+            .await
+            .unwrap();
         bus.heartbeat("a", "w1", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let a = bus.update_pool("a", PoolUpdate::resume()).await.unwrap();
@@ -291,7 +336,9 @@ fn resume_with_an_online_worker_emits_ready() {
 fn resume_without_an_online_worker_emits_not_ready() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("a", "process").paused()).await.unwrap();
+        bus.create_pool(CreatePool::new("a", "process").paused())
+            .await
+            .unwrap();
         bus.heartbeat("a", "w1", Some(1)).await.unwrap();
         tokio::time::sleep(Duration::from_secs(5)).await;
         let seen = collect(&bus, EventFilter::all()).await;
@@ -306,8 +353,12 @@ fn resume_without_an_online_worker_emits_not_ready() {
 fn resuming_a_running_pool_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("a", "process")).await.unwrap();
-        bus.create_pool(CreatePool::new("b", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("a", "process"))
+            .await
+            .unwrap();
+        bus.create_pool(CreatePool::new("b", "process"))
+            .await
+            .unwrap();
         bus.heartbeat("b", "w1", None).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.update_pool("a", PoolUpdate::resume()).await.unwrap();
@@ -321,7 +372,9 @@ fn resuming_a_running_pool_emits_nothing() {
 fn status_events_follow_the_previous_one_only_within_ten_minutes() {
     paused(|| async {
         let bus = bus_at_t0(cfg());
-        bus.create_pool(CreatePool::new("a", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("a", "process"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool."])).await;
         bus.heartbeat("a", "w1", Some(1)).await.unwrap(); // ready at 0 s
         tokio::time::sleep(Duration::from_secs(3)).await; // not-ready at 3 s
@@ -329,7 +382,14 @@ fn status_events_follow_the_previous_one_only_within_ten_minutes() {
         bus.heartbeat("a", "w1", Some(1)).await.unwrap(); // ready at 603 s: over 10 min later
         settle(&bus).await;
         let e = seen.events();
-        assert_eq!(seen.names(), ["prefect.work-pool.ready", "prefect.work-pool.not-ready", "prefect.work-pool.ready"]);
+        assert_eq!(
+            seen.names(),
+            [
+                "prefect.work-pool.ready",
+                "prefect.work-pool.not-ready",
+                "prefect.work-pool.ready"
+            ]
+        );
         assert_eq!(e[1].follows, Some(e[0].id));
         assert_eq!(e[2].follows, None);
     });
@@ -342,14 +402,25 @@ fn agent_pools_keep_prefects_rule_that_pause_never_changes_status() {
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool."])).await;
         let req = CreatePool::new("agents", "prefect-agent").paused();
         let pool = bus.create_pool(req).await.unwrap();
-        assert_eq!(pool.status, None, "Prefect shows agent pools with a null status");
+        assert_eq!(
+            pool.status, None,
+            "Prefect shows agent pools with a null status"
+        );
         bus.heartbeat("agents", "w1", None).await.unwrap();
-        bus.update_pool("agents", PoolUpdate::resume()).await.unwrap();
-        bus.update_pool("agents", PoolUpdate::pause()).await.unwrap();
+        bus.update_pool("agents", PoolUpdate::resume())
+            .await
+            .unwrap();
+        bus.update_pool("agents", PoolUpdate::pause())
+            .await
+            .unwrap();
         settle(&bus).await;
         assert_eq!(
             seen.names(),
-            ["prefect.work-pool.created", "prefect.work-pool.not-ready", "prefect.work-pool.ready"]
+            [
+                "prefect.work-pool.created",
+                "prefect.work-pool.not-ready",
+                "prefect.work-pool.ready"
+            ]
         );
     });
 }

@@ -8,8 +8,14 @@ use serde_json::json;
 use support::*;
 use workbus::{BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, QueueUpdate, Status};
 
-async fn pool_with_queue(bus: &workbus::Bus, queue: CreateQueue) -> (workbus::PoolInfo, workbus::QueueInfo) {
-    let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+async fn pool_with_queue(
+    bus: &workbus::Bus,
+    queue: CreateQueue,
+) -> (workbus::PoolInfo, workbus::QueueInfo) {
+    let pool = bus
+        .create_pool(CreatePool::new("etl", "process"))
+        .await
+        .unwrap();
     let q = bus.create_queue("etl", queue).await.unwrap();
     (pool, q)
 }
@@ -22,9 +28,14 @@ fn queues() -> EventFilter {
 fn create_is_not_ready_and_emits_created_only() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let q = bus.create_queue("etl", CreateQueue::new("high")).await.unwrap();
+        let q = bus
+            .create_queue("etl", CreateQueue::new("high"))
+            .await
+            .unwrap();
         settle(&bus).await;
         let pool = bus.pool("etl").await.unwrap();
         let events = seen.events();
@@ -45,7 +56,14 @@ fn create_is_not_ready_and_emits_created_only() {
 fn create_paused_is_paused() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        let (_, q) = pool_with_queue(&bus, CreateQueue { is_paused: true, ..CreateQueue::new("q") }).await;
+        let (_, q) = pool_with_queue(
+            &bus,
+            CreateQueue {
+                is_paused: true,
+                ..CreateQueue::new("q")
+            },
+        )
+        .await;
         assert_eq!((q.status, q.is_paused), (Status::Paused, true));
     });
 }
@@ -71,7 +89,10 @@ fn poll_makes_not_ready_queue_ready() {
         assert_eq!(q.status, Status::Ready);
         assert_eq!(q.last_polled.unwrap().to_string(), at(2.0));
         // The default queue was not named, so it was not polled.
-        assert_eq!(bus.queue("etl", "default").await.unwrap().status, Status::NotReady);
+        assert_eq!(
+            bus.queue("etl", "default").await.unwrap().status,
+            Status::NotReady
+        );
     });
 }
 
@@ -83,7 +104,10 @@ fn poll_without_names_polls_every_queue_of_the_pool() {
         let seen = collect(&bus, queues()).await;
         bus.poll("etl", &[]).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-queue.ready", "prefect.work-queue.ready"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-queue.ready", "prefect.work-queue.ready"]
+        );
     });
 }
 
@@ -104,7 +128,14 @@ fn poll_on_ready_queue_emits_nothing() {
 fn poll_on_paused_queue_emits_nothing_but_moves_last_polled() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        pool_with_queue(&bus, CreateQueue { is_paused: true, ..CreateQueue::new("q") }).await;
+        pool_with_queue(
+            &bus,
+            CreateQueue {
+                is_paused: true,
+                ..CreateQueue::new("q")
+            },
+        )
+        .await;
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
@@ -144,7 +175,10 @@ fn ready_queue_not_polled_for_the_timeout_goes_not_ready_at_the_deadline() {
 #[test]
 fn the_poll_timeout_comes_from_the_config() {
     paused(|| async {
-        let bus = bus_at_t0(BusConfig { queue_poll_timeout: Duration::from_secs(5), ..BusConfig::default() });
+        let bus = bus_at_t0(BusConfig {
+            queue_poll_timeout: Duration::from_secs(5),
+            ..BusConfig::default()
+        });
         pool_with_queue(&bus, CreateQueue::new("q")).await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
         let seen = collect(&bus, queues()).await;
@@ -160,7 +194,9 @@ fn not_ready_and_paused_queues_do_not_time_out() {
         let bus = bus_at_t0(BusConfig::default());
         pool_with_queue(&bus, CreateQueue::new("q")).await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
-        bus.update_queue("etl", "q", QueueUpdate::pause()).await.unwrap();
+        bus.update_queue("etl", "q", QueueUpdate::pause())
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(600)).await;
         settle(&bus).await;
@@ -175,10 +211,19 @@ fn pause_from_ready_or_not_ready_emits_paused() {
         pool_with_queue(&bus, CreateQueue::new("q")).await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
         let seen = collect(&bus, queues()).await;
-        let q = bus.update_queue("etl", "q", QueueUpdate::pause()).await.unwrap();
-        let d = bus.update_queue("etl", "default", QueueUpdate::pause()).await.unwrap();
+        let q = bus
+            .update_queue("etl", "q", QueueUpdate::pause())
+            .await
+            .unwrap();
+        let d = bus
+            .update_queue("etl", "default", QueueUpdate::pause())
+            .await
+            .unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-queue.paused", "prefect.work-queue.paused"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-queue.paused", "prefect.work-queue.paused"]
+        );
         assert_eq!((q.status, q.is_paused), (Status::Paused, true));
         assert_eq!((d.status, d.is_paused), (Status::Paused, true));
     });
@@ -188,9 +233,18 @@ fn pause_from_ready_or_not_ready_emits_paused() {
 fn pausing_a_paused_queue_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        pool_with_queue(&bus, CreateQueue { is_paused: true, ..CreateQueue::new("q") }).await;
+        pool_with_queue(
+            &bus,
+            CreateQueue {
+                is_paused: true,
+                ..CreateQueue::new("q")
+            },
+        )
+        .await;
         let seen = collect(&bus, EventFilter::all()).await;
-        bus.update_queue("etl", "q", QueueUpdate::pause()).await.unwrap();
+        bus.update_queue("etl", "q", QueueUpdate::pause())
+            .await
+            .unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
     });
@@ -200,18 +254,31 @@ fn pausing_a_paused_queue_emits_nothing() {
 fn resume_after_a_recent_poll_emits_ready() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        pool_with_queue(&bus, CreateQueue { is_paused: true, ..CreateQueue::new("q") }).await;
+        pool_with_queue(
+            &bus,
+            CreateQueue {
+                is_paused: true,
+                ..CreateQueue::new("q")
+            },
+        )
+        .await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
         tokio::time::sleep(Duration::from_secs(59)).await;
         let seen = collect(&bus, queues()).await;
-        let q = bus.update_queue("etl", "q", QueueUpdate::resume()).await.unwrap();
+        let q = bus
+            .update_queue("etl", "q", QueueUpdate::resume())
+            .await
+            .unwrap();
         settle(&bus).await;
         assert_eq!(seen.names(), ["prefect.work-queue.ready"]);
         assert_eq!((q.status, q.is_paused), (Status::Ready, false));
         // And it times out from that poll, a second later.
         tokio::time::sleep(Duration::from_secs(1)).await;
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-queue.ready", "prefect.work-queue.not-ready"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-queue.ready", "prefect.work-queue.not-ready"]
+        );
     });
 }
 
@@ -219,11 +286,21 @@ fn resume_after_a_recent_poll_emits_ready() {
 fn resume_without_a_recent_poll_emits_not_ready() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        pool_with_queue(&bus, CreateQueue { is_paused: true, ..CreateQueue::new("q") }).await;
+        pool_with_queue(
+            &bus,
+            CreateQueue {
+                is_paused: true,
+                ..CreateQueue::new("q")
+            },
+        )
+        .await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
         tokio::time::sleep(Duration::from_secs(60)).await;
         let seen = collect(&bus, queues()).await;
-        let q = bus.update_queue("etl", "q", QueueUpdate::resume()).await.unwrap();
+        let q = bus
+            .update_queue("etl", "q", QueueUpdate::resume())
+            .await
+            .unwrap();
         settle(&bus).await;
         assert_eq!(seen.names(), ["prefect.work-queue.not-ready"]);
         assert_eq!(q.status, Status::NotReady);
@@ -234,7 +311,14 @@ fn resume_without_a_recent_poll_emits_not_ready() {
 fn resume_uses_last_polled_from_the_same_update() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        pool_with_queue(&bus, CreateQueue { is_paused: true, ..CreateQueue::new("q") }).await;
+        pool_with_queue(
+            &bus,
+            CreateQueue {
+                is_paused: true,
+                ..CreateQueue::new("q")
+            },
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(100)).await;
         let seen = collect(&bus, queues()).await;
         let update = QueueUpdate {
@@ -256,8 +340,12 @@ fn resuming_a_running_queue_emits_nothing() {
         pool_with_queue(&bus, CreateQueue::new("q")).await;
         bus.poll("etl", &["q".to_owned()]).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        bus.update_queue("etl", "q", QueueUpdate::resume()).await.unwrap();
-        bus.update_queue("etl", "default", QueueUpdate::resume()).await.unwrap();
+        bus.update_queue("etl", "q", QueueUpdate::resume())
+            .await
+            .unwrap();
+        bus.update_queue("etl", "default", QueueUpdate::resume())
+            .await
+            .unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
     });

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use support::*;
-use workbus::{Bus, BusConfig, CreatePool, Deliver, EventFilter, Overflow, PoolUpdate, SharedEvent, SubscribeOptions};
+use workbus::{
+    Bus, BusConfig, CreatePool, Deliver, EventFilter, Overflow, PoolUpdate, SharedEvent,
+    SubscribeOptions,
+};
 
 /// A user's own subscriber: counts events per name, with a mailbox it chose itself.
 struct Tally {
@@ -39,15 +42,30 @@ impl Handler<Deliver> for Tally {
             // Blocks this subscriber's own arbiter thread only.
             std::thread::sleep(self.delay);
         }
-        *self.counts.lock().unwrap().entry(e.event.to_string()).or_default() += 1;
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(e.event.to_string())
+            .or_default() += 1;
     }
 }
 
-fn tally(capacity: usize, delay: Duration, panic_on: Option<usize>) -> (Addr<Tally>, Arc<Mutex<HashMap<String, usize>>>) {
+fn tally(
+    capacity: usize,
+    delay: Duration,
+    panic_on: Option<usize>,
+) -> (Addr<Tally>, Arc<Mutex<HashMap<String, usize>>>) {
     let counts = Arc::new(Mutex::new(HashMap::new()));
     let c = counts.clone();
     let arbiter = Arbiter::new();
-    let addr = Tally::start_in_arbiter(&arbiter.handle(), move |_| Tally { counts: c, capacity, delay, panic_on, seen: 0 });
+    let addr = Tally::start_in_arbiter(&arbiter.handle(), move |_| Tally {
+        counts: c,
+        capacity,
+        delay,
+        panic_on,
+        seen: 0,
+    });
     (addr, counts)
 }
 
@@ -69,9 +87,14 @@ async fn wait_for(mut cond: impl FnMut() -> bool) {
 async fn a_users_actor_on_its_own_arbiter_receives_every_event() {
     let bus = Bus::start();
     let (addr, counts) = tally(16, Duration::ZERO, None);
-    let sub = bus.subscribe(addr.recipient(), SubscribeOptions::new("tally")).await.unwrap();
+    let sub = bus
+        .subscribe(addr.recipient(), SubscribeOptions::new("tally"))
+        .await
+        .unwrap();
     for i in 0..50 {
-        bus.create_pool(CreatePool::new(format!("p{i}"), "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
         bus.heartbeat(&format!("p{i}"), "w", None).await.unwrap();
     }
     bus.flush().await.unwrap();
@@ -92,7 +115,9 @@ fn each_subscriber_sees_each_resource_in_order_under_concurrent_producers_from_m
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool."])).await;
         let pools = 40;
         for i in 0..pools {
-            bus.create_pool(CreatePool::new(format!("p{i}"), "process")).await.unwrap();
+            bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+                .await
+                .unwrap();
         }
         // Eight OS threads, each on its own runtime, drive every pool through pause,
         // resume, heartbeat and worker deletion, interleaved.
@@ -100,7 +125,10 @@ fn each_subscriber_sees_each_resource_in_order_under_concurrent_producers_from_m
             .map(|t| {
                 let bus = bus.clone();
                 std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     rt.block_on(async move {
                         for round in 0..25 {
                             for i in (t..pools).step_by(8) {
@@ -147,12 +175,19 @@ async fn a_full_subscriber_with_drop_newest_loses_only_its_own_events_and_counts
     let bus = Bus::start();
     let (slow, slow_counts) = tally(2, Duration::from_millis(2), None);
     let slow_sub = bus
-        .subscribe(slow.recipient(), SubscribeOptions::new("slow").buffer(4).overflow(Overflow::DropNewest))
+        .subscribe(
+            slow.recipient(),
+            SubscribeOptions::new("slow")
+                .buffer(4)
+                .overflow(Overflow::DropNewest),
+        )
         .await
         .unwrap();
     let fast = collect(&bus, EventFilter::all()).await;
     for i in 0..100 {
-        bus.create_pool(CreatePool::new(format!("p{i}"), "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
     }
     bus.flush().await.unwrap();
     settle(&bus).await;
@@ -161,7 +196,10 @@ async fn a_full_subscriber_with_drop_newest_loses_only_its_own_events_and_counts
     assert_eq!(s.offered(), 300);
     assert!(s.dropped_overflow() > 0, "the slow one overflowed");
     wait_for(|| total(&slow_counts) as u64 == s.delivered()).await;
-    assert_eq!(s.delivered() + s.dropped_overflow() + s.pending() as u64, s.offered());
+    assert_eq!(
+        s.delivered() + s.dropped_overflow() + s.pending() as u64,
+        s.offered()
+    );
     assert_eq!(s.pending(), 0);
 }
 
@@ -170,29 +208,44 @@ async fn a_full_subscriber_with_block_loses_nothing_and_slows_only_producers() {
     let bus = Bus::start();
     let (slow, slow_counts) = tally(2, Duration::from_millis(1), None);
     let slow_sub = bus
-        .subscribe(slow.recipient(), SubscribeOptions::new("slow").buffer(8).overflow(Overflow::Block))
+        .subscribe(
+            slow.recipient(),
+            SubscribeOptions::new("slow")
+                .buffer(8)
+                .overflow(Overflow::Block),
+        )
         .await
         .unwrap();
     let fast = collect(&bus, EventFilter::all()).await;
     for i in 0..100 {
-        bus.create_pool(CreatePool::new(format!("p{i}"), "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
     }
     bus.flush().await.unwrap();
     settle(&bus).await;
     assert_eq!(fast.len(), 300);
     wait_for(|| total(&slow_counts) == 300).await;
     let s = &slow_sub.stats;
-    assert_eq!((s.offered(), s.delivered(), s.dropped_overflow()), (300, 300, 0));
+    assert_eq!(
+        (s.offered(), s.delivered(), s.dropped_overflow()),
+        (300, 300, 0)
+    );
 }
 
 #[actix::test]
 async fn a_subscriber_that_dies_is_removed_counted_and_costs_the_others_nothing() {
     let bus = Bus::start();
     let (doomed, _) = tally(16, Duration::ZERO, Some(3));
-    let doomed_sub = bus.subscribe(doomed.recipient(), SubscribeOptions::new("doomed")).await.unwrap();
+    let doomed_sub = bus
+        .subscribe(doomed.recipient(), SubscribeOptions::new("doomed"))
+        .await
+        .unwrap();
     let healthy = collect(&bus, EventFilter::all()).await;
     for i in 0..20 {
-        bus.create_pool(CreatePool::new(format!("p{i}"), "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     settle(&bus).await;
@@ -201,7 +254,39 @@ async fn a_subscriber_that_dies_is_removed_counted_and_costs_the_others_nothing(
     let s = &doomed_sub.stats;
     assert!(s.dropped_closed() > 0);
     // It handled two, died on the third; everything else offered to it is counted.
-    assert_eq!(s.delivered() + s.dropped_closed() + s.pending() as u64, s.offered());
+    assert_eq!(
+        s.delivered() + s.dropped_closed() + s.pending() as u64,
+        s.offered()
+    );
+}
+
+#[actix::test]
+async fn flush_returns_when_a_subscriber_dies_holding_a_backlog() {
+    let bus = Bus::start();
+    // Slow on its first event, so the registry buffers the rest; then it dies on the second.
+    let (doomed, _) = tally(1, Duration::from_millis(50), Some(2));
+    let sub = bus
+        .subscribe(doomed.recipient(), SubscribeOptions::new("doomed"))
+        .await
+        .unwrap();
+    for i in 0..20 {
+        bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+            .await
+            .unwrap();
+    }
+    assert!(
+        sub.stats.pending() > 0,
+        "the registry holds a backlog for it"
+    );
+    tokio::time::timeout(Duration::from_secs(10), bus.flush())
+        .await
+        .expect("flush answers once the dead subscriber's backlog is counted")
+        .unwrap();
+    let s = &sub.stats;
+    assert_eq!(s.offered(), 60);
+    assert_eq!(s.delivered() + s.dropped_closed(), 60);
+    assert_eq!(s.pending(), 0);
+    assert_eq!(bus.stats().subscribers(), 0);
 }
 
 #[actix::test]
@@ -221,14 +306,21 @@ async fn every_subscriber_shares_one_event_and_one_encoding() {
     }
     for _ in 0..8 {
         let addr = Grab(grabbed.clone()).start();
-        let opts = SubscribeOptions::new("grab").filter(EventFilter::prefix(["prefect.work-pool.not-ready"]));
+        let opts = SubscribeOptions::new("grab")
+            .filter(EventFilter::prefix(["prefect.work-pool.not-ready"]));
         bus.subscribe(addr.recipient(), opts).await.unwrap();
     }
-    bus.create_pool(CreatePool::new("p", "process")).await.unwrap();
+    bus.create_pool(CreatePool::new("p", "process"))
+        .await
+        .unwrap();
     settle(&bus).await;
     let got = grabbed.lock().unwrap();
     assert_eq!(got.len(), 8);
-    assert!(got.iter().all(|e| e.json().as_ptr() == got[0].json().as_ptr()), "encoded once");
+    assert!(
+        got.iter()
+            .all(|e| e.json().as_ptr() == got[0].json().as_ptr()),
+        "encoded once"
+    );
     assert_eq!(got[0].share_count(), 8, "one allocation, shared");
 }
 
@@ -246,13 +338,23 @@ async fn unsubscribing_stops_delivery() {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
     }
-    let sub = bus.subscribe(Count(count.clone()).start().recipient(), SubscribeOptions::new("c")).await.unwrap();
-    bus.create_pool(CreatePool::new("a", "process")).await.unwrap();
+    let sub = bus
+        .subscribe(
+            Count(count.clone()).start().recipient(),
+            SubscribeOptions::new("c"),
+        )
+        .await
+        .unwrap();
+    bus.create_pool(CreatePool::new("a", "process"))
+        .await
+        .unwrap();
     settle(&bus).await;
     assert_eq!(count.load(Ordering::Relaxed), 3);
     assert!(bus.unsubscribe(sub.id).await.unwrap());
     assert!(!bus.unsubscribe(sub.id).await.unwrap());
-    bus.create_pool(CreatePool::new("b", "process")).await.unwrap();
+    bus.create_pool(CreatePool::new("b", "process"))
+        .await
+        .unwrap();
     settle(&bus).await;
     assert_eq!(count.load(Ordering::Relaxed), 3);
     assert_eq!(bus.stats().subscribers(), 0);

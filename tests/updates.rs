@@ -11,7 +11,10 @@ use workbus::{BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, Queue
 fn pool_update_covers_every_changed_field_in_prefects_order() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         // Given in JSON in another order than Prefect's field order.
         let update: PoolUpdate = serde_json::from_value(json!({
@@ -53,15 +56,21 @@ fn pool_update_covers_every_changed_field_in_prefects_order() {
 fn pool_update_lists_only_fields_that_changed() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool { description: Some("same".into()), ..CreatePool::new("etl", "process") })
-            .await
-            .unwrap();
+        bus.create_pool(CreatePool {
+            description: Some("same".into()),
+            ..CreatePool::new("etl", "process")
+        })
+        .await
+        .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let update: PoolUpdate =
             serde_json::from_value(json!({"description": "same", "concurrency_limit": 2})).unwrap();
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.json()[0]["payload"]["updated_fields"], json!(["concurrency_limit"]));
+        assert_eq!(
+            seen.json()[0]["payload"]["updated_fields"],
+            json!(["concurrency_limit"])
+        );
     });
 }
 
@@ -69,13 +78,17 @@ fn pool_update_lists_only_fields_that_changed() {
 fn pool_update_that_changes_nothing_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool { description: Some("d".into()), ..CreatePool::new("etl", "process") })
-            .await
-            .unwrap();
+        bus.create_pool(CreatePool {
+            description: Some("d".into()),
+            ..CreatePool::new("etl", "process")
+        })
+        .await
+        .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate =
-            serde_json::from_value(json!({"description": "d", "base_job_template": {}, "concurrency_limit": null}))
-                .unwrap();
+        let update: PoolUpdate = serde_json::from_value(
+            json!({"description": "d", "base_job_template": {}, "concurrency_limit": null}),
+        )
+        .unwrap();
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
@@ -86,14 +99,21 @@ fn pool_update_that_changes_nothing_emits_nothing() {
 fn clearing_a_field_reports_null_as_its_new_value() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool { concurrency_limit: Some(3), ..CreatePool::new("etl", "process") })
-            .await
-            .unwrap();
+        bus.create_pool(CreatePool {
+            concurrency_limit: Some(3),
+            ..CreatePool::new("etl", "process")
+        })
+        .await
+        .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate = serde_json::from_value(json!({"concurrency_limit": null})).unwrap();
+        let update: PoolUpdate =
+            serde_json::from_value(json!({"concurrency_limit": null})).unwrap();
         let info = bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.json()[0]["payload"]["updates"], json!({"concurrency_limit": {"from": 3, "to": null}}));
+        assert_eq!(
+            seen.json()[0]["payload"]["updates"],
+            json!({"concurrency_limit": {"from": 3, "to": null}})
+        );
         assert_eq!(info.concurrency_limit, None);
     });
 }
@@ -102,13 +122,22 @@ fn clearing_a_field_reports_null_as_its_new_value() {
 fn pool_updated_comes_before_the_status_event_of_the_same_request() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate = serde_json::from_value(json!({"is_paused": true, "description": "d2"})).unwrap();
+        let update: PoolUpdate =
+            serde_json::from_value(json!({"is_paused": true, "description": "d2"})).unwrap();
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-pool.updated", "prefect.work-pool.paused"]);
-        assert_eq!(seen.json()[0]["payload"]["updated_fields"], json!(["description"]));
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-pool.updated", "prefect.work-pool.paused"]
+        );
+        assert_eq!(
+            seen.json()[0]["payload"]["updated_fields"],
+            json!(["description"])
+        );
     });
 }
 
@@ -116,8 +145,14 @@ fn pool_updated_comes_before_the_status_event_of_the_same_request() {
 fn queue_update_covers_every_changed_field_in_prefects_order() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        let q = bus.create_queue("etl", CreateQueue::new("q2")).await.unwrap();
+        let pool = bus
+            .create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        let q = bus
+            .create_queue("etl", CreateQueue::new("q2"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let update: QueueUpdate = serde_json::from_value(
             json!({"priority": 5, "concurrency_limit": 4, "description": "x", "name": "q3"}),
@@ -152,19 +187,36 @@ fn queue_update_covers_every_changed_field_in_prefects_order() {
 fn a_renamed_queue_is_found_and_announced_under_its_new_name() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        let q = bus.create_queue("etl", CreateQueue::new("old")).await.unwrap();
-        bus.update_queue("etl", "old", QueueUpdate { name: Some("new".into()), ..QueueUpdate::default() })
+        bus.create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
-        assert!(matches!(bus.queue("etl", "old").await, Err(workbus::Error::QueueNotFound { .. })));
+        let q = bus
+            .create_queue("etl", CreateQueue::new("old"))
+            .await
+            .unwrap();
+        bus.update_queue(
+            "etl",
+            "old",
+            QueueUpdate {
+                name: Some("new".into()),
+                ..QueueUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            bus.queue("etl", "old").await,
+            Err(workbus::Error::QueueNotFound { .. })
+        ));
         assert_eq!(bus.queue("etl", "new").await.unwrap().id, q.id);
         let seen = collect(&bus, EventFilter::all()).await;
         bus.poll("etl", &["new".to_owned()]).await.unwrap();
         settle(&bus).await;
         assert_eq!(seen.json()[0]["resource"]["prefect.resource.name"], "new");
         // The old name is free again.
-        bus.create_queue("etl", CreateQueue::new("old")).await.unwrap();
+        bus.create_queue("etl", CreateQueue::new("old"))
+            .await
+            .unwrap();
     });
 }
 
@@ -172,13 +224,21 @@ fn a_renamed_queue_is_found_and_announced_under_its_new_name() {
 fn queue_updated_comes_before_the_status_event_of_the_same_request() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        bus.create_queue("etl", CreateQueue::new("q")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        bus.create_queue("etl", CreateQueue::new("q"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate = serde_json::from_value(json!({"is_paused": true, "priority": 9})).unwrap();
+        let update: QueueUpdate =
+            serde_json::from_value(json!({"is_paused": true, "priority": 9})).unwrap();
         bus.update_queue("etl", "q", update).await.unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-queue.updated", "prefect.work-queue.paused"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-queue.updated", "prefect.work-queue.paused"]
+        );
     });
 }
 
@@ -186,12 +246,17 @@ fn queue_updated_comes_before_the_status_event_of_the_same_request() {
 fn queue_update_that_changes_nothing_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        bus.create_queue("etl", CreateQueue::new("q")).await.unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        bus.create_queue("etl", CreateQueue::new("q"))
+            .await
+            .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate =
-            serde_json::from_value(json!({"name": "q", "description": "", "priority": 2, "concurrency_limit": null}))
-                .unwrap();
+        let update: QueueUpdate = serde_json::from_value(
+            json!({"name": "q", "description": "", "priority": 2, "concurrency_limit": null}),
+        )
+        .unwrap();
         bus.update_queue("etl", "q", update).await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
@@ -202,13 +267,28 @@ fn queue_update_that_changes_nothing_emits_nothing() {
 fn legacy_update_by_id_behaves_the_same() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-        let q = bus.create_queue("etl", CreateQueue::new("q")).await.unwrap();
-        let seen = collect(&bus, EventFilter::all()).await;
-        bus.update_queue_by_id(q.id, QueueUpdate { description: Some("by id".into()), is_paused: Some(true), ..QueueUpdate::default() })
+        bus.create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
+        let q = bus
+            .create_queue("etl", CreateQueue::new("q"))
+            .await
+            .unwrap();
+        let seen = collect(&bus, EventFilter::all()).await;
+        bus.update_queue_by_id(
+            q.id,
+            QueueUpdate {
+                description: Some("by id".into()),
+                is_paused: Some(true),
+                ..QueueUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
         settle(&bus).await;
-        assert_eq!(seen.names(), ["prefect.work-queue.updated", "prefect.work-queue.paused"]);
+        assert_eq!(
+            seen.names(),
+            ["prefect.work-queue.updated", "prefect.work-queue.paused"]
+        );
     });
 }

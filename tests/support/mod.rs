@@ -29,7 +29,12 @@ pub struct Seen(pub Arc<Mutex<Vec<SharedEvent>>>);
 
 impl Seen {
     pub fn names(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|e| e.event.to_string()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.event.to_string())
+            .collect()
     }
     pub fn json(&self) -> Vec<Value> {
         self.0
@@ -56,10 +61,16 @@ impl Seen {
 /// Subscribes a new collector with `filter`.
 pub async fn collect(bus: &Bus, filter: EventFilter) -> Seen {
     let events = Arc::new(Mutex::new(Vec::new()));
-    let addr = Collector { events: events.clone() }.start();
-    bus.subscribe(addr.recipient(), SubscribeOptions::new("collector").filter(filter))
-        .await
-        .unwrap();
+    let addr = Collector {
+        events: events.clone(),
+    }
+    .start();
+    bus.subscribe(
+        addr.recipient(),
+        SubscribeOptions::new("collector").filter(filter),
+    )
+    .await
+    .unwrap();
     Seen(events)
 }
 
@@ -94,7 +105,9 @@ pub const T0: &str = "2026-12-01T00:00:00.000000Z";
 pub fn bus_at_t0(config: workbus::BusConfig) -> Bus {
     Bus::builder()
         .config(config)
-        .clock(std::sync::Arc::new(workbus::TokioClock::starting_at(T0.parse().unwrap())))
+        .clock(std::sync::Arc::new(workbus::TokioClock::starting_at(
+            T0.parse().unwrap(),
+        )))
         .start()
 }
 
@@ -142,7 +155,9 @@ pub fn assert_json(e: &SharedEvent, mut want: Value) {
     }
     want["received"] = want["occurred"].clone();
     // Compare as text too, so that field and label order are checked, not only content.
-    let order = ["occurred", "event", "resource", "related", "payload", "id", "follows", "received"];
+    let order = [
+        "occurred", "event", "resource", "related", "payload", "id", "follows", "received",
+    ];
     let mut ordered = serde_json::Map::new();
     for k in order {
         ordered.insert(k.to_owned(), want[k].clone());

@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::clock::{Clock, TokioClock};
 use crate::directory::{Core, Directory, PoolEntry};
-use crate::model::{CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo};
+use crate::model::{
+    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
+};
 use crate::pool::{
     AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, RemoveQueue,
     UpdatePool, UpdatePoolQueue, WorkPool,
@@ -121,6 +123,12 @@ impl Bus {
         &self.core.registry
     }
 
+    /// The arbiter the registry, pools and queues run on: start subscribers
+    /// there to keep fan-out on one thread.
+    pub fn arbiter(&self) -> &ArbiterHandle {
+        &self.core.arbiter
+    }
+
     /// The bus's clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.core.clock
@@ -145,7 +153,11 @@ impl Bus {
             .ok_or_else(|| Error::PoolNotFound(name.to_owned()))
     }
 
-    fn queue_addr(&self, pool: &str, queue: &str) -> Result<(PoolEntry, Uuid, Addr<WorkQueue>), Error> {
+    fn queue_addr(
+        &self,
+        pool: &str,
+        queue: &str,
+    ) -> Result<(PoolEntry, Uuid, Addr<WorkQueue>), Error> {
         let entry = self.pool_entry(pool)?;
         let d = &self.core.directory;
         let not_found = || Error::QueueNotFound {
@@ -156,19 +168,29 @@ impl Bus {
             .queue_ids
             .get(&(entry.id, queue.to_owned()))
             .ok_or_else(not_found)?;
-        let addr = d.queues.get(&id).map(|q| q.addr.clone()).ok_or_else(not_found)?;
+        let addr = d
+            .queues
+            .get(&id)
+            .map(|q| q.addr.clone())
+            .ok_or_else(not_found)?;
         Ok((entry, id, addr))
     }
 
     fn queue_by_id_entry(&self, id: Uuid) -> Result<(Addr<WorkPool>, Addr<WorkQueue>), Error> {
         let d = &self.core.directory;
-        let q = d.queues.get(&id).map(|q| q.clone()).ok_or(Error::QueueIdNotFound(id))?;
+        let q = d
+            .queues
+            .get(&id)
+            .map(|q| q.clone())
+            .ok_or(Error::QueueIdNotFound(id))?;
         let pool_name = d
             .pool_names
             .get(&q.pool_id)
             .map(|n| n.clone())
             .ok_or(Error::QueueIdNotFound(id))?;
-        let pool = self.pool_entry(&pool_name).map_err(|_| Error::QueueIdNotFound(id))?;
+        let pool = self
+            .pool_entry(&pool_name)
+            .map_err(|_| Error::QueueIdNotFound(id))?;
         Ok((pool.addr, q.addr))
     }
 
@@ -185,8 +207,13 @@ impl Bus {
                 return Err(Error::PoolExists(name));
             };
             let core = self.core.clone();
-            let addr = WorkPool::start_in_arbiter(&self.core.arbiter, move |_| WorkPool::new(core, id, req));
-            slot.insert(PoolEntry { id, addr: addr.clone() });
+            let addr = WorkPool::start_in_arbiter(&self.core.arbiter, move |_| {
+                WorkPool::new(core, id, req)
+            });
+            slot.insert(PoolEntry {
+                id,
+                addr: addr.clone(),
+            });
             d.pool_names.insert(id, name);
             addr
         };
@@ -207,7 +234,9 @@ impl Bus {
             .get(&id)
             .map(|n| n.clone())
             .ok_or(Error::PoolIdNotFound(id))?;
-        self.pool(&name).await.map_err(|_| Error::PoolIdNotFound(id))
+        self.pool(&name)
+            .await
+            .map_err(|_| Error::PoolIdNotFound(id))
     }
 
     /// Every work pool, by name.
@@ -232,7 +261,13 @@ impl Bus {
 
     /// The names of the work pools, without asking any actor.
     pub fn pool_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.core.directory.pools.iter().map(|e| e.key().clone()).collect();
+        let mut names: Vec<String> = self
+            .core
+            .directory
+            .pools
+            .iter()
+            .map(|e| e.key().clone())
+            .collect();
         names.sort();
         names
     }
@@ -254,7 +289,12 @@ impl Bus {
 
     /// A worker's heartbeat. `interval_seconds` is how often it heartbeats
     /// (`None`: the fallback). A `NOT_READY` pool becomes `READY`.
-    pub async fn heartbeat(&self, pool: &str, worker: &str, interval_seconds: Option<u32>) -> Result<(), Error> {
+    pub async fn heartbeat(
+        &self,
+        pool: &str,
+        worker: &str,
+        interval_seconds: Option<u32>,
+    ) -> Result<(), Error> {
         let entry = self.pool_entry(pool)?;
         self.core.gate.pass().await;
         entry
@@ -269,7 +309,12 @@ impl Bus {
     /// A heartbeat that does not wait for the pool to handle it: the pool is
     /// looked up, the message queued, and errors in the heartbeat itself
     /// (an empty worker name) are not reported. For high-rate callers.
-    pub fn heartbeat_nowait(&self, pool: &str, worker: &str, interval_seconds: Option<u32>) -> Result<(), Error> {
+    pub fn heartbeat_nowait(
+        &self,
+        pool: &str,
+        worker: &str,
+        interval_seconds: Option<u32>,
+    ) -> Result<(), Error> {
         let entry = self.pool_entry(pool)?;
         entry.addr.do_send(Heartbeat {
             worker: worker.to_owned(),
@@ -307,7 +352,9 @@ impl Bus {
     /// Reads a work queue by id.
     pub async fn queue_by_id(&self, id: Uuid) -> Result<QueueInfo, Error> {
         let (_, addr) = self.queue_by_id_entry(id)?;
-        addr.send(GetQueue).await.map_err(|_| Error::QueueIdNotFound(id))
+        addr.send(GetQueue)
+            .await
+            .map_err(|_| Error::QueueIdNotFound(id))
     }
 
     /// The queues of a pool, in creation order.
@@ -323,15 +370,27 @@ impl Bus {
     }
 
     /// Updates, renames, pauses or resumes a work queue.
-    pub async fn update_queue(&self, pool: &str, name: &str, update: QueueUpdate) -> Result<QueueInfo, Error> {
+    pub async fn update_queue(
+        &self,
+        pool: &str,
+        name: &str,
+        update: QueueUpdate,
+    ) -> Result<QueueInfo, Error> {
         update.validate()?;
         let (entry, id, _) = self.queue_addr(pool, name)?;
         self.core.gate.pass().await;
-        entry.addr.send(UpdatePoolQueue { queue: id, update }).await?
+        entry
+            .addr
+            .send(UpdatePoolQueue { queue: id, update })
+            .await?
     }
 
     /// Updates a work queue by id (Prefect's legacy `/work_queues/{id}`).
-    pub async fn update_queue_by_id(&self, id: Uuid, update: QueueUpdate) -> Result<QueueInfo, Error> {
+    pub async fn update_queue_by_id(
+        &self,
+        id: Uuid,
+        update: QueueUpdate,
+    ) -> Result<QueueInfo, Error> {
         update.validate()?;
         let (pool, _) = self.queue_by_id_entry(id)?;
         self.core.gate.pass().await;
@@ -376,12 +435,22 @@ impl Bus {
     pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
         let (_, addr) = self.queue_by_id_entry(id)?;
         self.core.gate.pass().await;
-        addr.send(Poll).await.map_err(|_| Error::QueueIdNotFound(id))
+        addr.send(Poll)
+            .await
+            .map_err(|_| Error::QueueIdNotFound(id))
     }
 
     /// Adds a subscriber: any actor that handles [`Deliver`].
-    pub async fn subscribe(&self, recipient: Recipient<Deliver>, options: SubscribeOptions) -> Result<Subscription, Error> {
-        Ok(self.core.registry.send(Subscribe { recipient, options }).await?)
+    pub async fn subscribe(
+        &self,
+        recipient: Recipient<Deliver>,
+        options: SubscribeOptions,
+    ) -> Result<Subscription, Error> {
+        Ok(self
+            .core
+            .registry
+            .send(Subscribe { recipient, options })
+            .await?)
     }
 
     /// Removes a subscriber; answers whether it existed.

@@ -52,7 +52,9 @@ impl Default for TokioClock {
 
 impl fmt::Debug for TokioClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokioClock").field("now", &self.now()).finish()
+        f.debug_struct("TokioClock")
+            .field("now", &self.now())
+            .finish()
     }
 }
 

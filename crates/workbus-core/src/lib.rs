@@ -76,6 +76,8 @@ pub use model::{
 pub use pool::WorkPool;
 pub use queue::WorkQueue;
 pub use registry::{BusStats, Registry};
-pub use subscription::{Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId};
+pub use subscription::{
+    Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
+};
 pub use workbus_events::prefect::Status;
 pub use workbus_events::{Event, EventFilter, SharedEvent, Timestamp};

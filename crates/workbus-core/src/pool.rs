@@ -139,8 +139,13 @@ impl WorkPool {
             .filter(|(_, at)| now.since(*at) < self.core.config.follows_window)
             .map(|(id, _)| id);
         let id = Uuid::now_v7();
-        self.core
-            .emit(prefect::pool_status(&self.labels, self.status, now, id, follows));
+        self.core.emit(prefect::pool_status(
+            &self.labels,
+            self.status,
+            now,
+            id,
+            follows,
+        ));
         self.last_status = Some((id, now));
     }
 
@@ -174,7 +179,10 @@ impl WorkPool {
             if w.deadline <= now {
                 w.online = false;
                 self.online -= 1;
-                self.core.stats.workers_online.fetch_sub(1, Ordering::Relaxed);
+                self.core
+                    .stats
+                    .workers_online
+                    .fetch_sub(1, Ordering::Relaxed);
             } else {
                 next = Some(next.map_or(w.deadline, |n| n.min(w.deadline)));
             }
@@ -314,7 +322,10 @@ impl Handler<Heartbeat> for WorkPool {
                 if !w.online {
                     w.online = true;
                     self.online += 1;
-                    self.core.stats.workers_online.fetch_add(1, Ordering::Relaxed);
+                    self.core
+                        .stats
+                        .workers_online
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
             None => {
@@ -330,7 +341,10 @@ impl Handler<Heartbeat> for WorkPool {
                     },
                 );
                 self.online += 1;
-                self.core.stats.workers_online.fetch_add(1, Ordering::Relaxed);
+                self.core
+                    .stats
+                    .workers_online
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
         if self.status == Status::NotReady {
@@ -355,7 +369,10 @@ impl Handler<DeleteWorker> for WorkPool {
             Some(w) => {
                 if w.online {
                     self.online -= 1;
-                    self.core.stats.workers_online.fetch_sub(1, Ordering::Relaxed);
+                    self.core
+                        .stats
+                        .workers_online
+                        .fetch_sub(1, Ordering::Relaxed);
                 }
                 if self.online == 0 && self.status == Status::Ready {
                     self.set_status(Status::NotReady);
@@ -395,7 +412,7 @@ impl Handler<ListWorkers> for WorkPool {
                 },
             })
             .collect();
-        out.sort_by(|a, b| b.last_heartbeat_time.cmp(&a.last_heartbeat_time));
+        out.sort_by_key(|w| std::cmp::Reverse(w.last_heartbeat_time));
         MessageResult(out)
     }
 }
@@ -441,20 +458,32 @@ impl Handler<UpdatePool> for WorkPool {
             }
         }
         if let Some(l) = u.concurrency_limit {
-            changes.push_if_changed("concurrency_limit", json_of(&self.concurrency_limit), json_of(&l));
+            changes.push_if_changed(
+                "concurrency_limit",
+                json_of(&self.concurrency_limit),
+                json_of(&l),
+            );
             self.concurrency_limit = l;
         }
         if let Some(s) = u.storage_configuration {
             if s != self.storage {
                 let from = std::mem::replace(&mut self.storage, s);
-                changes.push("storage_configuration", json_of(&from), json_of(&self.storage));
+                changes.push(
+                    "storage_configuration",
+                    json_of(&from),
+                    json_of(&self.storage),
+                );
             }
         }
         let now = self.core.now();
         if !changes.is_empty() {
             self.updated = now;
-            self.core
-                .emit(prefect::pool_updated(&self.labels, changes, now, Uuid::now_v7()));
+            self.core.emit(prefect::pool_updated(
+                &self.labels,
+                changes,
+                now,
+                Uuid::now_v7(),
+            ));
         }
         if let Some(paused) = u.is_paused {
             if paused != self.is_paused {
@@ -582,8 +611,15 @@ impl Handler<RemoveQueue> for WorkPool {
             let e = Error::DefaultQueueDeletion(self.name.clone());
             return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e))));
         }
-        let Some(addr) = self.queues.iter().find(|q| q.id == id).map(|q| q.addr.clone()) else {
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::QueueIdNotFound(id)))));
+        let Some(addr) = self
+            .queues
+            .iter()
+            .find(|q| q.id == id)
+            .map(|q| q.addr.clone())
+        else {
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::QueueIdNotFound(
+                id,
+            )))));
         };
         self.unregister_queue(id);
         AtomicResponse::new(Box::pin(
@@ -623,7 +659,10 @@ impl Handler<DeletePool> for WorkPool {
                     now,
                     Uuid::now_v7(),
                 ));
-                act.core.stats.workers_online.fetch_sub(act.online, Ordering::Relaxed);
+                act.core
+                    .stats
+                    .workers_online
+                    .fetch_sub(act.online, Ordering::Relaxed);
                 act.online = 0;
                 let d = &act.core.directory;
                 d.pools.remove(&act.name);

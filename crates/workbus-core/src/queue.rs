@@ -120,7 +120,9 @@ impl WorkQueue {
     }
 
     fn arm(&mut self, ctx: &mut Context<Self>) {
-        let Some(deadline) = self.poll_deadline() else { return };
+        let Some(deadline) = self.poll_deadline() else {
+            return;
+        };
         if let Some((at, handle)) = self.timer {
             if at <= deadline {
                 return;
@@ -200,13 +202,21 @@ impl Handler<UpdateQueue> for WorkQueue {
             if name != self.name {
                 let from = std::mem::replace(&mut self.name, name);
                 self.labels = QueueLabels::new(self.labels.id(), &self.name);
-                changes.push("name", Value::String(from), Value::String(self.name.clone()));
+                changes.push(
+                    "name",
+                    Value::String(from),
+                    Value::String(self.name.clone()),
+                );
             }
         }
         if let Some(d) = u.description {
             if d != self.description {
                 let from = std::mem::replace(&mut self.description, d);
-                changes.push("description", Value::String(from), Value::String(self.description.clone()));
+                changes.push(
+                    "description",
+                    Value::String(from),
+                    Value::String(self.description.clone()),
+                );
             }
         }
         if let Some(l) = u.concurrency_limit {

@@ -87,7 +87,11 @@ impl BusStats {
     }
     /// The live subscriptions with their counters, by id.
     pub fn subscriptions(&self) -> Vec<Subscription> {
-        let mut out: Vec<Subscription> = self.subscriptions.iter().map(|e| e.value().clone()).collect();
+        let mut out: Vec<Subscription> = self
+            .subscriptions
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
         out.sort_by_key(|s| s.id);
         out
     }
@@ -188,7 +192,9 @@ impl Registry {
         targets.sort_unstable();
         let mut closed = Vec::new();
         for i in targets {
-            let Some(sub) = self.subs[i].as_mut() else { continue };
+            let Some(sub) = self.subs[i].as_mut() else {
+                continue;
+            };
             if !sub.filter.matches(&event) {
                 continue;
             }
@@ -219,6 +225,15 @@ impl Registry {
     /// Keeps the two promises about the backlog: a drain is scheduled while
     /// there is one, and flushes are answered as soon as there is none.
     fn settle(&mut self, ctx: &mut Context<Self>) {
+        debug_assert_eq!(
+            self.backlog,
+            self.subs
+                .iter()
+                .flatten()
+                .map(|s| s.pending.len())
+                .sum::<usize>(),
+            "the backlog counter is the sum of the buffers"
+        );
         if self.backlog == 0 {
             self.idle_drains = 0;
             for f in self.flushes.drain(..) {
@@ -244,6 +259,7 @@ impl Registry {
 
     fn drain(&mut self, ctx: &mut Context<Self>) {
         self.draining = false;
+        // Events that left a buffer, delivered or not: each leaves the backlog once.
         let mut moved = 0usize;
         let mut closed = Vec::new();
         for (i, slot) in self.subs.iter_mut().enumerate() {
@@ -260,12 +276,15 @@ impl Registry {
                     }
                     Err(SendError::Closed(_)) => {
                         sub.stats.dropped_closed.fetch_add(1, Ordering::Relaxed);
+                        moved += 1;
                         closed.push(i);
                         break;
                     }
                 }
             }
-            sub.stats.pending.store(sub.pending.len(), Ordering::Relaxed);
+            sub.stats
+                .pending
+                .store(sub.pending.len(), Ordering::Relaxed);
             if sub.closing_gate && sub.pending.len() <= sub.buffer / 2 {
                 sub.closing_gate = false;
                 self.gate.open();
@@ -293,7 +312,9 @@ impl Registry {
     }
 
     fn remove(&mut self, i: usize, why: &str) {
-        let Some(sub) = self.subs[i].take() else { return };
+        let Some(sub) = self.subs[i].take() else {
+            return;
+        };
         let lost = sub.pending.len();
         sub.stats
             .dropped_closed
@@ -343,7 +364,9 @@ fn park(sub: &mut Subscriber, e: SharedEvent, gate: &Gate) -> usize {
         gate.close();
         tracing::warn!(subscriber = %sub.name, buffer = sub.buffer, "subscriber buffer full: operations wait");
     }
-    sub.stats.pending.store(sub.pending.len(), Ordering::Relaxed);
+    sub.stats
+        .pending
+        .store(sub.pending.len(), Ordering::Relaxed);
     1
 }
 
@@ -435,8 +458,12 @@ impl Handler<Subscribe> for Registry {
         let name: Arc<str> = msg.options.name.into();
         let stats = Arc::new(SubscriberStats::default());
         let keys = match msg.options.filter.index_hint() {
-            IndexHint::Primary(ids) => Keys::Primary(ids.iter().map(|s| s.as_str().into()).collect()),
-            IndexHint::AnyResource(ids) => Keys::Any(ids.iter().map(|s| s.as_str().into()).collect()),
+            IndexHint::Primary(ids) => {
+                Keys::Primary(ids.iter().map(|s| s.as_str().into()).collect())
+            }
+            IndexHint::AnyResource(ids) => {
+                Keys::Any(ids.iter().map(|s| s.as_str().into()).collect())
+            }
             IndexHint::Everything => Keys::Everything,
         };
         let slot = self.free.pop().unwrap_or_else(|| {

@@ -203,7 +203,12 @@ pub struct ResourceFilter {
 
 impl ResourceFilter {
     fn matches(&self, r: &Resource) -> bool {
-        resource_matches(self.id.as_deref(), self.id_prefix.as_deref(), self.labels.as_ref(), r)
+        resource_matches(
+            self.id.as_deref(),
+            self.id_prefix.as_deref(),
+            self.labels.as_ref(),
+            r,
+        )
     }
 }
 
@@ -298,7 +303,12 @@ pub struct AnyResourceFilter {
 impl AnyResourceFilter {
     fn matches(&self, e: &Event) -> bool {
         let one = |r: &Resource| {
-            resource_matches(self.id.as_deref(), self.id_prefix.as_deref(), self.labels.as_ref(), r)
+            resource_matches(
+                self.id.as_deref(),
+                self.id_prefix.as_deref(),
+                self.labels.as_ref(),
+                r,
+            )
         };
         one(&e.resource) || e.related.iter().any(one)
     }
@@ -471,7 +481,12 @@ impl EventFilter {
                 return false;
             }
         }
-        if let Some(ids) = self.id.as_ref().and_then(|f| f.id.as_ref()).filter(|v| !v.is_empty()) {
+        if let Some(ids) = self
+            .id
+            .as_ref()
+            .and_then(|f| f.id.as_ref())
+            .filter(|v| !v.is_empty())
+        {
             if !ids.contains(&e.id) {
                 return false;
             }

@@ -14,7 +14,10 @@ enum Token {
     Lit(char),
     AnyChar,
     AnySeq,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// A compiled label pattern, such as `prefect.work-pool.*`, `!process` or `[a-c]?`.

@@ -292,13 +292,29 @@ pub fn pool_status(
     follows: Option<Uuid>,
 ) -> Event {
     let name = status.pool_event();
-    event(name, &pool.resource, no_related(), Payload::new(), occurred, id, follows)
+    event(
+        name,
+        &pool.resource,
+        no_related(),
+        Payload::new(),
+        occurred,
+        id,
+        follows,
+    )
 }
 
 /// `prefect.work-pool.updated`: four labels, the changes as payload.
 pub fn pool_updated(pool: &PoolLabels, changes: Changes, occurred: Timestamp, id: Uuid) -> Event {
     let payload = changes.into_payload();
-    event(POOL_UPDATED, &pool.with_role, no_related(), payload, occurred, id, None)
+    event(
+        POOL_UPDATED,
+        &pool.with_role,
+        no_related(),
+        payload,
+        occurred,
+        id,
+        None,
+    )
 }
 
 fn pool_lifecycle_related(default_queue: Uuid, result_storage: Option<Uuid>) -> Arc<[Resource]> {
@@ -329,7 +345,15 @@ pub fn pool_created(
     id: Uuid,
 ) -> Event {
     let related = pool_lifecycle_related(default_queue, result_storage);
-    event(POOL_CREATED, &pool.with_role, related, Payload::new(), occurred, id, None)
+    event(
+        POOL_CREATED,
+        &pool.with_role,
+        related,
+        Payload::new(),
+        occurred,
+        id,
+        None,
+    )
 }
 
 /// `prefect.work-pool.deleted`: related as for `created`.
@@ -341,7 +365,15 @@ pub fn pool_deleted(
     id: Uuid,
 ) -> Event {
     let related = pool_lifecycle_related(default_queue, result_storage);
-    event(POOL_DELETED, &pool.with_role, related, Payload::new(), occurred, id, None)
+    event(
+        POOL_DELETED,
+        &pool.with_role,
+        related,
+        Payload::new(),
+        occurred,
+        id,
+        None,
+    )
 }
 
 /// `prefect.work-queue.{status}`; `related` is the pool's [`PoolLabels::as_related`]
@@ -354,7 +386,15 @@ pub fn queue_status(
     id: Uuid,
 ) -> Event {
     let name = status.queue_event();
-    event(name, &queue.resource, related, Payload::new(), occurred, id, None)
+    event(
+        name,
+        &queue.resource,
+        related,
+        Payload::new(),
+        occurred,
+        id,
+        None,
+    )
 }
 
 /// `prefect.work-queue.updated`, the changes as payload.
@@ -366,7 +406,15 @@ pub fn queue_updated(
     id: Uuid,
 ) -> Event {
     let payload = changes.into_payload();
-    event(QUEUE_UPDATED, &queue.resource, related, payload, occurred, id, None)
+    event(
+        QUEUE_UPDATED,
+        &queue.resource,
+        related,
+        payload,
+        occurred,
+        id,
+        None,
+    )
 }
 
 /// `prefect.work-queue.created`.
@@ -376,7 +424,15 @@ pub fn queue_created(
     occurred: Timestamp,
     id: Uuid,
 ) -> Event {
-    event(QUEUE_CREATED, &queue.resource, related, Payload::new(), occurred, id, None)
+    event(
+        QUEUE_CREATED,
+        &queue.resource,
+        related,
+        Payload::new(),
+        occurred,
+        id,
+        None,
+    )
 }
 
 /// `prefect.work-queue.deleted`.
@@ -386,5 +442,13 @@ pub fn queue_deleted(
     occurred: Timestamp,
     id: Uuid,
 ) -> Event {
-    event(QUEUE_DELETED, &queue.resource, related, Payload::new(), occurred, id, None)
+    event(
+        QUEUE_DELETED,
+        &queue.resource,
+        related,
+        Payload::new(),
+        occurred,
+        id,
+        None,
+    )
 }

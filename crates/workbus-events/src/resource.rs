@@ -180,7 +180,8 @@ impl<'de> Deserialize<'de> for Resource {
                 f.write_str("a map of string labels")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Resource, A::Error> {
-                let mut b = ResourceBuilder(Vec::with_capacity(map.size_hint().unwrap_or(4).min(16)));
+                let mut b =
+                    ResourceBuilder(Vec::with_capacity(map.size_hint().unwrap_or(4).min(16)));
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
                     if b.0.len() > MAX_LABELS {
                         return Err(serde::de::Error::custom(EventError::TooManyLabels {

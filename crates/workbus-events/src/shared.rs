@@ -71,7 +71,9 @@ impl SharedEvent {
 
     /// The event's Prefect JSON, encoded on the first call and shared after.
     pub fn json(&self) -> &Bytes {
-        self.0.json.get_or_init(|| Bytes::from(self.0.event.to_json()))
+        self.0
+            .json
+            .get_or_init(|| Bytes::from(self.0.event.to_json()))
     }
 
     /// The node this event came from, or `None` for a local one.

@@ -57,12 +57,15 @@ impl Timestamp {
     }
 
     /// This timestamp moved forward by `d` (saturating).
+    // Also `impl Add<Duration>`; the method saves callers importing the trait.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Self {
         let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         Self::from_micros(self.0.saturating_add(micros))
     }
 
     /// This timestamp moved back by `d` (saturating).
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, d: Duration) -> Self {
         let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         Self::from_micros(self.0.saturating_sub(micros))
@@ -135,13 +138,27 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp::add(self, d)
+    }
+}
+
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        Timestamp::sub(self, d)
+    }
+}
+
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
             Ok(d) => Self::from_micros(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-            Err(e) => Self::from_micros(
-                -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
-            ),
+            Err(e) => {
+                Self::from_micros(-i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX))
+            }
         }
     }
 }
@@ -306,10 +323,16 @@ mod tests {
     #[test]
     fn parses_offsets_fractions_and_naive() {
         let cases = [
-            ("2026-12-01T07:27:27.028685+01:00", "2026-12-01T06:27:27.028685Z"),
+            (
+                "2026-12-01T07:27:27.028685+01:00",
+                "2026-12-01T06:27:27.028685Z",
+            ),
             ("2026-12-01T06:27:27Z", "2026-12-01T06:27:27.000000Z"),
             ("2026-12-01T06:27:27.1", "2026-12-01T06:27:27.100000Z"),
-            ("2026-12-01 06:27:27.123456789-0130", "2026-12-01T07:57:27.123456Z"),
+            (
+                "2026-12-01 06:27:27.123456789-0130",
+                "2026-12-01T07:57:27.123456Z",
+            ),
             ("1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z"),
             ("2024-02-29T00:00:00Z", "2024-02-29T00:00:00.000000Z"),
         ];
