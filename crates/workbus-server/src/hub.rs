@@ -36,6 +36,10 @@ impl StreamStats {
     pub fn cut_off(&self) -> u64 {
         self.cut_off.load(Ordering::Relaxed)
     }
+    /// Counts a client cut off for being slow.
+    pub(crate) fn count_cut_off(&self) {
+        self.cut_off.fetch_add(1, Ordering::Relaxed);
+    }
     /// Event frames queued to websocket clients, backfill included.
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
@@ -124,8 +128,9 @@ impl Handler<Deliver> for History {
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     // Dropping the sender ends the client's stream; the flag tells it why.
-                    c.slow.store(true, Ordering::Release);
-                    stats.cut_off.fetch_add(1, Ordering::Relaxed);
+                    if !c.slow.swap(true, Ordering::AcqRel) {
+                        stats.cut_off.fetch_add(1, Ordering::Relaxed);
+                    }
                     stats.clients.fetch_sub(1, Ordering::Relaxed);
                     tracing::warn!(client = c.id, "websocket client too slow; cutting it off");
                     false

@@ -219,13 +219,22 @@ async fn stream_out(
     loop {
         tokio::select! {
             frame = rx.recv() => match frame {
-                Some(frame) => {
-                    if !matches!(tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await, Ok(Ok(()))) {
-                        // Stuck or gone: either way it cannot be served any more.
+                Some(frame) => match tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await {
+                    Ok(Ok(())) => {}
+                    // Gone.
+                    Ok(Err(_)) => {
                         st.history.do_send(Detach(id));
                         return;
                     }
-                }
+                    // Not reading at all: as slow as it gets.
+                    Err(_) => {
+                        st.history.do_send(Detach(id));
+                        if !slow.swap(true, Ordering::AcqRel) {
+                            st.stream_stats.count_cut_off();
+                        }
+                        return close(session, CloseCode::Again, "client too slow: not reading").await;
+                    }
+                },
                 None if slow.load(Ordering::Acquire) => {
                     let reason = format!("client too slow: more than {} events waiting", st.ws_buffer);
                     return close(session, CloseCode::Again, &reason).await;
