@@ -36,8 +36,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Logger, NormalizePath};
-use actix_web::{web, App, HttpServer, Resource};
+use actix_web::{guard, web, App, HttpServer, Resource};
 use workbus_core::{Bus, SubscribeOptions};
 
 pub use config::{LogFormat, ServeArgs, ServerConfig};
@@ -77,6 +78,13 @@ fn res(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
+/// A fixed path that shadows a `{name}` path for one method only: for other methods the
+/// router falls through to the named resource, so a pool called `filter` can still be
+/// read, as on Prefect's router.
+fn only(method: Method, path: &str) -> Resource {
+    web::resource(path).guard(guard::Method(method))
+}
+
 /// The `/api` routes.
 fn api_scope() -> actix_web::Scope {
     use api::*;
@@ -87,7 +95,7 @@ fn api_scope() -> actix_web::Scope {
         .service(res("/admin/version").get(admin_version))
         .service(res("/csrf-token").get(csrf_token))
         .service(res("/work_pools").post(create_pool))
-        .service(res("/work_pools/filter").post(filter_pools))
+        .service(only(Method::POST, "/work_pools/filter").to(filter_pools))
         .service(
             res("/work_pools/{name}")
                 .get(read_pool)
@@ -95,12 +103,12 @@ fn api_scope() -> actix_web::Scope {
                 .delete(delete_pool),
         )
         .service(res("/work_pools/{name}/get_scheduled_flow_runs").post(get_scheduled_flow_runs))
-        .service(res("/work_pools/{name}/workers/heartbeat").post(heartbeat))
-        .service(res("/work_pools/{name}/workers/filter").post(filter_workers))
-        .service(res("/work_pools/{name}/workers/connect").get(worker_channel))
+        .service(only(Method::POST, "/work_pools/{name}/workers/heartbeat").to(heartbeat))
+        .service(only(Method::POST, "/work_pools/{name}/workers/filter").to(filter_workers))
+        .service(only(Method::GET, "/work_pools/{name}/workers/connect").to(worker_channel))
         .service(res("/work_pools/{name}/workers/{worker}").delete(delete_worker))
         .service(res("/work_pools/{name}/queues").post(create_queue))
-        .service(res("/work_pools/{name}/queues/filter").post(filter_queues))
+        .service(only(Method::POST, "/work_pools/{name}/queues/filter").to(filter_queues))
         .service(
             res("/work_pools/{name}/queues/{queue}")
                 .get(read_queue)
