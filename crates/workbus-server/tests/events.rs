@@ -357,6 +357,17 @@ async fn auth_guards_every_route_but_health() {
         ))
     ));
 
+    // The unserved worker channel answers 404 with or without auth, so workers fall back alike.
+    let channel = anon
+        .client
+        .get(anon.url("/api/work_pools/p/workers/connect"))
+        .insert_header(("upgrade", "websocket"))
+        .insert_header(("connection", "upgrade"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(channel.status(), StatusCode::NOT_FOUND);
+
     let wrong = TestServer {
         auth: Some(("admin".into(), "nope".into())),
         ..anon
