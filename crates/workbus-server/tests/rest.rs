@@ -672,3 +672,47 @@ async fn workers_and_queues_time_out() {
         ]
     );
 }
+
+#[actix_rt::test]
+async fn extra_services_and_an_existing_bus_plug_in() {
+    let bus = workbus_core::Bus::start();
+    bus.create_pool(workbus_core::CreatePool::new("pre", "process"))
+        .await
+        .unwrap();
+    let mut cfg = ServerConfig::loopback();
+    cfg.api_auth_string = Some("a:b".into());
+    let server = workbus_server::Server::builder(cfg)
+        .bus(bus)
+        .service(|cfg| {
+            cfg.route(
+                "/metrics",
+                actix_web::web::get().to(|| async { "workbus_up 1\n" }),
+            );
+        })
+        .bind()
+        .await
+        .unwrap();
+    let client = awc::Client::new();
+    let url = |p: &str| format!("http://{}{}", server.addr(), p);
+    // Extra routes sit behind the same auth.
+    let resp = client.get(url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let mut resp = client
+        .get(url("/metrics"))
+        .basic_auth("a", "b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.body().await.unwrap(), "workbus_up 1\n");
+    let mut resp = client
+        .get(url("/api/work_pools/pre"))
+        .basic_auth("a", "b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let pool: Value = resp.json().await.unwrap();
+    assert_eq!(pool["name"], "pre");
+    server.shutdown().await.unwrap();
+}
