@@ -6,7 +6,12 @@ use workbus_server::{LogFormat, ServeArgs, Server, ServerConfig};
 
 /// An in-memory event bus that speaks Prefect's work-pool API.
 #[derive(Parser)]
-#[command(name = "workbus", version, about)]
+#[command(
+    name = "workbus",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
