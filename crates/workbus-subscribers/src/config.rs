@@ -9,6 +9,7 @@
 //! | `WORKBUS_WEBHOOK_URL` | one webhook, named `webhook`, sending every event here |
 //! | `WORKBUS_WEBHOOK_SECRET` | its Standard Webhooks secret (`whsec_…`) |
 //! | `WORKBUS_WEBHOOKS_FILE` | a JSON file defining more webhooks (below) |
+//! | `WORKBUS_WEBHOOK_REFUSE_PRIVATE` | `true`: the SSRF guard for every webhook (see [`crate::ssrf`]); default `false` |
 //!
 //! ## The webhooks file
 //!
@@ -21,6 +22,7 @@
 //!    "retry": {"max_attempts": 5, "initial_backoff_ms": 200},
 //!    "batch": {"max_events": 100, "max_wait_ms": 1000},
 //!    "dead_letter_file": "/var/lib/workbus/ops-dead.jsonl",
+//!    "dead_letter_max_bytes": 67108864, "refuse_private_addresses": true,
 //!    "headers": {"x-team": "ops"}}
 //! ]}
 //! ```
@@ -137,6 +139,14 @@ impl SubscribersConfig {
         let url = var("WORKBUS_WEBHOOK_URL");
         let secret = var("WORKBUS_WEBHOOK_SECRET");
         let file = var("WORKBUS_WEBHOOKS_FILE").map(PathBuf::from);
+        let refuse_private = match var("WORKBUS_WEBHOOK_REFUSE_PRIVATE") {
+            None => false,
+            Some(v) => parse_bool(&v).ok_or_else(|| Error::InvalidSetting {
+                name: "WORKBUS_WEBHOOK_REFUSE_PRIVATE".into(),
+                value: v.clone(),
+                reason: "expected true or false".into(),
+            })?,
+        };
         if url.is_none() && secret.is_some() {
             return Err(Error::InvalidSetting {
                 name: "WORKBUS_WEBHOOK_SECRET".into(),
@@ -149,18 +159,34 @@ impl SubscribersConfig {
             if let Some(url) = url {
                 let mut hook = crate::webhook::WebhookConfig::new("webhook", url);
                 hook.secret = secret;
+                hook.refuse_private_addresses = refuse_private;
                 hook.validate()?;
                 config.webhooks.push(hook);
             }
             if let Some(path) = file {
-                config.webhooks.extend(webhooks_file(&path, &var)?);
+                for mut hook in webhooks_file(&path, &var)? {
+                    if refuse_private && !hook.refuse_private_addresses {
+                        hook.refuse_private_addresses = true;
+                        hook.validate()?;
+                    }
+                    config.webhooks.push(hook);
+                }
             }
         }
         #[cfg(not(feature = "webhook"))]
-        if url.is_some() || file.is_some() {
+        if url.is_some() || file.is_some() || refuse_private {
             return Err(Error::FeatureDisabled("webhook"));
         }
         Ok(config)
+    }
+}
+
+/// `true`/`false` as environment variables spell them.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -217,6 +243,10 @@ pub fn webhooks_file(
         if let Some(p) = w.dead_letter_file {
             hook.dead_letter = crate::webhook::DeadLetterSink::File(p);
         }
+        if let Some(max) = w.dead_letter_max_bytes {
+            hook.dead_letter_max_bytes = max;
+        }
+        hook.refuse_private_addresses = w.refuse_private_addresses;
         hook.validate()?;
         out.push(hook);
     }
@@ -253,6 +283,9 @@ mod file {
         pub(super) concurrency: Option<usize>,
         pub(super) batch: Option<BatchConfig>,
         pub(super) dead_letter_file: Option<PathBuf>,
+        pub(super) dead_letter_max_bytes: Option<u64>,
+        #[serde(default)]
+        pub(super) refuse_private_addresses: bool,
         pub(super) buffer: Option<usize>,
         pub(super) overflow: Option<Overflow>,
     }

@@ -63,6 +63,8 @@ mod error;
 pub mod logger;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "webhook")]
+pub mod ssrf;
 pub mod supervise;
 mod telemetry;
 #[cfg(feature = "webhook")]

@@ -7,12 +7,12 @@
 //! |---|---|---|---|
 //! | `workbus_events_emitted_total` | counter | `event` | every event the metrics subscriber receives (it subscribes to all, losing none) |
 //! | `workbus_events_delivered_total` | counter | `subscriber` | the registry's count of events placed in each subscriber's mailbox |
-//! | `workbus_events_dropped_total` | counter | `subscriber`, `reason` | `overflow` and `closed` from the registry; `panic`, `write_failed`, `dead_letter_failed` from the subscribers of this crate |
+//! | `workbus_events_dropped_total` | counter | `subscriber`, `reason` | `overflow` and `closed` from the registry; `panic`, `write_failed`, `dead_letter_failed`, `dead_letter_full` from the subscribers of this crate |
 //! | `workbus_work_pools` | gauge | `status` | pools per status (`READY`, `NOT_READY`, `PAUSED`), from `created`/status/`deleted` events |
 //! | `workbus_work_queues` | gauge | `status` | queues per status, likewise |
 //! | `workbus_workers_online` | gauge | | the bus's count, read at each render |
 //! | `workbus_delivery_latency_seconds` | histogram | `subscriber` | from the bus taking an event in to a subscriber's handler receiving it |
-//! | `workbus_webhook_requests_total` | counter | `webhook`, `outcome` | every HTTP attempt: `success`, `client_error`, `server_error`, `rate_limited`, `request_timeout`, `redirect`, `timeout`, `connect_error`, `send_error` |
+//! | `workbus_webhook_requests_total` | counter | `webhook`, `outcome` | every HTTP attempt: `success`, `client_error`, `server_error`, `rate_limited`, `request_timeout`, `redirect`, `timeout`, `connect_error`, `send_error`, `refused_address` (the SSRF guard) |
 //! | `workbus_webhook_retries_total` | counter | `webhook` | attempts after the first |
 //! | `workbus_webhook_dead_letters_total` | counter | `webhook` | events given to the dead-letter sink |
 //! | `workbus_subscriber_restarts_total` | counter | `subscriber` | restarts after a panic |

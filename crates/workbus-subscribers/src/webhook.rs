@@ -265,7 +265,19 @@ pub struct WebhookConfig {
     pub batch: Option<BatchConfig>,
     /// Where events go after the retry budget.
     pub dead_letter: DeadLetterSink,
+    /// The largest a [`DeadLetterSink::File`] may grow, in bytes (default
+    /// [`DEFAULT_DEAD_LETTER_MAX_BYTES`], 64 MiB). A dead letter that would
+    /// take the file past it is not written: it is counted in
+    /// `workbus_events_dropped_total{reason="dead_letter_full"}` and logged
+    /// (without its body). Rotate or empty the file to make room.
+    pub dead_letter_max_bytes: u64,
+    /// The SSRF guard: refuse targets on loopback, private, link-local and
+    /// unspecified addresses (see [`crate::ssrf`]). Off by default.
+    pub refuse_private_addresses: bool,
 }
+
+/// The default cap of a dead-letter file: 64 MiB.
+pub const DEFAULT_DEAD_LETTER_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 impl fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -283,6 +295,8 @@ impl fmt::Debug for WebhookConfig {
             .field("concurrency", &self.concurrency)
             .field("batch", &self.batch)
             .field("dead_letter", &self.dead_letter)
+            .field("dead_letter_max_bytes", &self.dead_letter_max_bytes)
+            .field("refuse_private_addresses", &self.refuse_private_addresses)
             .finish()
     }
 }
@@ -301,7 +315,21 @@ impl WebhookConfig {
             concurrency: 8,
             batch: None,
             dead_letter: DeadLetterSink::Log,
+            dead_letter_max_bytes: DEFAULT_DEAD_LETTER_MAX_BYTES,
+            refuse_private_addresses: false,
         }
+    }
+
+    /// Turns the SSRF guard on or off (see [`crate::ssrf`]).
+    pub fn refuse_private_addresses(mut self, on: bool) -> Self {
+        self.refuse_private_addresses = on;
+        self
+    }
+
+    /// Caps a dead-letter file at this many bytes.
+    pub fn dead_letter_max_bytes(mut self, max: u64) -> Self {
+        self.dead_letter_max_bytes = max;
+        self
     }
 
     /// Signs requests with this secret (`whsec_` and base64).
@@ -385,8 +413,12 @@ impl WebhookConfig {
             }
             _ => return Err(bad_url("not an absolute http:// URL")),
         }
-        if uri.host().is_none_or(str::is_empty) {
+        let host = uri.host().unwrap_or_default();
+        if host.is_empty() {
             return Err(bad_url("no host"));
+        }
+        if self.refuse_private_addresses {
+            crate::ssrf::check_literal(host).map_err(|reason| bad_url(&reason))?;
         }
         let signer = match &self.secret {
             Some(s) => Some(Signer::new(s).map_err(|reason| Error::InvalidSecret {
@@ -416,6 +448,9 @@ impl WebhookConfig {
         }
         if self.timeout.is_zero() {
             return Err(bad("timeout", "0", "must be positive".into()));
+        }
+        if self.dead_letter_max_bytes == 0 {
+            return Err(bad("dead_letter_max_bytes", "0", "at least 1".into()));
         }
         if let Some(b) = &self.batch {
             if b.max_events == 0 {
@@ -598,6 +633,14 @@ impl Target {
                 reason: format!("no response within {:?}", self.timeout),
                 retry_after: None,
             },
+            Err(SendRequestError::Connect(awc::error::ConnectError::Resolver(e)))
+                if e.is::<crate::ssrf::RefusedAddress>() =>
+            {
+                Attempt::GiveUp {
+                    outcome: "refused_address",
+                    reason: e.to_string(),
+                }
+            }
             Err(SendRequestError::Connect(e)) => Attempt::Retry {
                 outcome: "connect_error",
                 reason: e.to_string(),
@@ -658,14 +701,33 @@ impl Target {
     }
 }
 
+/// A dead-letter file and how much room is left in it.
+struct DeadFile {
+    writer: BufWriter<std::fs::File>,
+    path: PathBuf,
+    /// Bytes in the file (what it had when opened, plus what was written since).
+    len: u64,
+    max: u64,
+    /// Dead letters refused because the file is full.
+    refused: u64,
+}
+
 enum DeadLetters {
     Log,
-    File(BufWriter<std::fs::File>, PathBuf),
+    File(DeadFile),
     Recipient(Recipient<DeadLetter>),
 }
 
+/// Why a dead letter could not be stored.
+enum Unstored {
+    /// The sink failed.
+    Failed(std::io::Error),
+    /// The file has reached its cap.
+    Full,
+}
+
 impl DeadLetters {
-    fn open(sink: &DeadLetterSink) -> Result<DeadLetters, Error> {
+    fn open(sink: &DeadLetterSink, max: u64) -> Result<DeadLetters, Error> {
         Ok(match sink {
             DeadLetterSink::Log => DeadLetters::Log,
             DeadLetterSink::File(path) => {
@@ -677,7 +739,14 @@ impl DeadLetters {
                         path: path.clone(),
                         source,
                     })?;
-                DeadLetters::File(BufWriter::new(file), path.clone())
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                DeadLetters::File(DeadFile {
+                    writer: BufWriter::new(file),
+                    path: path.clone(),
+                    len,
+                    max,
+                    refused: 0,
+                })
             }
             DeadLetterSink::Recipient(r) => DeadLetters::Recipient(r.clone()),
         })
@@ -699,23 +768,36 @@ impl DeadLetters {
                         body = %String::from_utf8_lossy(event.json()), "webhook gave up on an event (dead letter)");
                     Ok(())
                 }
-                DeadLetters::File(w, _) => {
+                DeadLetters::File(f) => {
                     let line = dead_letter_line(webhook, event, failure, clock);
-                    w.write_all(&line).and_then(|_| w.flush())
-                }
-                DeadLetters::Recipient(r) => {
-                    if r.connected() {
-                        r.do_send(DeadLetter {
-                            webhook: webhook.clone(),
-                            event: event.clone(),
-                            reason: failure.reason.clone(),
-                            attempts: failure.attempts,
-                        });
-                        Ok(())
+                    let len = line.len() as u64;
+                    if f.len.saturating_add(len) > f.max {
+                        f.refused += 1;
+                        Err(Unstored::Full)
                     } else {
-                        Err(std::io::Error::other("the dead-letter actor has stopped"))
+                        f.len += len;
+                        f.writer
+                            .write_all(&line)
+                            .and_then(|_| f.writer.flush())
+                            .map_err(Unstored::Failed)
                     }
                 }
+                // `try_send`, not `do_send`: a dead-letter actor that falls behind
+                // fills its bounded mailbox, and then a dead letter fails (counted)
+                // instead of queueing without limit.
+                DeadLetters::Recipient(r) => r
+                    .try_send(DeadLetter {
+                        webhook: webhook.clone(),
+                        event: event.clone(),
+                        reason: failure.reason.clone(),
+                        attempts: failure.attempts,
+                    })
+                    .map_err(|e| {
+                        Unstored::Failed(std::io::Error::other(match e {
+                            SendError::Full(_) => "the dead-letter actor's mailbox is full",
+                            SendError::Closed(_) => "the dead-letter actor has stopped",
+                        }))
+                    }),
             };
             match stored {
                 Ok(()) => {
@@ -725,10 +807,22 @@ impl DeadLetters {
                             reason = %failure.reason, attempts = failure.attempts, "webhook gave up on an event (dead letter)");
                     }
                 }
-                Err(error) => {
+                Err(Unstored::Full) => {
+                    telemetry.dropped(webhook, "dead_letter_full");
+                    if let DeadLetters::File(f) = self {
+                        // The first refusal, then every 1,000th: the log must not grow
+                        // in the file's place.
+                        if f.refused % 1000 == 1 {
+                            tracing::error!(webhook = %webhook, event_id = %event.id, reason = %failure.reason,
+                                path = %f.path.display(), max_bytes = f.max, refused = f.refused,
+                                "webhook gave up on an event and its dead-letter file is full: it is lost (counted as dead_letter_full)");
+                        }
+                    }
+                }
+                Err(Unstored::Failed(error)) => {
                     telemetry.dropped(webhook, "dead_letter_failed");
                     let path = match self {
-                        DeadLetters::File(_, p) => p.display().to_string(),
+                        DeadLetters::File(f) => f.path.display().to_string(),
                         _ => String::new(),
                     };
                     tracing::error!(webhook = %webhook, event_id = %event.id, reason = %failure.reason,
@@ -836,19 +930,29 @@ impl Webhook {
         telemetry: Telemetry,
     ) -> Result<Handle, Error> {
         let (signer, headers) = config.checked()?;
-        let dead = DeadLetters::open(&config.dead_letter)?;
+        let dead = DeadLetters::open(&config.dead_letter, config.dead_letter_max_bytes)?;
         let name: Arc<str> = config.name.as_str().into();
         let clock = bus.clock().clone();
         let addr = {
             let (name, telemetry) = (name.clone(), telemetry.clone());
             let (url, timeout, retry) = (config.url.clone(), config.timeout, config.retry.clone());
             let (concurrency, batch) = (config.concurrency, config.batch.clone());
+            let refuse_private = config.refuse_private_addresses;
             Supervisor::start(move |_| {
-                let client = awc::Client::builder()
-                    .connector(awc::Connector::new().limit(concurrency))
-                    .timeout(timeout)
-                    .disable_redirects()
-                    .finish();
+                let connector = awc::Connector::new().limit(concurrency);
+                let client = if refuse_private {
+                    awc::Client::builder()
+                        .connector(connector.connector(crate::ssrf::guarded_connector()))
+                        .timeout(timeout)
+                        .disable_redirects()
+                        .finish()
+                } else {
+                    awc::Client::builder()
+                        .connector(connector)
+                        .timeout(timeout)
+                        .disable_redirects()
+                        .finish()
+                };
                 Webhook {
                     target: Rc::new(Target {
                         name: name.clone(),
