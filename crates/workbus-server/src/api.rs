@@ -552,11 +552,27 @@ pub(crate) async fn ingest_events(
     st: web::Data<AppState>,
     Json(events): Json<Vec<workbus_core::Event>>,
 ) -> Result<HttpResponse> {
+    let now = st.bus.clock().now();
+    let mut shared = Vec::with_capacity(events.len());
     for mut event in events {
-        // Prefect stamps `received` on arrival, whatever the client sent. Ingest, not
-        // Publish: a client's event must not touch the registry's queue-to-pool links.
-        event.received = Some(st.bus.clock().now());
-        st.bus.ingest(SharedEvent::new(event));
+        // Prefect stamps `received` on arrival, whatever the client sent.
+        event.received = Some(now);
+        let event = SharedEvent::new(event);
+        // Prefect's PREFECT_EVENTS_MAXIMUM_SIZE_BYTES: 1.5 MB of JSON per event. The
+        // whole batch is refused, so a refused request publishes nothing.
+        let len = event.json().len();
+        if len > workbus_events::MAX_EVENT_SIZE {
+            return Err(ApiError::invalid(format!(
+                "event {} is {len} bytes of JSON, more than the {} an event may have",
+                event.id,
+                workbus_events::MAX_EVENT_SIZE
+            )));
+        }
+        shared.push(event);
+    }
+    // Ingest, not Publish: a client's event must not touch the registry's queue-to-pool links.
+    for event in shared {
+        st.bus.ingest(event);
     }
     Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())
 }

@@ -1,10 +1,13 @@
 //! The server's settings: flags with environment-variable fallbacks.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use workbus_core::BusConfig;
+use workbus_nats::NatsConfig;
+use workbus_subscribers::SubscribersConfig;
 
 use crate::error::ServerError;
 
@@ -12,14 +15,28 @@ use crate::error::ServerError;
 /// a few kilobytes, and a job template rarely reaches 100 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// How log lines are written.
+/// Default most websocket connections open at once (both event routes together).
+pub const DEFAULT_MAX_WEBSOCKET_CLIENTS: usize = 1000;
+
+/// How log lines are written; one setting for the server's own logs and the
+/// event logger subscriber.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines; events as `tracing` events among them.
     #[default]
     Pretty,
-    /// One JSON object per line.
+    /// One JSON object per line; events as Prefect JSON lines (to stdout, or `--log-file`).
     Json,
+}
+
+impl LogFormat {
+    /// The name the subscribers' configuration reads (`pretty` or `json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Pretty => "pretty",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// The flags of `workbus serve`; each has an environment variable as fallback.
@@ -55,15 +72,48 @@ pub struct ServeArgs {
     /// websockets need it as their `auth` token.
     #[arg(long, env = "WORKBUS_API_AUTH_STRING", hide_env_values = true)]
     pub api_auth_string: Option<String>,
-    /// Log format.
+    /// Log format, of the server's logs and of the event logger alike.
     #[arg(long, env = "WORKBUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// With `--log-format json`: append the events' Prefect JSON lines to this file, not stdout.
+    #[arg(long, env = "WORKBUS_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Send every event to this webhook (`http://` URL), signed when a secret is set.
+    #[arg(long, env = "WORKBUS_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The webhook's Standard Webhooks secret (`whsec_` and base64).
+    #[arg(long, env = "WORKBUS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// A JSON file defining more webhooks (see docs/subscribers.md).
+    #[arg(long, env = "WORKBUS_WEBHOOKS_FILE")]
+    pub webhooks_file: Option<PathBuf>,
+    /// Refuse webhook targets on loopback, private, link-local and unspecified addresses (SSRF guard).
+    #[arg(long, env = "WORKBUS_WEBHOOK_REFUSE_PRIVATE")]
+    pub webhook_refuse_private: bool,
+    /// Bridge events to this NATS JetStream server (comma-separated URLs); unset: one node alone.
+    #[arg(long, env = "WORKBUS_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// This node's name on NATS (stable across restarts; default: host, pid and a random suffix).
+    #[arg(long, env = "WORKBUS_NODE")]
+    pub node: Option<String>,
+    /// The JetStream stream (default `WORKBUS_EVENTS`).
+    #[arg(long, env = "WORKBUS_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+    /// The subject prefix (default `workbus.events`).
+    #[arg(long, env = "WORKBUS_NATS_SUBJECT_PREFIX")]
+    pub nats_subject_prefix: Option<String>,
+    /// Local events buffered while NATS is away (default 10000).
+    #[arg(long, env = "WORKBUS_NATS_BUFFER")]
+    pub nats_buffer: Option<String>,
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "WORKBUS_BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit_bytes: usize,
     /// Events queued for one websocket client before it is cut off as too slow.
     #[arg(long, env = "WORKBUS_WEBSOCKET_CLIENT_BUFFER", default_value_t = 1024)]
     pub websocket_client_buffer: usize,
+    /// Websocket connections open at once, at most; more are refused with 503.
+    #[arg(long, env = "WORKBUS_MAX_WEBSOCKET_CLIENTS", default_value_t = DEFAULT_MAX_WEBSOCKET_CLIENTS)]
+    pub max_websocket_clients: usize,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "WORKBUS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -86,8 +136,19 @@ impl Default for ServeArgs {
             event_history: 10_000,
             api_auth_string: None,
             log_format: LogFormat::Pretty,
+            log_file: None,
+            webhook_url: None,
+            webhook_secret: None,
+            webhooks_file: None,
+            webhook_refuse_private: false,
+            nats_url: None,
+            node: None,
+            nats_stream: None,
+            nats_subject_prefix: None,
+            nats_buffer: None,
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             websocket_client_buffer: 1024,
+            max_websocket_clients: DEFAULT_MAX_WEBSOCKET_CLIENTS,
             http_workers: 0,
             shutdown_timeout_seconds: 10,
             demo: false,
@@ -96,7 +157,7 @@ impl Default for ServeArgs {
 }
 
 /// The checked settings the server runs with.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub host: IpAddr,
@@ -112,6 +173,13 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Events queued for one websocket client before it is cut off.
     pub websocket_client_buffer: usize,
+    /// Websocket connections open at once, at most (both event routes together).
+    pub max_websocket_clients: usize,
+    /// The subscribers to install (logger, metrics, webhooks); `None`: none, and
+    /// `/metrics` shows only the server's own families.
+    pub subscribers: Option<SubscribersConfig>,
+    /// The NATS bridge; `None`: this node alone.
+    pub nats: Option<NatsConfig>,
     /// HTTP worker threads (0: one per core).
     pub http_workers: usize,
     /// How long open requests may take to finish on shutdown.
@@ -130,10 +198,37 @@ impl Default for ServerConfig {
             api_auth_string: None,
             body_limit: DEFAULT_BODY_LIMIT,
             websocket_client_buffer: 1024,
+            max_websocket_clients: DEFAULT_MAX_WEBSOCKET_CLIENTS,
+            subscribers: Some(SubscribersConfig::default()),
+            nats: None,
             http_workers: 0,
             shutdown_timeout: Duration::from_secs(10),
             demo: false,
         }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    /// Every setting but the auth string, which shows as `(set)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("bus", &self.bus)
+            .field("event_history", &self.event_history)
+            .field(
+                "api_auth_string",
+                &self.api_auth_string.as_ref().map(|_| "(set)"),
+            )
+            .field("body_limit", &self.body_limit)
+            .field("websocket_client_buffer", &self.websocket_client_buffer)
+            .field("max_websocket_clients", &self.max_websocket_clients)
+            .field("subscribers", &self.subscribers)
+            .field("nats", &self.nats.as_ref().map(|n| (&n.stream, &n.node)))
+            .field("http_workers", &self.http_workers)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("demo", &self.demo)
+            .finish()
     }
 }
 
@@ -183,6 +278,13 @@ impl TryFrom<ServeArgs> for ServerConfig {
                 "the API auth string must not be empty".into(),
             ));
         }
+        if a.max_websocket_clients == 0 {
+            return Err(ServerError::Config(
+                "max websocket clients must be at least 1".into(),
+            ));
+        }
+        let subscribers = subscribers_config(&a)?;
+        let nats = nats_config(&a)?;
         Ok(ServerConfig {
             host: a.host,
             port: a.port,
@@ -199,11 +301,44 @@ impl TryFrom<ServeArgs> for ServerConfig {
             api_auth_string: a.api_auth_string,
             body_limit: a.body_limit_bytes,
             websocket_client_buffer: a.websocket_client_buffer,
+            max_websocket_clients: a.max_websocket_clients,
+            subscribers: Some(subscribers),
+            nats,
             http_workers: a.http_workers,
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout_seconds),
             demo: a.demo,
         })
     }
+}
+
+/// The subscribers from the flags: the names `SubscribersConfig::from_vars` reads,
+/// answered from the parsed flags (which clap already filled from the environment).
+fn subscribers_config(a: &ServeArgs) -> Result<SubscribersConfig, ServerError> {
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    SubscribersConfig::from_vars(|name| match name {
+        "WORKBUS_LOG_FORMAT" => Some(a.log_format.as_str().to_owned()),
+        "WORKBUS_LOG_FILE" => path(&a.log_file),
+        "WORKBUS_WEBHOOK_URL" => a.webhook_url.clone(),
+        "WORKBUS_WEBHOOK_SECRET" => a.webhook_secret.clone(),
+        "WORKBUS_WEBHOOKS_FILE" => path(&a.webhooks_file),
+        "WORKBUS_WEBHOOK_REFUSE_PRIVATE" => Some(a.webhook_refuse_private.to_string()),
+        // A webhooks file may name the variable that holds a secret (`secret_env`).
+        other => std::env::var(other).ok(),
+    })
+    .map_err(ServerError::Subscribers)
+}
+
+/// The NATS bridge from the flags; `None` without a NATS URL.
+fn nats_config(a: &ServeArgs) -> Result<Option<NatsConfig>, ServerError> {
+    NatsConfig::from_lookup(|name| match name {
+        "WORKBUS_NATS_URL" => a.nats_url.clone(),
+        "WORKBUS_NODE" => a.node.clone(),
+        "WORKBUS_NATS_STREAM" => a.nats_stream.clone(),
+        "WORKBUS_NATS_SUBJECT_PREFIX" => a.nats_subject_prefix.clone(),
+        "WORKBUS_NATS_BUFFER" => a.nats_buffer.clone(),
+        _ => None,
+    })
+    .map_err(ServerError::Nats)
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// Something this server needs is gone (the history actor stopped).
     #[error("the server is shutting down")]
     Unavailable,
+    /// As many websocket connections are open as `WORKBUS_MAX_WEBSOCKET_CLIENTS` allows.
+    #[error("too many websocket clients: at most {0} at once; try again later")]
+    TooManyClients(usize),
 }
 
 impl ApiError {
@@ -80,7 +83,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidPageToken => StatusCode::FORBIDDEN,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -104,7 +107,11 @@ impl ResponseError for ApiError {
             }
             _ => json!({ "detail": detail }),
         };
-        HttpResponse::build(status).json(body)
+        let mut resp = HttpResponse::build(status);
+        if matches!(self, ApiError::TooManyClients(_)) {
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+        }
+        resp.json(body)
     }
 }
 
@@ -129,4 +136,32 @@ pub enum ServerError {
     /// The HTTP server failed while running.
     #[error("the HTTP server failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The subscribers (logger, webhooks, metrics) could not be configured or started.
+    #[error("subscribers: {0}")]
+    Subscribers(#[source] workbus_subscribers::Error),
+    /// The NATS bridge could not be configured or started.
+    #[error("NATS bridge: {0}")]
+    Nats(#[source] workbus_nats::Error),
+}
+
+impl ServerError {
+    /// Whether the error is a setting out of range (the binary exits 2 for those, 1 otherwise).
+    pub fn is_config(&self) -> bool {
+        use workbus_nats::Error as N;
+        use workbus_subscribers::Error as S;
+        match self {
+            ServerError::Config(_) => true,
+            ServerError::Subscribers(e) => matches!(
+                e,
+                S::InvalidSecret { .. }
+                    | S::InvalidUrl { .. }
+                    | S::InvalidSetting { .. }
+                    | S::ConfigRead { .. }
+                    | S::ConfigParse { .. }
+                    | S::FeatureDisabled(_)
+            ),
+            ServerError::Nats(e) => matches!(e, N::InvalidConfig { .. }),
+            _ => false,
+        }
+    }
 }

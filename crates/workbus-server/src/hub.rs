@@ -25,6 +25,18 @@ pub struct StreamStats {
     cut_off: AtomicU64,
     frames: AtomicU64,
     history_len: AtomicUsize,
+    connections: AtomicUsize,
+    refused: AtomicU64,
+}
+
+/// A websocket connection's place under the client limit; freed when dropped.
+#[derive(Debug)]
+pub struct Slot(Arc<StreamStats>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl StreamStats {
@@ -47,6 +59,30 @@ impl StreamStats {
     /// Events held in the history now.
     pub fn history_len(&self) -> usize {
         self.history_len.load(Ordering::Relaxed)
+    }
+    /// Websocket connections open now, on both event routes, handshakes included.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+    /// Websocket connections refused because `max` were open.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+    /// Takes a place for one more websocket connection, unless `max` are open
+    /// (then counts the refusal and answers `None`).
+    pub fn try_connect(self: &Arc<Self>, max: usize) -> Option<Slot> {
+        let taken = self
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Some(Slot(self.clone())),
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
     }
 }
 

@@ -27,6 +27,7 @@ pub mod demo;
 mod error;
 pub mod events;
 pub mod hub;
+pub mod metrics;
 pub mod response;
 pub mod ws;
 
@@ -40,6 +41,8 @@ use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Logger, NormalizePath};
 use actix_web::{guard, web, App, HttpServer, Resource};
 use workbus_core::{Bus, SubscribeOptions};
+use workbus_nats::NatsBridge;
+use workbus_subscribers::Subscribers;
 
 pub use config::{LogFormat, ServeArgs, ServerConfig};
 pub use error::{ApiError, ServerError};
@@ -63,6 +66,12 @@ pub struct AppState {
     pub ws_buffer: usize,
     /// Largest request body.
     pub body_limit: usize,
+    /// Websocket connections open at once, at most.
+    pub max_ws_clients: usize,
+    /// The subscribers' metrics, rendered at `GET /metrics`.
+    pub metrics: Option<workbus_subscribers::metrics::Metrics>,
+    /// The NATS bridge's counters, when it runs.
+    pub nats: Option<workbus_nats::BridgeStats>,
 }
 
 async fn not_found() -> actix_web::HttpResponse {
@@ -159,7 +168,9 @@ pub fn app(
         app = app.app_data(web::Data::new(auth::AuthString(auth)));
     }
     let extra = extra.to_vec();
+    // Extra services first: a `/metrics` of the embedder's wins over the built-in one.
     app.configure(move |cfg| extra.iter().for_each(|f| f(cfg)))
+        .service(res("/metrics").get(metrics::metrics))
         .service(api_scope())
         .default_service(web::to(not_found))
         .wrap(from_fn(auth::require_auth))
@@ -187,7 +198,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Starts the bus (unless given one), the history, and the HTTP server.
+    /// Starts the bus (unless given one), the history, the subscribers, the NATS
+    /// bridge (when configured) and the HTTP server, in that order, so that no
+    /// request is served before every subscriber listens.
     /// Call it inside an actix system; the bus's actors run on the current arbiter.
     pub async fn bind(self) -> Result<Server, ServerError> {
         let cfg = self.config;
@@ -205,6 +218,26 @@ impl ServerBuilder {
             SubscribeOptions::new("history"),
         )
         .await?;
+        let subscribers = match cfg.subscribers.clone() {
+            Some(c) => Some(
+                workbus_subscribers::install(&bus, c)
+                    .await
+                    .map_err(ServerError::Subscribers)?,
+            ),
+            None => None,
+        };
+        let bridge = match cfg.nats.clone() {
+            Some(c) => match NatsBridge::start(&bus, c).await {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    if let Some(s) = subscribers {
+                        s.shutdown().await;
+                    }
+                    return Err(ServerError::Nats(e));
+                }
+            },
+            None => None,
+        };
         let state = AppState {
             bus: bus.clone(),
             history,
@@ -212,6 +245,9 @@ impl ServerBuilder {
             auth: cfg.api_auth_string.as_deref().map(Arc::from),
             ws_buffer: cfg.websocket_client_buffer.max(1),
             body_limit: cfg.body_limit,
+            max_ws_clients: cfg.max_websocket_clients.max(1),
+            metrics: subscribers.as_ref().and_then(|s| s.metrics().cloned()),
+            nats: bridge.as_ref().map(NatsBridge::stats),
         };
         let services = self.services;
         let app_state = state.clone();
@@ -222,9 +258,13 @@ impl ServerBuilder {
             http = http.workers(cfg.http_workers);
         }
         let addr = SocketAddr::new(cfg.host, cfg.port);
-        let http = http
-            .bind(addr)
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let http = match http.bind(addr) {
+            Ok(http) => http,
+            Err(source) => {
+                stop_side_cars(bridge, subscribers).await;
+                return Err(ServerError::Bind { addr, source });
+            }
+        };
         let addr = http.addrs().first().copied().unwrap_or(addr);
         let running = http.run();
         let handle = running.handle();
@@ -237,7 +277,31 @@ impl ServerBuilder {
             running,
             state,
             demo,
+            subscribers,
+            bridge,
         })
+    }
+}
+
+/// Stops the NATS bridge (its source first, then it publishes what it holds),
+/// then the subscribers (each drains: webhooks deliver or dead-letter within
+/// their retry budget). The bridge goes first so that every remote event it
+/// ingested still reaches the local subscribers.
+async fn stop_side_cars(bridge: Option<NatsBridge>, subscribers: Option<Subscribers>) {
+    if let Some(bridge) = bridge {
+        match bridge.shutdown().await {
+            Ok(stats) => tracing::debug!(
+                published = stats.publisher.published(),
+                lost = stats.publisher.lost(),
+                "NATS bridge shut down"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "NATS bridge shutdown incomplete (what it left is counted)")
+            }
+        }
+    }
+    if let Some(subscribers) = subscribers {
+        subscribers.shutdown().await;
     }
 }
 
@@ -248,6 +312,8 @@ pub struct Server {
     running: actix_rt::task::JoinHandle<std::io::Result<()>>,
     state: AppState,
     demo: Option<actix_rt::task::JoinHandle<()>>,
+    subscribers: Option<Subscribers>,
+    bridge: Option<NatsBridge>,
 }
 
 impl std::fmt::Debug for Server {
@@ -291,6 +357,16 @@ impl Server {
         &self.state.stream_stats
     }
 
+    /// The subscribers' metrics (what `GET /metrics` renders), when they are installed.
+    pub fn metrics(&self) -> Option<&workbus_subscribers::metrics::Metrics> {
+        self.state.metrics.as_ref()
+    }
+
+    /// The NATS bridge's counters, when it runs.
+    pub fn nats_stats(&self) -> Option<&workbus_nats::BridgeStats> {
+        self.state.nats.as_ref()
+    }
+
     /// Serves until SIGINT or SIGTERM (or the HTTP server fails), then shuts down gracefully.
     pub async fn run_until_signal(mut self) -> Result<(), ServerError> {
         #[cfg(unix)]
@@ -313,8 +389,15 @@ impl Server {
         self.shutdown().await
     }
 
-    /// Stops gracefully: the demo stops, websocket clients are closed (1001),
-    /// open requests get the shutdown timeout to finish, then the bus is flushed.
+    /// Stops gracefully, in this order, so that nothing in flight is lost:
+    ///
+    /// 1. the demo stops, websocket clients are closed (1001), the listener
+    ///    closes and open requests get the shutdown timeout to finish;
+    /// 2. the bus is flushed: every event of a finished operation is with its subscribers;
+    /// 3. the NATS bridge stops pulling and publishes every local event it holds
+    ///    (within its own shutdown timeout; what is left is counted);
+    /// 4. the subscribers drain and stop: log lines written, webhooks delivered or
+    ///    dead-lettered within their retry budget.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         if let Some(demo) = &self.demo {
             demo.abort();
@@ -325,7 +408,9 @@ impl Server {
             Ok(r) => r.map_err(ServerError::Io),
             Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
         };
-        self.state.bus.flush().await?;
+        let flushed = self.state.bus.flush().await;
+        stop_side_cars(self.bridge, self.subscribers).await;
+        flushed?;
         tracing::info!("workbus stopped");
         result
     }

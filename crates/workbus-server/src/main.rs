@@ -59,7 +59,10 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "workbus failed");
             eprintln!("workbus: {e}");
-            std::process::ExitCode::FAILURE
+            // 2 for a setting that cannot work (a webhooks file that does not parse), as
+            // for the flags; 1 for what failed at start or while running (NATS unreachable,
+            // the port taken).
+            std::process::ExitCode::from(if e.is_config() { 2 } else { 1 })
         }
     }
 }

@@ -22,7 +22,7 @@ use workbus_core::{Event, EventFilter, SharedEvent};
 
 use crate::auth::secret_eq;
 use crate::error::ApiError;
-use crate::hub::{Attach, Detach};
+use crate::hub::{Attach, Detach, Slot};
 use crate::AppState;
 
 /// How far back websocket backfill reaches (Prefect's `PREFECT_EVENTS_MAXIMUM_WEBSOCKET_BACKFILL`).
@@ -42,7 +42,7 @@ fn has_prefect_subprotocol(req: &HttpRequest) -> bool {
         .any(|p| p.trim() == "prefect")
 }
 
-type Accepted = (HttpResponse, Session, AggregatedMessageStream, bool);
+type Accepted = (HttpResponse, Session, AggregatedMessageStream, bool, Slot);
 
 fn accept(st: &AppState, req: &HttpRequest, body: web::Payload) -> Result<Accepted, ApiError> {
     let prefect = has_prefect_subprotocol(req);
@@ -51,6 +51,12 @@ fn accept(st: &AppState, req: &HttpRequest, body: web::Payload) -> Result<Accept
     }
     let (mut resp, session, stream) = actix_ws::handle(req, body)
         .map_err(|e| ApiError::BadRequest(format!("websocket handshake failed: {e}")))?;
+    // After the handshake checks (a malformed one is a 400 whatever the load), before
+    // the upgrade: beyond the limit the client gets a 503 it can retry.
+    let slot = st
+        .stream_stats
+        .try_connect(st.max_ws_clients)
+        .ok_or(ApiError::TooManyClients(st.max_ws_clients))?;
     if prefect {
         resp.headers_mut()
             .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("prefect"));
@@ -59,7 +65,7 @@ fn accept(st: &AppState, req: &HttpRequest, body: web::Payload) -> Result<Accept
         .max_frame_size(MAX_MESSAGE)
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE);
-    Ok((resp, session, stream, prefect))
+    Ok((resp, session, stream, prefect, slot))
 }
 
 enum Incoming {
@@ -149,8 +155,12 @@ pub(crate) async fn events_out(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (resp, session, stream, prefect) = accept(&st, &req, body)?;
-    actix_web::rt::spawn(stream_out(st.get_ref().clone(), session, stream, prefect));
+    let (resp, session, stream, prefect, slot) = accept(&st, &req, body)?;
+    let st = st.get_ref().clone();
+    actix_web::rt::spawn(async move {
+        stream_out(st, session, stream, prefect).await;
+        drop(slot);
+    });
     Ok(resp)
 }
 
@@ -266,8 +276,12 @@ pub(crate) async fn events_in(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (resp, session, stream, prefect) = accept(&st, &req, body)?;
-    actix_web::rt::spawn(stream_in(st.get_ref().clone(), session, stream, prefect));
+    let (resp, session, stream, prefect, slot) = accept(&st, &req, body)?;
+    let st = st.get_ref().clone();
+    actix_web::rt::spawn(async move {
+        stream_in(st, session, stream, prefect).await;
+        drop(slot);
+    });
     Ok(resp)
 }
 
