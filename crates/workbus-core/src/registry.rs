@@ -359,7 +359,9 @@ fn park(sub: &mut Subscriber, e: SharedEvent, gate: &Gate) -> usize {
         return 0;
     }
     sub.pending.push_back(e);
-    if sub.pending.len() >= sub.buffer && !sub.closing_gate {
+    // Only `Block` holds producers back; a `DropNewest` subscriber never closes the gate,
+    // or one that stops answering would stall every producer for good.
+    if sub.overflow == Overflow::Block && sub.pending.len() >= sub.buffer && !sub.closing_gate {
         sub.closing_gate = true;
         gate.close();
         tracing::warn!(subscriber = %sub.name, buffer = sub.buffer, "subscriber buffer full: operations wait");
