@@ -426,7 +426,11 @@ async fn a_stuck_drop_newest_subscriber_never_holds_producers_back() {
         .expect("operations pass while the stuck subscriber drops");
     let s = &stuck.sub.stats;
     assert_eq!(s.offered(), n as u64);
-    assert!(s.dropped_overflow() as usize >= n - 4);
+    // What it holds is bounded by its mailbox (actix's default 16 until its own thread
+    // has run `started`) and its buffer; the rest is dropped and counted.
+    let held = s.delivered() + s.pending() as u64;
+    assert!(held <= 16 + 2 + 2, "it holds {held}");
+    assert!(s.dropped_overflow() + held >= n as u64);
     drop(release);
     tokio::time::timeout(Duration::from_secs(10), bus.flush())
         .await
