@@ -40,7 +40,10 @@ fn error(e: workbus::Error) -> HttpResponse {
 }
 
 async fn create(bus: web::Data<Bus>, name: web::Path<String>) -> HttpResponse {
-    match bus.create_pool(CreatePool::new(name.into_inner(), "process")).await {
+    match bus
+        .create_pool(CreatePool::new(name.into_inner(), "process"))
+        .await
+    {
         Ok(pool) => HttpResponse::Created().json(pool),
         Err(e) => error(e),
     }
@@ -65,7 +68,9 @@ async fn recent(events: web::Data<Arc<Mutex<VecDeque<SharedEvent>>>>) -> HttpRes
         body.extend_from_slice(e.json());
     }
     body.push(b']');
-    HttpResponse::Ok().content_type("application/json").body(body)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
 }
 
 #[actix_web::main]
@@ -73,7 +78,8 @@ async fn main() -> std::io::Result<()> {
     let bus = Bus::start();
     let events = Arc::new(Mutex::new(VecDeque::new()));
     let subscriber = Recent(events.clone()).start();
-    let options = SubscribeOptions::new("recent").filter(EventFilter::prefix(["prefect.work-pool."]));
+    let options =
+        SubscribeOptions::new("recent").filter(EventFilter::prefix(["prefect.work-pool."]));
     bus.subscribe(subscriber.recipient(), options)
         .await
         .map_err(std::io::Error::other)?;
@@ -84,7 +90,10 @@ async fn main() -> std::io::Result<()> {
             .app_data(bus.clone())
             .app_data(events.clone())
             .route("/pools/{name}", web::post().to(create))
-            .route("/pools/{pool}/workers/{worker}/heartbeat", web::post().to(heartbeat))
+            .route(
+                "/pools/{pool}/workers/{worker}/heartbeat",
+                web::post().to(heartbeat),
+            )
             .route("/recent", web::get().to(recent))
     })
     .bind(("127.0.0.1", 8080))?

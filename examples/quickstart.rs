@@ -11,7 +11,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use actix::prelude::*;
-use workbus::{Bus, BusConfig, CreatePool, CreateQueue, Deliver, PoolUpdate, QueueUpdate, SubscribeOptions};
+use workbus::{
+    Bus, BusConfig, CreatePool, CreateQueue, Deliver, PoolUpdate, QueueUpdate, SubscribeOptions,
+};
 
 /// Prints each event's shared JSON bytes, one per line.
 struct JsonLines;
@@ -25,7 +27,9 @@ impl Handler<Deliver> for JsonLines {
     fn handle(&mut self, Deliver(event): Deliver, _: &mut Context<Self>) {
         let mut out = std::io::stdout().lock();
         // A closed stdout (`| head`) is the reader's choice, not an error to report.
-        let _ = out.write_all(event.json()).and_then(|_| out.write_all(b"\n"));
+        let _ = out
+            .write_all(event.json())
+            .and_then(|_| out.write_all(b"\n"));
     }
 }
 
@@ -33,7 +37,8 @@ async fn life(bus: &Bus) -> Result<(), workbus::Error> {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     // Two pools: created, with their default queues; one starts paused.
     bus.create_pool(CreatePool::new("etl", "process")).await?;
-    bus.create_pool(CreatePool::new("ml", "kubernetes").paused()).await?;
+    bus.create_pool(CreatePool::new("ml", "kubernetes").paused())
+        .await?;
     bus.create_queue("etl", CreateQueue::new("high")).await?;
     bus.create_queue("ml", CreateQueue::new("gpu")).await?;
 
@@ -52,12 +57,22 @@ async fn life(bus: &Bus) -> Result<(), workbus::Error> {
         ..PoolUpdate::default()
     };
     bus.update_pool("etl", update).await?;
-    bus.update_queue("etl", "high", QueueUpdate { priority: Some(5), description: Some("urgent".into()), ..Default::default() })
-        .await?;
+    bus.update_queue(
+        "etl",
+        "high",
+        QueueUpdate {
+            priority: Some(5),
+            description: Some("urgent".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
 
     // Pause and resume a queue: it was polled just now, so it comes back ready.
-    bus.update_queue("etl", "high", QueueUpdate::pause()).await?;
-    bus.update_queue("etl", "high", QueueUpdate::resume()).await?;
+    bus.update_queue("etl", "high", QueueUpdate::pause())
+        .await?;
+    bus.update_queue("etl", "high", QueueUpdate::resume())
+        .await?;
 
     // ml resumes with a worker online, and its queue is polled.
     bus.update_pool("ml", PoolUpdate::resume()).await?;
@@ -88,7 +103,10 @@ fn main() {
         };
         let bus = Bus::builder().config(config).start();
         let printer = JsonLines.start();
-        if let Err(e) = bus.subscribe(printer.recipient(), SubscribeOptions::new("stdout")).await {
+        if let Err(e) = bus
+            .subscribe(printer.recipient(), SubscribeOptions::new("stdout"))
+            .await
+        {
             eprintln!("quickstart: {e}");
             return 1;
         }

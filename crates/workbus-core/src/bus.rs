@@ -194,6 +194,17 @@ impl Bus {
         Ok((pool.addr, q.addr))
     }
 
+    /// The actor of a pool, to speak its protocol directly (see [`crate::pool`]):
+    /// for instance `do_send` of messages whose answer the caller does not need.
+    pub fn pool_actor(&self, name: &str) -> Result<Addr<WorkPool>, Error> {
+        Ok(self.pool_entry(name)?.addr)
+    }
+
+    /// The actor of a queue (see [`crate::queue`]).
+    pub fn queue_actor(&self, pool: &str, queue: &str) -> Result<Addr<WorkQueue>, Error> {
+        Ok(self.queue_addr(pool, queue)?.2)
+    }
+
     /// Creates a work pool and its default queue. Emits, in order: the default
     /// queue's `created`, the pool's `created`, the pool's `not-ready` (or `paused`).
     pub async fn create_pool(&self, req: CreatePool) -> Result<PoolInfo, Error> {

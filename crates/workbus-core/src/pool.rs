@@ -41,6 +41,9 @@ use crate::queue::{DeleteQueue, UpdateQueue, WorkQueue};
 use crate::registry::Link;
 use crate::Error;
 
+/// The mailbox capacity of pool and queue actors.
+pub const MAILBOX: usize = 1024;
+
 struct Worker {
     created: Timestamp,
     last_heartbeat: Timestamp,
@@ -132,13 +135,12 @@ impl WorkPool {
     }
 
     /// Emits the status event for the current status, following the previous one if recent.
-    fn emit_status(&mut self) {
-        let now = self.core.now();
+    fn emit_status(&mut self, now: Timestamp) {
         let follows = self
             .last_status
             .filter(|(_, at)| now.since(*at) < self.core.config.follows_window)
             .map(|(id, _)| id);
-        let id = Uuid::now_v7();
+        let id = prefect::event_id(now);
         self.core.emit(prefect::pool_status(
             &self.labels,
             self.status,
@@ -149,10 +151,10 @@ impl WorkPool {
         self.last_status = Some((id, now));
     }
 
-    fn set_status(&mut self, status: Status) {
+    fn set_status(&mut self, status: Status, now: Timestamp) {
         if self.status != status {
             self.status = status;
-            self.emit_status();
+            self.emit_status(now);
         }
     }
 
@@ -188,7 +190,7 @@ impl WorkPool {
             }
         }
         if self.online == 0 && self.status == Status::Ready {
-            self.set_status(Status::NotReady);
+            self.set_status(Status::NotReady, now);
         }
         if let Some(deadline) = next {
             self.arm(deadline, ctx);
@@ -211,7 +213,7 @@ impl WorkPool {
             &labels,
             self.labels.as_related(),
             now,
-            Uuid::now_v7(),
+            prefect::event_id(now),
         ));
         let queue = WorkQueue::new(
             self.core.clone(),
@@ -256,7 +258,10 @@ impl WorkPool {
 impl Actor for WorkPool {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Chosen, not actix's default of 16: heartbeats arrive in bursts from many
+        // workers, and a full mailbox makes every sender park and retry.
+        ctx.set_mailbox_capacity(MAILBOX);
         // Prefect's order: the default queue's `created`, the pool's `created`, the pool's status.
         let default = CreateQueue {
             name: "default".to_owned(),
@@ -272,9 +277,9 @@ impl Actor for WorkPool {
             self.default_queue,
             self.storage.default_result_storage_block_id,
             now,
-            Uuid::now_v7(),
+            prefect::event_id(now),
         ));
-        self.emit_status();
+        self.emit_status(now);
     }
 }
 
@@ -349,7 +354,7 @@ impl Handler<Heartbeat> for WorkPool {
         }
         if self.status == Status::NotReady {
             self.updated = now;
-            self.set_status(Status::Ready);
+            self.set_status(Status::Ready, now);
         }
         self.arm(deadline, ctx);
         Ok(())
@@ -375,7 +380,7 @@ impl Handler<DeleteWorker> for WorkPool {
                         .fetch_sub(1, Ordering::Relaxed);
                 }
                 if self.online == 0 && self.status == Status::Ready {
-                    self.set_status(Status::NotReady);
+                    self.set_status(Status::NotReady, self.core.now());
                 }
                 Ok(())
             }
@@ -482,7 +487,7 @@ impl Handler<UpdatePool> for WorkPool {
                 &self.labels,
                 changes,
                 now,
-                Uuid::now_v7(),
+                prefect::event_id(now),
             ));
         }
         if let Some(paused) = u.is_paused {
@@ -497,7 +502,7 @@ impl Handler<UpdatePool> for WorkPool {
                     (false, true) => Status::Ready,
                     (false, false) => Status::NotReady,
                 };
-                self.set_status(target);
+                self.set_status(target, now);
             }
         }
         Ok(self.info())
@@ -657,7 +662,7 @@ impl Handler<DeletePool> for WorkPool {
                     act.default_queue,
                     act.storage.default_result_storage_block_id,
                     now,
-                    Uuid::now_v7(),
+                    prefect::event_id(now),
                 ));
                 act.core
                     .stats

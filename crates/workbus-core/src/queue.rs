@@ -92,19 +92,18 @@ impl WorkQueue {
         }
     }
 
-    fn set_status(&mut self, status: Status) {
+    fn set_status(&mut self, status: Status, now: Timestamp) {
         if self.status == status {
             return;
         }
         self.status = status;
-        let now = self.core.now();
         // The registry adds the pool as related resource, from its link.
         self.core.emit(prefect::queue_status(
             &self.labels,
             no_related(),
             status,
             now,
-            Uuid::now_v7(),
+            prefect::event_id(now),
         ));
     }
 
@@ -144,13 +143,17 @@ impl WorkQueue {
         if self.polled_recently() {
             self.arm(ctx);
         } else {
-            self.set_status(Status::NotReady);
+            self.set_status(Status::NotReady, self.core.now());
         }
     }
 }
 
 impl Actor for WorkQueue {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(crate::pool::MAILBOX);
+    }
 }
 
 /// A worker polled the queue: a `NOT_READY` queue becomes `READY`.
@@ -162,9 +165,10 @@ impl Handler<Poll> for WorkQueue {
     type Result = ();
 
     fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) {
-        self.last_polled = Some(self.core.now());
+        let now = self.core.now();
+        self.last_polled = Some(now);
         if self.status == Status::NotReady {
-            self.set_status(Status::Ready);
+            self.set_status(Status::Ready, now);
         }
         if self.status == Status::Ready {
             self.arm(ctx);
@@ -244,14 +248,14 @@ impl Handler<UpdateQueue> for WorkQueue {
                 no_related(),
                 changes,
                 now,
-                Uuid::now_v7(),
+                prefect::event_id(now),
             ));
         }
         match u.is_paused {
             Some(true) if self.status != Status::Paused => {
                 self.is_paused = true;
                 self.updated = now;
-                self.set_status(Status::Paused);
+                self.set_status(Status::Paused, now);
             }
             Some(false) if self.status == Status::Paused => {
                 self.is_paused = false;
@@ -261,7 +265,7 @@ impl Handler<UpdateQueue> for WorkQueue {
                 } else {
                     Status::NotReady
                 };
-                self.set_status(to);
+                self.set_status(to, now);
                 self.arm(ctx);
             }
             Some(p) => self.is_paused = p,
@@ -288,7 +292,7 @@ impl Handler<DeleteQueue> for WorkQueue {
             &self.labels,
             no_related(),
             now,
-            Uuid::now_v7(),
+            prefect::event_id(now),
         ));
         ctx.stop();
     }

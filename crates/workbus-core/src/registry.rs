@@ -30,8 +30,11 @@ use workbus_events::{prefect, Event, IndexHint, Resource, SharedEvent};
 
 use crate::clock::Clock;
 use crate::subscription::{
-    Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
+    bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
 };
+
+/// Resource ids are long strings hashed on every event: a fast hasher pays off.
+type Map<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
 
 /// The gate that [`Overflow::Block`] closes: operations on the bus pass it
 /// first, at the cost of one atomic load while it is open.
@@ -101,7 +104,8 @@ struct Subscriber {
     id: SubscriptionId,
     name: Arc<str>,
     recipient: Recipient<Deliver>,
-    filter: workbus_events::EventFilter,
+    /// `None` when the filter matches everything, so it is not even tried.
+    filter: Option<workbus_events::EventFilter>,
     buffer: usize,
     overflow: Overflow,
     pending: VecDeque<SharedEvent>,
@@ -126,16 +130,18 @@ pub struct Registry {
     stats: Arc<BusStats>,
     subs: Vec<Option<Subscriber>>,
     free: Vec<usize>,
-    by_primary: HashMap<Box<str>, Vec<usize>>,
-    by_any: HashMap<Box<str>, Vec<usize>>,
+    by_primary: Map<Vec<usize>>,
+    by_any: Map<Vec<usize>>,
     everything: Vec<usize>,
-    links: HashMap<Box<str>, Arc<[Resource]>>,
+    links: Map<Arc<[Resource]>>,
     next_id: u64,
     stamp: u64,
     backlog: usize,
     draining: bool,
     idle_drains: u32,
     flushes: Vec<oneshot::Sender<()>>,
+    /// Reused by every dispatch, so fan-out allocates no list of its own.
+    targets: Vec<usize>,
 }
 
 impl Registry {
@@ -146,23 +152,25 @@ impl Registry {
             stats,
             subs: Vec::new(),
             free: Vec::new(),
-            by_primary: HashMap::new(),
-            by_any: HashMap::new(),
+            by_primary: Map::default(),
+            by_any: Map::default(),
             everything: Vec::new(),
-            links: HashMap::new(),
+            links: Map::default(),
             next_id: 1,
             stamp: 0,
             backlog: 0,
             draining: false,
             idle_drains: 0,
             flushes: Vec::new(),
+            targets: Vec::new(),
         }
     }
 
     fn dispatch(&mut self, event: SharedEvent, ctx: &mut Context<Self>) {
         self.stamp += 1;
         let stamp = self.stamp;
-        let mut targets: Vec<usize> = Vec::new();
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
         let mut take = |subs: &mut [Option<Subscriber>], i: usize| {
             if let Some(s) = subs[i].as_mut() {
                 if s.stamp != stamp {
@@ -174,9 +182,11 @@ impl Registry {
         for &i in &self.everything {
             take(&mut self.subs, i);
         }
-        if let Some(list) = self.by_primary.get(event.resource.id()) {
-            for &i in list {
-                take(&mut self.subs, i);
+        if !self.by_primary.is_empty() {
+            if let Some(list) = self.by_primary.get(event.resource.id()) {
+                for &i in list {
+                    take(&mut self.subs, i);
+                }
             }
         }
         if !self.by_any.is_empty() {
@@ -191,31 +201,30 @@ impl Registry {
         // Fan out in subscription order, whatever index found them.
         targets.sort_unstable();
         let mut closed = Vec::new();
-        for i in targets {
+        for &i in &targets {
             let Some(sub) = self.subs[i].as_mut() else {
                 continue;
             };
-            if !sub.filter.matches(&event) {
+            if sub.filter.as_ref().is_some_and(|f| !f.matches(&event)) {
                 continue;
             }
-            sub.stats.offered.fetch_add(1, Ordering::Relaxed);
+            bump(&sub.stats.offered);
             if !sub.pending.is_empty() {
                 self.backlog += park(sub, event.clone(), &self.gate);
                 continue;
             }
             match sub.recipient.try_send(Deliver(event.clone())) {
-                Ok(()) => {
-                    sub.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                }
+                Ok(()) => bump(&sub.stats.delivered),
                 Err(SendError::Full(Deliver(e))) => {
                     self.backlog += park(sub, e, &self.gate);
                 }
                 Err(SendError::Closed(_)) => {
-                    sub.stats.dropped_closed.fetch_add(1, Ordering::Relaxed);
+                    bump(&sub.stats.dropped_closed);
                     closed.push(i);
                 }
             }
         }
+        self.targets = targets;
         for i in closed {
             self.remove(i, "its mailbox is closed");
         }
@@ -267,7 +276,7 @@ impl Registry {
             while let Some(e) = sub.pending.pop_front() {
                 match sub.recipient.try_send(Deliver(e)) {
                     Ok(()) => {
-                        sub.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        bump(&sub.stats.delivered);
                         moved += 1;
                     }
                     Err(SendError::Full(Deliver(e))) => {
@@ -275,7 +284,7 @@ impl Registry {
                         break;
                     }
                     Err(SendError::Closed(_)) => {
-                        sub.stats.dropped_closed.fetch_add(1, Ordering::Relaxed);
+                        bump(&sub.stats.dropped_closed);
                         moved += 1;
                         closed.push(i);
                         break;
@@ -324,7 +333,7 @@ impl Registry {
         if sub.closing_gate {
             self.gate.open();
         }
-        let unindex = |map: &mut HashMap<Box<str>, Vec<usize>>, keys: &[Box<str>]| {
+        let unindex = |map: &mut Map<Vec<usize>>, keys: &[Box<str>]| {
             for k in keys {
                 if let Some(list) = map.get_mut(k) {
                     list.retain(|&x| x != i);
@@ -391,17 +400,20 @@ impl Handler<Publish> for Registry {
     type Result = ();
 
     fn handle(&mut self, Publish(mut event): Publish, ctx: &mut Context<Self>) {
-        if event.related.is_empty() {
+        // Only queue events are linked; pool events skip the lookup.
+        if event.related.is_empty() && event.event.starts_with("prefect.work-queue.") {
             if let Some(pool) = self.links.get(event.resource.id()) {
                 event.related = pool.clone();
             }
         }
+        // Events built by the bus's actors carry `received` already (the same
+        // instant as `occurred`); others are stamped on arrival.
         if event.received.is_none() {
             event.received = Some(self.clock.now());
         }
         let unlink = event.event == prefect::QUEUE_DELETED;
         let queue_id = unlink.then(|| Box::<str>::from(event.resource.id()));
-        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        bump(&self.stats.published);
         self.dispatch(SharedEvent::new(event), ctx);
         if let Some(q) = queue_id {
             self.links.remove(&q);
@@ -418,7 +430,7 @@ impl Handler<Ingest> for Registry {
     type Result = ();
 
     fn handle(&mut self, Ingest(event): Ingest, ctx: &mut Context<Self>) {
-        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        bump(&self.stats.published);
         self.dispatch(event, ctx);
     }
 }
@@ -459,7 +471,8 @@ impl Handler<Subscribe> for Registry {
         self.next_id += 1;
         let name: Arc<str> = msg.options.name.into();
         let stats = Arc::new(SubscriberStats::default());
-        let keys = match msg.options.filter.index_hint() {
+        let filter = msg.options.filter;
+        let keys = match filter.index_hint() {
             IndexHint::Primary(ids) => {
                 Keys::Primary(ids.iter().map(|s| s.as_str().into()).collect())
             }
@@ -485,7 +498,7 @@ impl Handler<Subscribe> for Registry {
             id,
             name: name.clone(),
             recipient: msg.recipient,
-            filter: msg.options.filter,
+            filter: (!filter.is_all()).then_some(filter),
             buffer: msg.options.buffer.max(1),
             overflow: msg.options.overflow,
             pending: VecDeque::new(),

@@ -94,6 +94,12 @@ pub struct SubscriberStats {
     pub(crate) pending: AtomicUsize,
 }
 
+/// Adds one to a counter that only the registry writes: a plain load and
+/// store, without the locked read-modify-write of `fetch_add`.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 impl SubscriberStats {
     /// Events that matched the filter.
     pub fn offered(&self) -> u64 {

@@ -126,8 +126,21 @@ pub struct EventNameFilter {
 }
 
 /// Labels to match: each label must match one of its patterns (Prefect's `ResourceSpecification`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+///
+/// It reads and writes Prefect's JSON: a map from label to one pattern or a list of them.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LabelsFilter(Vec<(String, Vec<LabelPattern>)>);
+
+impl Serialize for LabelsFilter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (label, patterns) in &self.0 {
+            map.serialize_entry(label, patterns)?;
+        }
+        map.end()
+    }
+}
 
 impl LabelsFilter {
     /// An empty specification, which matches every resource.
@@ -464,6 +477,17 @@ impl EventFilter {
         }
     }
 
+    /// Whether this filter sets no criterion at all, and so matches every event.
+    pub fn is_all(&self) -> bool {
+        self.occurred.is_none()
+            && self.event.is_none()
+            && self.resource.is_none()
+            && self.related.is_empty()
+            && self.any_resource.is_empty()
+            && self.id.as_ref().is_none_or(|f| f.id.is_none())
+            && self.text.is_none()
+    }
+
     /// Whether the event matches every sub-filter that is set.
     pub fn matches(&self, e: &Event) -> bool {
         if let Some(o) = &self.occurred {
@@ -534,4 +558,23 @@ fn name_matches(f: &EventNameFilter, name: &str) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_round_trip_through_their_json() {
+        let json = serde_json::json!({
+            "event": {"prefix": ["prefect.work-pool."]},
+            "resource": {"labels": {"prefect.resource.name": ["a*", "!b"]}, "distinct": false},
+            "related": [{"role": ["work-pool"]}],
+            "any_resource": [{"labels": {"prefect.work-pool.type": ["process"]}}],
+            "order": "ASC"
+        });
+        let f: EventFilter = serde_json::from_value(json.clone()).unwrap();
+        let again: EventFilter = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), json);
+    }
 }

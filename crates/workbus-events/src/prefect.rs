@@ -262,6 +262,21 @@ impl Changes {
     }
 }
 
+/// A fresh event id: a UUID v7 for the instant `at`.
+///
+/// Ids from one thread increase strictly, even within a millisecond (uuid's
+/// v7 counter, kept per thread so that no lock is shared). Taking the time
+/// from the event's own `occurred` saves a clock read per event.
+pub fn event_id(at: Timestamp) -> Uuid {
+    thread_local! {
+        static CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+    }
+    let micros = at.as_micros();
+    let secs = u64::try_from(micros.div_euclid(1_000_000)).unwrap_or(0);
+    let nanos = (micros.rem_euclid(1_000_000) * 1000) as u32;
+    CONTEXT.with(|ctx| Uuid::new_v7(uuid::Timestamp::from_unix(ctx, secs, nanos)))
+}
+
 fn event(
     name: &'static str,
     resource: &Resource,
@@ -279,7 +294,8 @@ fn event(
         payload,
         id,
         follows,
-        received: None,
+        // Built by the actor that hands it to the bus: emitted and received at once.
+        received: Some(occurred),
     }
 }
 
