@@ -1,0 +1,151 @@
+//! Fan-out: events emitted by pool actors, through the registry, to N counting subscribers,
+//! against raw actix forwarding an `Arc` to the same N subscribers. Throughput is in
+//! deliveries (events × subscribers) per second.
+
+mod support;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use support::*;
+use workbus::pool::UpdatePool;
+use workbus::{Bus, CreatePool, PoolUpdate, SubscribeOptions};
+
+const EVENTS: u64 = 20_000;
+const POOLS: usize = 100;
+
+fn fanout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fanout");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [1usize, 8, 64] {
+        group.throughput(Throughput::Elements(EVENTS * n as u64));
+        group.bench_with_input(BenchmarkId::new("workbus", n), &n, |b, &n| {
+            let sys = System::new();
+            let (bus, count, pools) = sys.block_on(async move {
+                let bus = Bus::start();
+                let count = Arc::new(AtomicU64::new(0));
+                for _ in 0..n {
+                    let addr = Counter(count.clone()).start();
+                    bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
+                        .await
+                        .unwrap();
+                }
+                let mut pools = Vec::new();
+                for i in 0..POOLS {
+                    bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
+                        .await
+                        .unwrap();
+                    pools.push(bus.pool_actor(&format!("p{i}")).unwrap());
+                }
+                bus.flush().await.unwrap();
+                (bus, count, pools)
+            });
+            b.iter_custom(|iters| {
+                sys.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
+                        let t = Instant::now();
+                        // Each pause or resume is one status event, emitted by the pool's actor.
+                        for k in 0..EVENTS as usize {
+                            let update = if (k / POOLS) % 2 == 0 {
+                                PoolUpdate::pause()
+                            } else {
+                                PoolUpdate::resume()
+                            };
+                            pools[k % POOLS].do_send(UpdatePool(update));
+                            if k % 256 == 255 {
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                        until(&count, start_count + EVENTS * n as u64).await;
+                        total += t.elapsed();
+                    }
+                    let _ = &bus;
+                    total
+                })
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("raw_actix", n), &n, |b, &n| {
+            let sys = System::new();
+            let (registry, count) = sys.block_on(async move {
+                let count = Arc::new(AtomicU64::new(0));
+                let subs = (0..n)
+                    .map(|_| RawCounter(count.clone()).start().recipient())
+                    .collect();
+                (RawRegistry(subs).start(), count)
+            });
+            let payload = Arc::new([0u8; 64]);
+            b.iter_custom(|iters| {
+                sys.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
+                        let t = Instant::now();
+                        for k in 0..EVENTS {
+                            registry.do_send(Raw(payload.clone()));
+                            if k % 256 == 255 {
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                        until(&count, start_count + EVENTS * n as u64).await;
+                        total += t.elapsed();
+                    }
+                    total
+                })
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("tokio_broadcast", n), &n, |b, &n| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let local = tokio::task::LocalSet::new();
+                    local
+                        .run_until(async {
+                            let mut total = Duration::ZERO;
+                            for _ in 0..iters {
+                                let (tx, _) =
+                                    tokio::sync::broadcast::channel::<Arc<[u8; 64]>>(1024);
+                                let count = Arc::new(AtomicU64::new(0));
+                                for _ in 0..n {
+                                    let mut rx = tx.subscribe();
+                                    let count = count.clone();
+                                    tokio::task::spawn_local(async move {
+                                        while rx.recv().await.is_ok() {
+                                            count
+                                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                        }
+                                    });
+                                }
+                                let payload = Arc::new([0u8; 64]);
+                                let t = Instant::now();
+                                for k in 0..EVENTS {
+                                    let _ = tx.send(payload.clone());
+                                    if k % 256 == 255 {
+                                        tokio::task::yield_now().await;
+                                    }
+                                }
+                                until(&count, EVENTS * n as u64).await;
+                                total += t.elapsed();
+                                drop(tx);
+                            }
+                            total
+                        })
+                        .await
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);

@@ -1,0 +1,83 @@
+//! What the benches share: counting subscribers, the raw-actix baseline registry, and RSS.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use workbus::Deliver;
+
+/// A subscriber that only counts.
+pub struct Counter(pub Arc<AtomicU64>);
+
+impl Actor for Counter {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl Handler<Deliver> for Counter {
+    type Result = ();
+    fn handle(&mut self, _: Deliver, _: &mut Context<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The baseline's message: an `Arc`, as the bus hands subscribers one.
+#[derive(Clone, Message)]
+#[rtype(result = "()")]
+pub struct Raw(pub Arc<[u8; 64]>);
+
+/// The baseline's subscriber.
+pub struct RawCounter(pub Arc<AtomicU64>);
+
+impl Actor for RawCounter {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl Handler<Raw> for RawCounter {
+    type Result = ();
+    fn handle(&mut self, _: Raw, _: &mut Context<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The baseline registry: raw actix, forwarding each message to every subscriber with `do_send`.
+pub struct RawRegistry(pub Vec<Recipient<Raw>>);
+
+impl Actor for RawRegistry {
+    type Context = Context<Self>;
+}
+
+impl Handler<Raw> for RawRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: Raw, _: &mut Context<Self>) {
+        for r in &self.0 {
+            r.do_send(msg.clone());
+        }
+    }
+}
+
+/// Yields until `counter` reaches `target`.
+pub async fn until(counter: &AtomicU64, target: u64) {
+    while counter.load(Ordering::Relaxed) < target {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Resident memory of this process, in bytes, from /proc/self/status.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
