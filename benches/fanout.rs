@@ -101,48 +101,6 @@ fn fanout(c: &mut Criterion) {
                 })
             });
         });
-        group.bench_with_input(BenchmarkId::new("tokio_broadcast", n), &n, |b, &n| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let local = tokio::task::LocalSet::new();
-                    local
-                        .run_until(async {
-                            let mut total = Duration::ZERO;
-                            for _ in 0..iters {
-                                let (tx, _) =
-                                    tokio::sync::broadcast::channel::<Arc<[u8; 64]>>(1024);
-                                let count = Arc::new(AtomicU64::new(0));
-                                for _ in 0..n {
-                                    let mut rx = tx.subscribe();
-                                    let count = count.clone();
-                                    tokio::task::spawn_local(async move {
-                                        while rx.recv().await.is_ok() {
-                                            count
-                                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                        }
-                                    });
-                                }
-                                let payload = Arc::new([0u8; 64]);
-                                let t = Instant::now();
-                                for k in 0..EVENTS {
-                                    let _ = tx.send(payload.clone());
-                                    if k % 256 == 255 {
-                                        tokio::task::yield_now().await;
-                                    }
-                                }
-                                until(&count, EVENTS * n as u64).await;
-                                total += t.elapsed();
-                                drop(tx);
-                            }
-                            total
-                        })
-                        .await
-                })
-            });
-        });
     }
     group.finish();
 }

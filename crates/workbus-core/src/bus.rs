@@ -283,12 +283,13 @@ impl Bus {
         names
     }
 
-    /// Updates, pauses or resumes a work pool.
+    /// Updates, pauses or resumes a work pool; answers the pool as it is right after.
     pub async fn update_pool(&self, name: &str, update: PoolUpdate) -> Result<PoolInfo, Error> {
         update.validate()?;
         let entry = self.pool_entry(name)?;
         self.core.gate.pass().await;
-        entry.addr.send(UpdatePool(update)).await?
+        entry.addr.send(UpdatePool(update)).await??;
+        Ok(entry.addr.send(GetPool).await?)
     }
 
     /// Deletes a work pool: every queue's `deleted`, then the pool's.

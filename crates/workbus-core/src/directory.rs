@@ -25,13 +25,16 @@ pub(crate) struct QueueEntry {
     pub(crate) addr: Addr<WorkQueue>,
 }
 
+/// Names are hashed on every heartbeat and poll: a fast hasher pays off.
+pub(crate) type Hasher = foldhash::fast::RandomState;
+
 /// The lookup tables. Pools and queues keep them current; nothing else writes them.
 #[derive(Default)]
 pub(crate) struct Directory {
-    pub(crate) pools: DashMap<String, PoolEntry>,
-    pub(crate) pool_names: DashMap<Uuid, String>,
-    pub(crate) queues: DashMap<Uuid, QueueEntry>,
-    pub(crate) queue_ids: DashMap<(Uuid, String), Uuid>,
+    pub(crate) pools: DashMap<String, PoolEntry, Hasher>,
+    pub(crate) pool_names: DashMap<Uuid, String, Hasher>,
+    pub(crate) queues: DashMap<Uuid, QueueEntry, Hasher>,
+    pub(crate) queue_ids: DashMap<(Uuid, String), Uuid, Hasher>,
 }
 
 /// What every actor of one bus shares.

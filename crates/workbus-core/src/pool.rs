@@ -75,7 +75,7 @@ pub struct WorkPool {
     updated: Timestamp,
     default_queue: Uuid,
     queues: Vec<QueueSlot>,
-    workers: HashMap<String, Worker>,
+    workers: HashMap<String, Worker, crate::directory::Hasher>,
     online: usize,
     last_status: Option<(Uuid, Timestamp)>,
     timer: Option<(Timestamp, SpawnHandle)>,
@@ -106,7 +106,7 @@ impl WorkPool {
             updated: now,
             default_queue: Uuid::now_v7(),
             queues: Vec::new(),
-            workers: HashMap::new(),
+            workers: HashMap::default(),
             online: 0,
             last_status: None,
             timer: None,
@@ -437,12 +437,14 @@ impl Handler<GetPool> for WorkPool {
 
 /// Changes fields, pauses or resumes: one `updated` event for every field
 /// that really changed, then the status event if the status changed.
+/// ([`GetPool`] reads the result; answering a snapshot here would cost every
+/// caller that does not read it.)
 #[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<PoolInfo, Error>")]
+#[rtype(result = "Result<(), Error>")]
 pub struct UpdatePool(pub PoolUpdate);
 
 impl Handler<UpdatePool> for WorkPool {
-    type Result = Result<PoolInfo, Error>;
+    type Result = Result<(), Error>;
 
     fn handle(&mut self, UpdatePool(u): UpdatePool, _: &mut Context<Self>) -> Self::Result {
         u.validate()?;
@@ -505,7 +507,7 @@ impl Handler<UpdatePool> for WorkPool {
                 self.set_status(target, now);
             }
         }
-        Ok(self.info())
+        Ok(())
     }
 }
 

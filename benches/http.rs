@@ -1,0 +1,178 @@
+//! HTTP: worker heartbeats and queue polls per second against the real server on loopback,
+//! from a Rust load generator (awc, 64 requests in flight), against a bare actix-web server
+//! that answers the same route after parsing the same body, with no bus behind it.
+//!
+//! With `WORKBUS_BENCH_PREFECT_URL` set (to a Prefect server's base URL whose pools
+//! `pool-0`..`pool-99` exist), the same load also runs against Prefect: that is what
+//! `tests/interop/bench_http_vs_prefect.sh` does, outside CI.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use workbus_server::{Server, ServerConfig};
+
+const REQUESTS: u64 = 20_000;
+const IN_FLIGHT: usize = 64;
+const POOLS: usize = 100;
+
+/// Starts `start` on its own thread with its own actix system; answers its address.
+fn serve<F, Fut>(start: F) -> SocketAddr
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = SocketAddr>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix::System::new().block_on(async move {
+            tx.send(start().await).unwrap();
+            // Serve until the bench process exits.
+            std::future::pending::<()>().await;
+        })
+    });
+    rx.recv().unwrap()
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Beat {
+    name: String,
+    heartbeat_interval_seconds: Option<u32>,
+}
+
+async fn bare_heartbeat(_: web::Path<String>, _: web::Json<Beat>) -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+/// Sends `requests` requests, `IN_FLIGHT` at a time, and answers the time taken.
+async fn load(base: String, requests: u64, path: fn(usize) -> (String, String)) -> Duration {
+    let connector = awc::Connector::new().limit(IN_FLIGHT);
+    let client = awc::Client::builder()
+        .connector(connector)
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let t = Instant::now();
+    let per = requests as usize / IN_FLIGHT;
+    let tasks = (0..IN_FLIGHT).map(|c| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            for i in 0..per {
+                let (path, body) = path(c * per + i);
+                let resp = client
+                    .post(format!("{base}{path}"))
+                    .insert_header(("content-type", "application/json"))
+                    .send_body(body)
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "{}", resp.status());
+            }
+        }
+    });
+    futures_util::future::join_all(tasks).await;
+    t.elapsed()
+}
+
+fn heartbeat_path(i: usize) -> (String, String) {
+    let pool = i % POOLS;
+    let worker = i % 1000;
+    (
+        format!("/api/work_pools/pool-{pool}/workers/heartbeat"),
+        format!(r#"{{"name":"worker-{worker}","heartbeat_interval_seconds":30}}"#),
+    )
+}
+
+fn poll_path(i: usize) -> (String, String) {
+    (
+        format!("/api/work_pools/pool-{}/get_scheduled_flow_runs", i % POOLS),
+        r#"{"work_queue_names":["default"]}"#.to_owned(),
+    )
+}
+
+fn http(c: &mut Criterion) {
+    let workbus = serve(|| async {
+        let config = ServerConfig {
+            port: 0,
+            http_workers: 1,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config).await.unwrap();
+        let addr = server.addr();
+        let bus = server.bus().clone();
+        for p in 0..POOLS {
+            bus.create_pool(workbus::CreatePool::new(format!("pool-{p}"), "process"))
+                .await
+                .unwrap();
+        }
+        // Keep the server running for the whole process.
+        std::mem::forget(server);
+        addr
+    });
+    let bare = serve(|| async {
+        let server = HttpServer::new(|| {
+            App::new().route(
+                "/api/work_pools/{name}/workers/heartbeat",
+                web::post().to(bare_heartbeat),
+            )
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        addr
+    });
+
+    let mut group = c.benchmark_group("http");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(REQUESTS));
+    let client = actix::System::new();
+    for (name, addr, path) in [
+        (
+            "workbus_heartbeat",
+            workbus,
+            heartbeat_path as fn(usize) -> (String, String),
+        ),
+        ("workbus_poll", workbus, poll_path),
+        ("bare_actix_web_baseline", bare, heartbeat_path),
+    ] {
+        group.bench_function(BenchmarkId::new(name, IN_FLIGHT), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += client.block_on(load(format!("http://{addr}"), REQUESTS, path));
+                }
+                total
+            })
+        });
+    }
+    if let Ok(prefect) = std::env::var("WORKBUS_BENCH_PREFECT_URL") {
+        // Prefect answers in milliseconds, not microseconds: fewer requests per sample.
+        let requests = 1_280;
+        group.throughput(Throughput::Elements(requests));
+        group.bench_function(
+            BenchmarkId::new("prefect_3_9_1_heartbeat", IN_FLIGHT),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += client.block_on(load(
+                            prefect.trim_end_matches('/').to_owned(),
+                            requests,
+                            heartbeat_path,
+                        ));
+                    }
+                    total
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, http);
+criterion_main!(benches);
