@@ -11,8 +11,8 @@ use crate::model::{
     CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
 };
 use crate::pool::{
-    AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, RemoveQueue,
-    UpdatePool, UpdatePoolQueue, WorkPool,
+    AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, PoolShared,
+    QueueSlot, RemoveQueue, UpdatePool, UpdatePoolQueue, WorkPool,
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
@@ -145,11 +145,18 @@ impl Bus {
     }
 
     fn pool_entry(&self, name: &str) -> Result<PoolEntry, Error> {
+        self.pool_ref(name).map(|e| e.clone())
+    }
+
+    /// The pool's entry, borrowed: hold it across no `.await`.
+    fn pool_ref(
+        &self,
+        name: &str,
+    ) -> Result<dashmap::mapref::one::Ref<'_, String, PoolEntry>, Error> {
         self.core
             .directory
             .pools
             .get(name)
-            .map(|e| e.clone())
             .ok_or_else(|| Error::PoolNotFound(name.to_owned()))
     }
 
@@ -218,12 +225,17 @@ impl Bus {
                 return Err(Error::PoolExists(name));
             };
             let core = self.core.clone();
-            let addr = WorkPool::start_in_arbiter(&self.core.arbiter, move |_| {
-                WorkPool::new(core, id, req)
-            });
+            let shared = Arc::new(PoolShared::default());
+            let addr = {
+                let shared = shared.clone();
+                WorkPool::start_in_arbiter(&self.core.arbiter, move |_| {
+                    WorkPool::new(core, shared, id, req)
+                })
+            };
             slot.insert(PoolEntry {
                 id,
                 addr: addr.clone(),
+                shared,
             });
             d.pool_names.insert(id, name);
             addr
@@ -301,21 +313,33 @@ impl Bus {
 
     /// A worker's heartbeat. `interval_seconds` is how often it heartbeats
     /// (`None`: the fallback). A `NOT_READY` pool becomes `READY`.
+    ///
+    /// A heartbeat from a worker the pool counts online, with no new
+    /// interval, changes only its last-heartbeat time: that is done in
+    /// place and answered at once (see [`crate::pool`]); every other one is
+    /// handled by the pool actor before this returns.
     pub async fn heartbeat(
         &self,
         pool: &str,
         worker: &str,
         interval_seconds: Option<u32>,
     ) -> Result<(), Error> {
-        let entry = self.pool_entry(pool)?;
+        let addr = {
+            let entry = self.pool_ref(pool)?;
+            if entry
+                .shared
+                .refresh(worker, interval_seconds, self.core.now())
+            {
+                return Ok(());
+            }
+            entry.addr.clone()
+        };
         self.core.gate.pass().await;
-        entry
-            .addr
-            .send(Heartbeat {
-                worker: worker.to_owned(),
-                interval_seconds,
-            })
-            .await?
+        addr.send(Heartbeat {
+            worker: worker.to_owned(),
+            interval_seconds,
+        })
+        .await?
     }
 
     /// A heartbeat that does not wait for the pool to handle it: the pool is
@@ -327,7 +351,13 @@ impl Bus {
         worker: &str,
         interval_seconds: Option<u32>,
     ) -> Result<(), Error> {
-        let entry = self.pool_entry(pool)?;
+        let entry = self.pool_ref(pool)?;
+        if entry
+            .shared
+            .refresh(worker, interval_seconds, self.core.now())
+        {
+            return Ok(());
+        }
         entry.addr.do_send(Heartbeat {
             worker: worker.to_owned(),
             interval_seconds,
@@ -425,18 +455,42 @@ impl Bus {
 
     /// Marks queues of a pool as polled: the named ones, or all of them when
     /// `names` is empty. An unknown name fails before any queue is marked.
+    ///
+    /// Polls of `READY` and `PAUSED` queues change only `last_polled` and are
+    /// done in place (see [`crate::queue`]); the others are handled by their
+    /// queue actors before this returns.
     pub async fn poll(&self, pool: &str, names: &[String]) -> Result<(), Error> {
-        let entry = self.pool_entry(pool)?;
-        let addrs: Vec<Addr<WorkQueue>> = if names.is_empty() {
-            entry.addr.send(PoolQueues).await?
-        } else {
-            names
-                .iter()
-                .map(|n| self.queue_addr(pool, n).map(|(_, _, a)| a))
-                .collect::<Result<_, _>>()?
+        let now = self.core.now();
+        let rest: Vec<Addr<WorkQueue>> = {
+            let entry = self.pool_ref(pool)?;
+            let queues = entry.shared.queues();
+            let chosen: Vec<&QueueSlot> = if names.is_empty() {
+                queues.iter().collect()
+            } else {
+                names
+                    .iter()
+                    .map(|n| {
+                        queues
+                            .iter()
+                            .find(|q| q.name == *n)
+                            .ok_or_else(|| Error::QueueNotFound {
+                                pool: pool.to_owned(),
+                                queue: n.clone(),
+                            })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            chosen
+                .into_iter()
+                .filter(|q| !q.polled.refresh(now))
+                .map(|q| q.addr.clone())
+                .collect()
         };
+        if rest.is_empty() {
+            return Ok(());
+        }
         self.core.gate.pass().await;
-        for addr in addrs {
+        for addr in rest {
             // A queue deleted meanwhile has nothing to mark.
             let _ = addr.send(Poll).await;
         }
@@ -445,6 +499,15 @@ impl Bus {
 
     /// Marks one queue, by id, as polled.
     pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
+        let done = self
+            .core
+            .directory
+            .queues
+            .get(&id)
+            .is_some_and(|q| q.polled.refresh(self.core.now()));
+        if done {
+            return Ok(());
+        }
         let (_, addr) = self.queue_by_id_entry(id)?;
         self.core.gate.pass().await;
         addr.send(Poll)

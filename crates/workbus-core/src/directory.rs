@@ -7,8 +7,9 @@ use dashmap::DashMap;
 use uuid::Uuid;
 use workbus_events::Event;
 
+use crate::beat::Beat;
 use crate::clock::Clock;
-use crate::pool::WorkPool;
+use crate::pool::{PoolShared, WorkPool};
 use crate::queue::WorkQueue;
 use crate::registry::{BusStats, Gate, Publish, Registry};
 use crate::BusConfig;
@@ -17,12 +18,14 @@ use crate::BusConfig;
 pub(crate) struct PoolEntry {
     pub(crate) id: Uuid,
     pub(crate) addr: Addr<WorkPool>,
+    pub(crate) shared: Arc<PoolShared>,
 }
 
 #[derive(Clone)]
 pub(crate) struct QueueEntry {
     pub(crate) pool_id: Uuid,
     pub(crate) addr: Addr<WorkQueue>,
+    pub(crate) polled: Arc<Beat>,
 }
 
 /// Names are hashed on every heartbeat and poll: a fast hasher pays off.

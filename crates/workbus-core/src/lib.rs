@@ -54,6 +54,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod beat;
 mod bus;
 pub mod clock;
 mod config;

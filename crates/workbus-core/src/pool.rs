@@ -20,10 +20,19 @@
 //! passed since its last heartbeat. The pool keeps one timer, for the
 //! earliest deadline of its online workers, and acts when it fires: at the
 //! deadline itself, not in a periodic sweep.
+//!
+//! ## Heartbeats that change nothing
+//!
+//! The worker table is shared with the bus handle ([`PoolShared`]): a
+//! heartbeat from a worker the pool counts online, with the interval it
+//! already knows, only moves that worker's last-heartbeat time, and the
+//! handle does that in place without a message (see [`crate::beat`] for
+//! why that is safe). New workers, workers coming back, new intervals and
+//! every status change go through the pool's mailbox as [`Heartbeat`]s.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -32,7 +41,8 @@ use uuid::Uuid;
 use workbus_events::prefect::{self, Changes, PoolLabels, QueueLabels, Status};
 use workbus_events::Timestamp;
 
-use crate::directory::{Core, QueueEntry};
+use crate::beat::{Beat, Expiry};
+use crate::directory::{Core, Hasher, QueueEntry};
 use crate::model::{
     CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, StorageConfiguration,
     WorkerInfo, WorkerStatus, AGENT_POOL_TYPE,
@@ -44,24 +54,64 @@ use crate::Error;
 /// The mailbox capacity of pool and queue actors.
 pub const MAILBOX: usize = 1024;
 
+/// A worker's row: its last heartbeat and online flag are one [`Beat`].
 struct Worker {
     created: Timestamp,
-    last_heartbeat: Timestamp,
     interval: Option<u32>,
-    deadline: Timestamp,
-    online: bool,
+    beat: Beat,
 }
 
-struct QueueSlot {
-    id: Uuid,
-    name: String,
+pub(crate) struct QueueSlot {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
     priority: i64,
-    addr: Addr<WorkQueue>,
+    pub(crate) addr: Addr<WorkQueue>,
+    pub(crate) polled: Arc<Beat>,
+}
+
+/// The part of a pool the bus handle reads without a message: its workers
+/// (to refresh the ones already online) and its queues (to poll them).
+/// Only the pool actor writes it.
+#[derive(Default)]
+pub(crate) struct PoolShared {
+    workers: RwLock<HashMap<Box<str>, Worker, Hasher>>,
+    queues: RwLock<Vec<QueueSlot>>,
+}
+
+impl PoolShared {
+    fn workers(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, Worker, Hasher>> {
+        // The table is never left half-written: a panic elsewhere cannot poison its meaning.
+        self.workers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn workers_mut(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, Worker, Hasher>> {
+        self.workers.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn queues(&self) -> RwLockReadGuard<'_, Vec<QueueSlot>> {
+        self.queues.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn queues_mut(&self) -> RwLockWriteGuard<'_, Vec<QueueSlot>> {
+        self.queues.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A heartbeat that changes nothing but the time, done in place: `false`
+    /// when the pool itself must handle it (unknown or offline worker, new
+    /// interval, invalid input).
+    pub(crate) fn refresh(&self, worker: &str, interval: Option<u32>, now: Timestamp) -> bool {
+        let workers = self.workers();
+        let Some(w) = workers.get(worker) else {
+            return false;
+        };
+        (interval.is_none() || interval == w.interval) && w.beat.refresh(now)
+    }
 }
 
 /// A work pool, as an actor. Created by [`Bus::create_pool`](crate::Bus::create_pool).
 pub struct WorkPool {
     core: Arc<Core>,
+    shared: Arc<PoolShared>,
     labels: PoolLabels,
     name: String,
     pool_type: String,
@@ -74,15 +124,13 @@ pub struct WorkPool {
     created: Timestamp,
     updated: Timestamp,
     default_queue: Uuid,
-    queues: Vec<QueueSlot>,
-    workers: HashMap<String, Worker, crate::directory::Hasher>,
     online: usize,
     last_status: Option<(Uuid, Timestamp)>,
     timer: Option<(Timestamp, SpawnHandle)>,
 }
 
 impl WorkPool {
-    pub(crate) fn new(core: Arc<Core>, id: Uuid, req: CreatePool) -> Self {
+    pub(crate) fn new(core: Arc<Core>, shared: Arc<PoolShared>, id: Uuid, req: CreatePool) -> Self {
         let now = core.now();
         let labels = PoolLabels::new(id, &req.name, &req.pool_type);
         let is_agent = req.pool_type == AGENT_POOL_TYPE;
@@ -93,6 +141,7 @@ impl WorkPool {
         };
         WorkPool {
             core,
+            shared,
             labels,
             name: req.name,
             pool_type: req.pool_type,
@@ -105,8 +154,6 @@ impl WorkPool {
             created: now,
             updated: now,
             default_queue: Uuid::now_v7(),
-            queues: Vec::new(),
-            workers: HashMap::default(),
             online: 0,
             last_status: None,
             timer: None,
@@ -174,20 +221,31 @@ impl WorkPool {
         self.timer = Some((deadline, handle));
     }
 
+    /// How long a worker with this interval stays online after a heartbeat.
+    fn lifetime(&self, interval: Option<u32>) -> Duration {
+        interval
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .unwrap_or(self.core.config.fallback_heartbeat_interval)
+            * self.core.config.worker_inactivity_multiple
+    }
+
     fn check_workers(&mut self, ctx: &mut Context<Self>) {
         let now = self.core.now();
         let mut next: Option<Timestamp> = None;
-        for w in self.workers.values_mut().filter(|w| w.online) {
-            if w.deadline <= now {
-                w.online = false;
-                self.online -= 1;
-                self.core
-                    .stats
-                    .workers_online
-                    .fetch_sub(1, Ordering::Relaxed);
-            } else {
-                next = Some(next.map_or(w.deadline, |n| n.min(w.deadline)));
+        let mut expired = 0;
+        for w in self.shared.workers().values() {
+            match w.beat.expire(now, self.lifetime(w.interval)) {
+                Expiry::Expired => expired += 1,
+                Expiry::Until(deadline) => next = Some(next.map_or(deadline, |n| n.min(deadline))),
+                Expiry::Clear => {}
             }
+        }
+        if expired > 0 {
+            self.online -= expired;
+            self.core
+                .stats
+                .workers_online
+                .fetch_sub(expired, Ordering::Relaxed);
         }
         if self.online == 0 && self.status == Status::Ready {
             self.set_status(Status::NotReady, now);
@@ -198,10 +256,15 @@ impl WorkPool {
     }
 
     fn queue_info_name(&self, name: &str) -> bool {
-        self.queues.iter().any(|q| q.name == name)
+        self.shared.queues().iter().any(|q| q.name == name)
     }
 
-    fn spawn_queue(&mut self, id: Uuid, req: CreateQueue, priority: i64) -> Addr<WorkQueue> {
+    fn spawn_queue(
+        &mut self,
+        id: Uuid,
+        req: CreateQueue,
+        priority: i64,
+    ) -> (Addr<WorkQueue>, Arc<Beat>) {
         let labels = QueueLabels::new(id, &req.name);
         self.core.registry.do_send(Link {
             queue: labels.resource_id().into(),
@@ -224,30 +287,40 @@ impl WorkPool {
             priority,
             now,
         );
-        queue.start()
+        let polled = queue.polled();
+        (queue.start(), polled)
     }
 
-    fn register_queue(&mut self, id: Uuid, name: String, priority: i64, addr: Addr<WorkQueue>) {
+    fn register_queue(
+        &mut self,
+        id: Uuid,
+        name: String,
+        priority: i64,
+        (addr, polled): (Addr<WorkQueue>, Arc<Beat>),
+    ) {
         let d = &self.core.directory;
         d.queues.insert(
             id,
             QueueEntry {
                 pool_id: self.labels.id(),
                 addr: addr.clone(),
+                polled: polled.clone(),
             },
         );
         d.queue_ids.insert((self.labels.id(), name.clone()), id);
-        self.queues.push(QueueSlot {
+        self.shared.queues_mut().push(QueueSlot {
             id,
             name,
             priority,
             addr,
+            polled,
         });
     }
 
     fn unregister_queue(&mut self, id: Uuid) {
-        if let Some(pos) = self.queues.iter().position(|q| q.id == id) {
-            let slot = self.queues.remove(pos);
+        let mut queues = self.shared.queues_mut();
+        if let Some(pos) = queues.iter().position(|q| q.id == id) {
+            let slot = queues.remove(pos);
             let d = &self.core.directory;
             d.queues.remove(&id);
             d.queue_ids.remove(&(self.labels.id(), slot.name));
@@ -269,8 +342,8 @@ impl Actor for WorkPool {
             ..CreateQueue::default()
         };
         let id = self.default_queue;
-        let addr = self.spawn_queue(id, default, 1);
-        self.register_queue(id, "default".to_owned(), 1, addr);
+        let queue = self.spawn_queue(id, default, 1);
+        self.register_queue(id, "default".to_owned(), 1, queue);
         let now = self.core.now();
         self.core.emit(prefect::pool_created(
             &self.labels,
@@ -307,50 +380,37 @@ impl Handler<Heartbeat> for WorkPool {
             return Err(Error::InvalidHeartbeatInterval);
         }
         let now = self.core.now();
-        let deadline;
-        let multiple = self.core.config.worker_inactivity_multiple;
-        let fallback = self.core.config.fallback_heartbeat_interval;
-        let period = |interval: Option<u32>| {
-            interval
-                .map(|s| Duration::from_secs(u64::from(s)))
-                .unwrap_or(fallback)
-                * multiple
-        };
-        match self.workers.get_mut(hb.worker.as_str()) {
+        let mut workers = self.shared.workers_mut();
+        let (came_online, deadline) = match workers.get_mut(hb.worker.as_str()) {
             Some(w) => {
                 if hb.interval_seconds.is_some() {
                     w.interval = hb.interval_seconds;
                 }
-                w.last_heartbeat = now;
-                w.deadline = now.add(period(w.interval));
-                deadline = w.deadline;
-                if !w.online {
-                    w.online = true;
-                    self.online += 1;
-                    self.core
-                        .stats
-                        .workers_online
-                        .fetch_add(1, Ordering::Relaxed);
-                }
+                let was_online = w.beat.mark(now);
+                // A refresh may have moved the time past `now` already.
+                let last = w.beat.at().unwrap_or(now);
+                (!was_online, last.add(self.lifetime(w.interval)))
             }
             None => {
-                deadline = now.add(period(hb.interval_seconds));
-                self.workers.insert(
-                    hb.worker,
+                let deadline = now.add(self.lifetime(hb.interval_seconds));
+                workers.insert(
+                    hb.worker.into_boxed_str(),
                     Worker {
                         created: now,
-                        last_heartbeat: now,
                         interval: hb.interval_seconds,
-                        deadline,
-                        online: true,
+                        beat: Beat::new(Some(now), true),
                     },
                 );
-                self.online += 1;
-                self.core
-                    .stats
-                    .workers_online
-                    .fetch_add(1, Ordering::Relaxed);
+                (true, deadline)
             }
+        };
+        drop(workers);
+        if came_online {
+            self.online += 1;
+            self.core
+                .stats
+                .workers_online
+                .fetch_add(1, Ordering::Relaxed);
         }
         if self.status == Status::NotReady {
             self.updated = now;
@@ -370,9 +430,11 @@ impl Handler<DeleteWorker> for WorkPool {
     type Result = Result<(), Error>;
 
     fn handle(&mut self, DeleteWorker(name): DeleteWorker, _: &mut Context<Self>) -> Self::Result {
-        match self.workers.remove(&name) {
+        let removed = self.shared.workers_mut().remove(name.as_str());
+        match removed {
             Some(w) => {
-                if w.online {
+                // Only this actor clears or sets the flag, so it cannot change under us.
+                if w.beat.is_flagged() {
                     self.online -= 1;
                     self.core
                         .stats
@@ -402,15 +464,16 @@ impl Handler<ListWorkers> for WorkPool {
 
     fn handle(&mut self, _: ListWorkers, _: &mut Context<Self>) -> Self::Result {
         let mut out: Vec<WorkerInfo> = self
-            .workers
+            .shared
+            .workers()
             .iter()
             .map(|(name, w)| WorkerInfo {
                 created: w.created,
-                name: name.clone(),
+                name: name.to_string(),
                 work_pool_id: self.labels.id(),
-                last_heartbeat_time: w.last_heartbeat,
+                last_heartbeat_time: w.beat.at().unwrap_or(w.created),
                 heartbeat_interval_seconds: w.interval,
-                status: if w.online {
+                status: if w.beat.is_flagged() {
                     WorkerStatus::Online
                 } else {
                     WorkerStatus::Offline
@@ -535,13 +598,15 @@ impl Handler<AddQueue> for WorkPool {
             };
             return Box::pin(actix::fut::ready(Err(e)));
         }
-        let priority = req
-            .priority
-            .unwrap_or_else(|| self.queues.iter().map(|q| q.priority).max().unwrap_or(0) + 1);
+        let priority = req.priority.unwrap_or_else(|| {
+            let queues = self.shared.queues();
+            queues.iter().map(|q| q.priority).max().unwrap_or(0) + 1
+        });
         let id = Uuid::now_v7();
         let name = req.name.clone();
-        let addr = self.spawn_queue(id, req, priority);
-        self.register_queue(id, name, priority, addr.clone());
+        let queue = self.spawn_queue(id, req, priority);
+        let addr = queue.0.clone();
+        self.register_queue(id, name, priority, queue);
         Box::pin(
             actix::fut::wrap_future(addr.send(crate::queue::GetQueue))
                 .map(|r, _, _| r.map_err(Error::from)),
@@ -565,8 +630,8 @@ impl Handler<UpdatePoolQueue> for WorkPool {
     fn handle(&mut self, msg: UpdatePoolQueue, _: &mut Context<Self>) -> Self::Result {
         let check = (|| {
             msg.update.validate()?;
-            let slot = self
-                .queues
+            let queues = self.shared.queues();
+            let slot = queues
                 .iter()
                 .find(|q| q.id == msg.queue)
                 .ok_or(Error::QueueIdNotFound(msg.queue))?;
@@ -589,7 +654,7 @@ impl Handler<UpdatePoolQueue> for WorkPool {
             actix::fut::wrap_future(addr.send(UpdateQueue(msg.update))).map(
                 move |r, act: &mut WorkPool, _| {
                     let info = r.map_err(Error::from)??;
-                    if let Some(slot) = act.queues.iter_mut().find(|q| q.id == id) {
+                    if let Some(slot) = act.shared.queues_mut().iter_mut().find(|q| q.id == id) {
                         if slot.name != info.name {
                             let d = &act.core.directory;
                             d.queue_ids.remove(&(act.labels.id(), slot.name.clone()));
@@ -618,12 +683,13 @@ impl Handler<RemoveQueue> for WorkPool {
             let e = Error::DefaultQueueDeletion(self.name.clone());
             return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e))));
         }
-        let Some(addr) = self
-            .queues
+        let found = self
+            .shared
+            .queues()
             .iter()
             .find(|q| q.id == id)
-            .map(|q| q.addr.clone())
-        else {
+            .map(|q| q.addr.clone());
+        let Some(addr) = found else {
             return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::QueueIdNotFound(
                 id,
             )))));
@@ -644,8 +710,12 @@ impl Handler<DeletePool> for WorkPool {
     type Result = AtomicResponse<Self, Result<(), Error>>;
 
     fn handle(&mut self, _: DeletePool, _: &mut Context<Self>) -> Self::Result {
-        let queues: Vec<(Uuid, Addr<WorkQueue>)> =
-            self.queues.iter().map(|q| (q.id, q.addr.clone())).collect();
+        let queues: Vec<(Uuid, Addr<WorkQueue>)> = self
+            .shared
+            .queues()
+            .iter()
+            .map(|q| (q.id, q.addr.clone()))
+            .collect();
         AtomicResponse::new(Box::pin(
             actix::fut::wrap_future(async move {
                 for (_, addr) in &queues {
@@ -690,6 +760,12 @@ impl Handler<PoolQueues> for WorkPool {
     type Result = MessageResult<PoolQueues>;
 
     fn handle(&mut self, _: PoolQueues, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.queues.iter().map(|q| q.addr.clone()).collect())
+        MessageResult(
+            self.shared
+                .queues()
+                .iter()
+                .map(|q| q.addr.clone())
+                .collect(),
+        )
     }
 }

@@ -12,6 +12,13 @@
 //! | `PAUSED` | a poll | `PAUSED` | none (`last_polled` still moves) |
 //!
 //! The queue keeps one timer, for the moment its last poll expires.
+//!
+//! ## Polls that change nothing
+//!
+//! A poll of a `READY` or `PAUSED` queue only moves `last_polled`. That time
+//! is a [`Beat`](crate::beat) the bus handle can reach, flagged exactly
+//! while the queue is `READY` or `PAUSED`, so such polls never enter the
+//! mailbox; a poll that finds the flag clear is sent as [`Poll`].
 
 use std::sync::Arc;
 
@@ -21,6 +28,7 @@ use uuid::Uuid;
 use workbus_events::prefect::{self, Changes, QueueLabels, Status};
 use workbus_events::{no_related, Timestamp};
 
+use crate::beat::{Beat, Expiry};
 use crate::directory::Core;
 use crate::model::{CreateQueue, QueueInfo, QueueUpdate};
 use crate::Error;
@@ -36,7 +44,8 @@ pub struct WorkQueue {
     concurrency_limit: Option<i64>,
     priority: i64,
     is_paused: bool,
-    last_polled: Option<Timestamp>,
+    /// `last_polled`, flagged while a poll changes nothing else.
+    polled: Arc<Beat>,
     status: Status,
     created: Timestamp,
     updated: Timestamp,
@@ -63,7 +72,7 @@ impl WorkQueue {
             concurrency_limit: req.concurrency_limit,
             priority,
             is_paused: req.is_paused,
-            last_polled: None,
+            polled: Arc::new(Beat::new(None, req.is_paused)),
             status: if req.is_paused {
                 Status::Paused
             } else {
@@ -73,6 +82,11 @@ impl WorkQueue {
             updated: now,
             timer: None,
         }
+    }
+
+    /// The queue's poll time, shared with the bus handle.
+    pub(crate) fn polled(&self) -> Arc<Beat> {
+        self.polled.clone()
     }
 
     fn info(&self) -> QueueInfo {
@@ -87,12 +101,17 @@ impl WorkQueue {
             priority: self.priority,
             work_pool_id: self.pool_id,
             work_pool_name: self.pool_name.clone(),
-            last_polled: self.last_polled,
+            last_polled: self.polled.at(),
             status: self.status,
         }
     }
 
+    /// Callers leaving `READY` or `PAUSED` for `NOT_READY` have cleared the
+    /// poll flag already, deciding on the latest poll time.
     fn set_status(&mut self, status: Status, now: Timestamp) {
+        if matches!(status, Status::Ready | Status::Paused) {
+            self.polled.unlock();
+        }
         if self.status == status {
             return;
         }
@@ -108,14 +127,9 @@ impl WorkQueue {
     }
 
     fn poll_deadline(&self) -> Option<Timestamp> {
-        self.last_polled
+        self.polled
+            .at()
             .map(|at| at.add(self.core.config.queue_poll_timeout))
-    }
-
-    /// Whether the last poll is still within the poll timeout.
-    fn polled_recently(&self) -> bool {
-        self.poll_deadline()
-            .is_some_and(|deadline| self.core.now() < deadline)
     }
 
     fn arm(&mut self, ctx: &mut Context<Self>) {
@@ -140,10 +154,11 @@ impl WorkQueue {
         if self.status != Status::Ready {
             return;
         }
-        if self.polled_recently() {
-            self.arm(ctx);
-        } else {
-            self.set_status(Status::NotReady, self.core.now());
+        let now = self.core.now();
+        match self.polled.expire(now, self.core.config.queue_poll_timeout) {
+            Expiry::Until(_) => self.arm(ctx),
+            Expiry::Expired => self.set_status(Status::NotReady, now),
+            Expiry::Clear => debug_assert!(false, "a READY queue keeps its poll flag set"),
         }
     }
 }
@@ -166,7 +181,8 @@ impl Handler<Poll> for WorkQueue {
 
     fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) {
         let now = self.core.now();
-        self.last_polled = Some(now);
+        // Sets the flag too: after a poll the queue is `READY` or `PAUSED`.
+        self.polled.mark(now);
         if self.status == Status::NotReady {
             self.set_status(Status::Ready, now);
         }
@@ -238,7 +254,7 @@ impl Handler<UpdateQueue> for WorkQueue {
             }
         }
         if let Some(at) = u.last_polled {
-            self.last_polled = at;
+            self.polled.set(at);
         }
         let now = self.core.now();
         if !changes.is_empty() {
@@ -260,7 +276,11 @@ impl Handler<UpdateQueue> for WorkQueue {
             Some(false) if self.status == Status::Paused => {
                 self.is_paused = false;
                 self.updated = now;
-                let to = if self.polled_recently() {
+                let deadline = self
+                    .polled
+                    .lock_out()
+                    .map(|at| at.add(self.core.config.queue_poll_timeout));
+                let to = if deadline.is_some_and(|d| now < d) {
                     Status::Ready
                 } else {
                     Status::NotReady
