@@ -152,7 +152,7 @@ impl Bus {
     fn pool_ref(
         &self,
         name: &str,
-    ) -> Result<dashmap::mapref::one::Ref<'_, String, PoolEntry>, Error> {
+    ) -> Result<dashmap::mapref::one::Ref<'_, Arc<str>, PoolEntry>, Error> {
         self.core
             .directory
             .pools
@@ -166,20 +166,17 @@ impl Bus {
         queue: &str,
     ) -> Result<(PoolEntry, Uuid, Addr<WorkQueue>), Error> {
         let entry = self.pool_entry(pool)?;
-        let d = &self.core.directory;
-        let not_found = || Error::QueueNotFound {
+        // Pools hold a handful of queues: a scan beats keeping a second index of names.
+        let found = entry
+            .shared
+            .queues()
+            .iter()
+            .find(|q| q.name == queue)
+            .map(|q| (q.id, q.addr.clone()));
+        let (id, addr) = found.ok_or_else(|| Error::QueueNotFound {
             pool: pool.to_owned(),
             queue: queue.to_owned(),
-        };
-        let id = *d
-            .queue_ids
-            .get(&(entry.id, queue.to_owned()))
-            .ok_or_else(not_found)?;
-        let addr = d
-            .queues
-            .get(&id)
-            .map(|q| q.addr.clone())
-            .ok_or_else(not_found)?;
+        })?;
         Ok((entry, id, addr))
     }
 
@@ -218,22 +215,23 @@ impl Bus {
         req.validate()?;
         self.core.gate.pass().await;
         let id = Uuid::now_v7();
-        let name = req.name.clone();
+        // One allocation for the name, shared by the tables, the pool and its queues.
+        let name: Arc<str> = req.name.as_str().into();
         let addr = {
             let d = &self.core.directory;
             let dashmap::mapref::entry::Entry::Vacant(slot) = d.pools.entry(name.clone()) else {
-                return Err(Error::PoolExists(name));
+                return Err(Error::PoolExists(req.name));
             };
             let core = self.core.clone();
             let shared = Arc::new(PoolShared::default());
             let addr = {
                 let shared = shared.clone();
+                let name = name.clone();
                 WorkPool::start_in_arbiter(&self.core.arbiter, move |_| {
-                    WorkPool::new(core, shared, id, req)
+                    WorkPool::new(core, shared, id, name, req)
                 })
             };
             slot.insert(PoolEntry {
-                id,
                 addr: addr.clone(),
                 shared,
             });
@@ -264,7 +262,7 @@ impl Bus {
 
     /// Every work pool, by name.
     pub async fn pools(&self) -> Vec<PoolInfo> {
-        let mut addrs: Vec<(String, Addr<WorkPool>)> = self
+        let mut addrs: Vec<(Arc<str>, Addr<WorkPool>)> = self
             .core
             .directory
             .pools
@@ -289,7 +287,7 @@ impl Bus {
             .directory
             .pools
             .iter()
-            .map(|e| e.key().clone())
+            .map(|e| e.key().to_string())
             .collect();
         names.sort();
         names

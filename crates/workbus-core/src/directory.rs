@@ -16,7 +16,6 @@ use crate::BusConfig;
 
 #[derive(Clone)]
 pub(crate) struct PoolEntry {
-    pub(crate) id: Uuid,
     pub(crate) addr: Addr<WorkPool>,
     pub(crate) shared: Arc<PoolShared>,
 }
@@ -34,10 +33,9 @@ pub(crate) type Hasher = foldhash::fast::RandomState;
 /// The lookup tables. Pools and queues keep them current; nothing else writes them.
 #[derive(Default)]
 pub(crate) struct Directory {
-    pub(crate) pools: DashMap<String, PoolEntry, Hasher>,
-    pub(crate) pool_names: DashMap<Uuid, String, Hasher>,
+    pub(crate) pools: DashMap<Arc<str>, PoolEntry, Hasher>,
+    pub(crate) pool_names: DashMap<Uuid, Arc<str>, Hasher>,
     pub(crate) queues: DashMap<Uuid, QueueEntry, Hasher>,
-    pub(crate) queue_ids: DashMap<(Uuid, String), Uuid, Hasher>,
 }
 
 /// What every actor of one bus shares.

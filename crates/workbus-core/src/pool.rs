@@ -113,7 +113,7 @@ pub struct WorkPool {
     core: Arc<Core>,
     shared: Arc<PoolShared>,
     labels: PoolLabels,
-    name: String,
+    name: Arc<str>,
     pool_type: String,
     description: Option<String>,
     base_job_template: Map<String, Value>,
@@ -130,7 +130,13 @@ pub struct WorkPool {
 }
 
 impl WorkPool {
-    pub(crate) fn new(core: Arc<Core>, shared: Arc<PoolShared>, id: Uuid, req: CreatePool) -> Self {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        shared: Arc<PoolShared>,
+        id: Uuid,
+        name: Arc<str>,
+        req: CreatePool,
+    ) -> Self {
         let now = core.now();
         let labels = PoolLabels::new(id, &req.name, &req.pool_type);
         let is_agent = req.pool_type == AGENT_POOL_TYPE;
@@ -143,7 +149,7 @@ impl WorkPool {
             core,
             shared,
             labels,
-            name: req.name,
+            name,
             pool_type: req.pool_type,
             description: req.description,
             base_job_template: req.base_job_template,
@@ -169,7 +175,7 @@ impl WorkPool {
             id: self.labels.id(),
             created: self.created,
             updated: self.updated,
-            name: self.name.clone(),
+            name: self.name.to_string(),
             description: self.description.clone(),
             pool_type: self.pool_type.clone(),
             base_job_template: self.base_job_template.clone(),
@@ -267,7 +273,7 @@ impl WorkPool {
     ) -> (Addr<WorkQueue>, Arc<Beat>) {
         let labels = QueueLabels::new(id, &req.name);
         self.core.registry.do_send(Link {
-            queue: labels.resource_id().into(),
+            queue: id,
             pool: self.labels.as_related(),
         });
         let now = self.core.now();
@@ -307,8 +313,10 @@ impl WorkPool {
                 polled: polled.clone(),
             },
         );
-        d.queue_ids.insert((self.labels.id(), name.clone()), id);
-        self.shared.queues_mut().push(QueueSlot {
+        let mut queues = self.shared.queues_mut();
+        // Most pools keep one or two queues: grow by one, not to Vec's minimum of four.
+        queues.reserve_exact(1);
+        queues.push(QueueSlot {
             id,
             name,
             priority,
@@ -320,10 +328,8 @@ impl WorkPool {
     fn unregister_queue(&mut self, id: Uuid) {
         let mut queues = self.shared.queues_mut();
         if let Some(pos) = queues.iter().position(|q| q.id == id) {
-            let slot = queues.remove(pos);
-            let d = &self.core.directory;
-            d.queues.remove(&id);
-            d.queue_ids.remove(&(self.labels.id(), slot.name));
+            queues.remove(pos);
+            self.core.directory.queues.remove(&id);
         }
     }
 }
@@ -338,7 +344,7 @@ impl Actor for WorkPool {
         // Prefect's order: the default queue's `created`, the pool's `created`, the pool's status.
         let default = CreateQueue {
             name: "default".to_owned(),
-            description: Some("The work pool's default queue.".to_owned()),
+            description: Some(crate::queue::DEFAULT_QUEUE_DESCRIPTION.to_owned()),
             ..CreateQueue::default()
         };
         let id = self.default_queue;
@@ -447,7 +453,7 @@ impl Handler<DeleteWorker> for WorkPool {
                 Ok(())
             }
             None => Err(Error::WorkerNotFound {
-                pool: self.name.clone(),
+                pool: self.name.to_string(),
                 worker: name,
             }),
         }
@@ -593,7 +599,7 @@ impl Handler<AddQueue> for WorkPool {
         }
         if self.queue_info_name(&req.name) {
             let e = Error::QueueExists {
-                pool: self.name.clone(),
+                pool: self.name.to_string(),
                 queue: req.name,
             };
             return Box::pin(actix::fut::ready(Err(e)));
@@ -638,7 +644,7 @@ impl Handler<UpdatePoolQueue> for WorkPool {
             if let Some(new) = &msg.update.name {
                 if *new != slot.name && self.queue_info_name(new) {
                     return Err(Error::QueueExists {
-                        pool: self.name.clone(),
+                        pool: self.name.to_string(),
                         queue: new.clone(),
                     });
                 }
@@ -656,9 +662,6 @@ impl Handler<UpdatePoolQueue> for WorkPool {
                     let info = r.map_err(Error::from)??;
                     if let Some(slot) = act.shared.queues_mut().iter_mut().find(|q| q.id == id) {
                         if slot.name != info.name {
-                            let d = &act.core.directory;
-                            d.queue_ids.remove(&(act.labels.id(), slot.name.clone()));
-                            d.queue_ids.insert((act.labels.id(), info.name.clone()), id);
                             slot.name = info.name.clone();
                         }
                         slot.priority = info.priority;
@@ -680,7 +683,7 @@ impl Handler<RemoveQueue> for WorkPool {
 
     fn handle(&mut self, RemoveQueue(id): RemoveQueue, _: &mut Context<Self>) -> Self::Result {
         if id == self.default_queue {
-            let e = Error::DefaultQueueDeletion(self.name.clone());
+            let e = Error::DefaultQueueDeletion(self.name.to_string());
             return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e))));
         }
         let found = self

@@ -20,6 +20,7 @@
 //! while the queue is `READY` or `PAUSED`, so such polls never enter the
 //! mailbox; a poll that finds the flag clear is sent as [`Poll`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -33,14 +34,18 @@ use crate::directory::Core;
 use crate::model::{CreateQueue, QueueInfo, QueueUpdate};
 use crate::Error;
 
+/// The description Prefect gives a pool's default queue.
+pub(crate) const DEFAULT_QUEUE_DESCRIPTION: &str = "The work pool's default queue.";
+
 /// A work queue, as an actor. Created by its pool.
 pub struct WorkQueue {
     core: Arc<Core>,
     labels: QueueLabels,
     pool_id: Uuid,
-    pool_name: String,
+    pool_name: Arc<str>,
     name: String,
-    description: String,
+    /// Every default queue has the same description: borrowed, not copied.
+    description: Cow<'static, str>,
     concurrency_limit: Option<i64>,
     priority: i64,
     is_paused: bool,
@@ -57,7 +62,7 @@ impl WorkQueue {
         core: Arc<Core>,
         labels: QueueLabels,
         pool_id: Uuid,
-        pool_name: String,
+        pool_name: Arc<str>,
         req: CreateQueue,
         priority: i64,
         now: Timestamp,
@@ -68,7 +73,13 @@ impl WorkQueue {
             pool_id,
             pool_name,
             name: req.name,
-            description: req.description.unwrap_or_default(),
+            description: match req.description {
+                Some(d) if d == DEFAULT_QUEUE_DESCRIPTION => {
+                    Cow::Borrowed(DEFAULT_QUEUE_DESCRIPTION)
+                }
+                Some(d) => Cow::Owned(d),
+                None => Cow::Borrowed(""),
+            },
             concurrency_limit: req.concurrency_limit,
             priority,
             is_paused: req.is_paused,
@@ -95,12 +106,12 @@ impl WorkQueue {
             created: self.created,
             updated: self.updated,
             name: self.name.clone(),
-            description: self.description.clone(),
+            description: self.description.to_string(),
             is_paused: self.is_paused,
             concurrency_limit: self.concurrency_limit,
             priority: self.priority,
             work_pool_id: self.pool_id,
-            work_pool_name: self.pool_name.clone(),
+            work_pool_name: self.pool_name.to_string(),
             last_polled: self.polled.at(),
             status: self.status,
         }
@@ -231,11 +242,11 @@ impl Handler<UpdateQueue> for WorkQueue {
         }
         if let Some(d) = u.description {
             if d != self.description {
-                let from = std::mem::replace(&mut self.description, d);
+                let from = std::mem::replace(&mut self.description, Cow::Owned(d));
                 changes.push(
                     "description",
-                    Value::String(from),
-                    Value::String(self.description.clone()),
+                    Value::String(from.into_owned()),
+                    Value::String(self.description.to_string()),
                 );
             }
         }

@@ -133,7 +133,7 @@ pub struct Registry {
     by_primary: Map<Vec<usize>>,
     by_any: Map<Vec<usize>>,
     everything: Vec<usize>,
-    links: Map<Arc<[Resource]>>,
+    links: HashMap<uuid::Uuid, Arc<[Resource]>, foldhash::fast::RandomState>,
     next_id: u64,
     stamp: u64,
     backlog: usize,
@@ -155,7 +155,7 @@ impl Registry {
             by_primary: Map::default(),
             by_any: Map::default(),
             everything: Vec::new(),
-            links: Map::default(),
+            links: HashMap::default(),
             next_id: 1,
             stamp: 0,
             backlog: 0,
@@ -401,8 +401,9 @@ impl Handler<Publish> for Registry {
 
     fn handle(&mut self, Publish(mut event): Publish, ctx: &mut Context<Self>) {
         // Only queue events are linked; pool events skip the lookup.
-        if event.related.is_empty() && event.event.starts_with("prefect.work-queue.") {
-            if let Some(pool) = self.links.get(event.resource.id()) {
+        let queue = queue_id(&event);
+        if event.related.is_empty() {
+            if let Some(pool) = queue.and_then(|q| self.links.get(&q)) {
                 event.related = pool.clone();
             }
         }
@@ -411,11 +412,10 @@ impl Handler<Publish> for Registry {
         if event.received.is_none() {
             event.received = Some(self.clock.now());
         }
-        let unlink = event.event == prefect::QUEUE_DELETED;
-        let queue_id = unlink.then(|| Box::<str>::from(event.resource.id()));
+        let unlink = queue.filter(|_| event.event == prefect::QUEUE_DELETED);
         bump(&self.stats.published);
         self.dispatch(SharedEvent::new(event), ctx);
-        if let Some(q) = queue_id {
+        if let Some(q) = unlink {
             self.links.remove(&q);
         }
     }
@@ -435,12 +435,24 @@ impl Handler<Ingest> for Registry {
     }
 }
 
-/// Links a queue (by resource id) to its pool's related entry, so the queue's events carry it.
+/// The queue id of a work-queue event, read from its resource id
+/// (`prefect.work-queue.<uuid>`); `None` for every other event.
+fn queue_id(event: &Event) -> Option<uuid::Uuid> {
+    if !event.event.starts_with("prefect.work-queue.") {
+        return None;
+    }
+    let id = event.resource.id().strip_prefix("prefect.work-queue.")?;
+    uuid::Uuid::try_parse(id).ok()
+}
+
+/// Links a queue to its pool's related entry, so the queue's events carry it.
+/// Keyed by the queue's id rather than its resource id string: one link per
+/// queue, so the 16 bytes matter at 100,000 queues.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Link {
-    /// The queue's resource id, `prefect.work-queue.<uuid>`.
-    pub queue: Box<str>,
+    /// The queue's id.
+    pub queue: uuid::Uuid,
     /// The pool as related resource (role `work-pool`).
     pub pool: Arc<[Resource]>,
 }

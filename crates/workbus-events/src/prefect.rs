@@ -124,18 +124,14 @@ pub struct PoolLabels {
 impl PoolLabels {
     /// Labels for the pool `id`, named `name`, of type `pool_type`.
     pub fn new(id: Uuid, name: &str, pool_type: &str) -> Self {
-        let resource_id = format!("prefect.work-pool.{id}");
-        let resource = Resource::builder()
-            .label(RESOURCE_ID, resource_id.clone())
-            .label(RESOURCE_NAME, name)
-            .label(WORK_POOL_TYPE, pool_type)
-            .build_unchecked();
+        // The related resource is the primary one plus a role: one storage for both.
         let with_role = Resource::builder()
-            .label(RESOURCE_ID, resource_id)
+            .label(RESOURCE_ID, format!("prefect.work-pool.{id}"))
             .label(RESOURCE_NAME, name)
             .label(WORK_POOL_TYPE, pool_type)
             .label(RESOURCE_ROLE, "work-pool")
             .build_unchecked();
+        let resource = with_role.first(3);
         let as_related = Arc::from(vec![with_role.clone()]);
         PoolLabels {
             id,

@@ -45,10 +45,58 @@ type Label = (Cow<'static, str>, Box<str>);
 /// assert_eq!(serde_json::to_string(&r).unwrap(),
 ///     r#"{"prefect.resource.id":"prefect.work-pool.1","prefect.resource.name":"etl"}"#);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Resource(Arc<[Label]>);
+#[derive(Clone)]
+pub struct Resource {
+    /// Shared storage: another resource may see more of it (see [`Resource::first`]).
+    labels: Arc<[Label]>,
+    /// How many of `labels` are this resource's.
+    len: usize,
+}
+
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        self.labels() == other.labels()
+    }
+}
+
+impl Eq for Resource {}
+
+impl std::hash::Hash for Resource {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.labels().hash(state);
+    }
+}
 
 impl Resource {
+    fn labels(&self) -> &[Label] {
+        // `len` never exceeds the storage: set from it, or clamped by `first`.
+        self.labels.get(..self.len).unwrap_or(&self.labels)
+    }
+
+    /// The resource made of this one's first `n` labels, sharing its storage:
+    /// no allocation. Useful when one resource is another plus labels at the
+    /// end, as a work pool's related resource is its primary one plus a role.
+    ///
+    /// ```
+    /// use workbus_events::Resource;
+    ///
+    /// let related = Resource::builder()
+    ///     .label("prefect.resource.id", "prefect.work-pool.1")
+    ///     .label("prefect.resource.role", "work-pool")
+    ///     .build_related()
+    ///     .unwrap();
+    /// let primary = related.first(1);
+    /// assert_eq!(primary.len(), 1);
+    /// assert_eq!(primary.role(), None);
+    /// assert_eq!(related.first(9), related);
+    /// ```
+    pub fn first(&self, n: usize) -> Resource {
+        Resource {
+            labels: self.labels.clone(),
+            len: n.min(self.len),
+        }
+    }
+
     /// Starts a resource; see [`ResourceBuilder`].
     pub fn builder() -> ResourceBuilder {
         ResourceBuilder(Vec::with_capacity(4))
@@ -66,7 +114,7 @@ impl Resource {
 
     /// The value of a label.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        self.labels()
             .iter()
             .find(|(k, _)| k.as_ref() == key)
             .map(|(_, v)| v.as_ref())
@@ -74,25 +122,25 @@ impl Resource {
 
     /// The labels, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+        self.labels().iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     /// How many labels.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.labels().len()
     }
 
     /// Whether there are no labels at all.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     /// Checks Prefect's rules for a primary resource: a non-empty id, at most
     /// [`MAX_LABELS`] labels.
     pub fn validate(&self) -> Result<(), EventError> {
-        if self.0.len() > MAX_LABELS {
+        if self.len() > MAX_LABELS {
             return Err(EventError::TooManyLabels {
-                len: self.0.len(),
+                len: self.len(),
                 max: MAX_LABELS,
             });
         }
@@ -155,15 +203,19 @@ impl ResourceBuilder {
 
     /// The resource, unchecked: for builders whose labels are valid by construction.
     pub fn build_unchecked(self) -> Resource {
-        Resource(self.0.into())
+        let labels: Arc<[Label]> = self.0.into();
+        Resource {
+            len: labels.len(),
+            labels,
+        }
     }
 }
 
 impl Serialize for Resource {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0.iter() {
-            map.serialize_entry(k.as_ref(), v.as_ref())?;
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
         }
         map.end()
     }
