@@ -102,11 +102,7 @@ fn scale(c: &mut Criterion) {
                     let t = Instant::now();
                     create_pools(&bus).await;
                     let elapsed = t.elapsed();
-                    (
-                        elapsed,
-                        rss_bytes().saturating_sub(rss),
-                        live() - heap,
-                    )
+                    (elapsed, rss_bytes().saturating_sub(rss), live() - heap)
                 });
                 workbus.rss.push(rss);
                 workbus.heap.push(heap);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix::{Addr, ArbiterHandle};
 use dashmap::DashMap;
 use uuid::Uuid;
-use workbus_events::Event;
+use workbus_events::{Event, SharedEvent};
 
 use crate::beat::Beat;
 use crate::clock::Clock;
@@ -52,8 +52,10 @@ pub(crate) struct Core {
 impl Core {
     /// Hands an event to the registry. `do_send` keeps the actor's handler
     /// synchronous; the registry's own buffers bound what subscribers hold.
+    /// The event is shared here, so the message is one pointer and the event
+    /// is moved into its final place once, not copied through two mailboxes.
     pub(crate) fn emit(&self, event: Event) {
-        self.registry.do_send(Publish(event));
+        self.registry.do_send(Publish(SharedEvent::new(event)));
     }
 
     pub(crate) fn now(&self) -> workbus_events::Timestamp {

@@ -167,39 +167,15 @@ impl Registry {
     }
 
     fn dispatch(&mut self, event: SharedEvent, ctx: &mut Context<Self>) {
-        self.stamp += 1;
-        let stamp = self.stamp;
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
-        let mut take = |subs: &mut [Option<Subscriber>], i: usize| {
-            if let Some(s) = subs[i].as_mut() {
-                if s.stamp != stamp {
-                    s.stamp = stamp;
-                    targets.push(i);
-                }
-            }
-        };
-        for &i in &self.everything {
-            take(&mut self.subs, i);
+        if self.by_primary.is_empty() && self.by_any.is_empty() {
+            // No indexed filters: the unindexed list is every target, unique and in order.
+            targets.extend_from_slice(&self.everything);
+        } else {
+            self.collect_targets(&event, &mut targets);
         }
-        if !self.by_primary.is_empty() {
-            if let Some(list) = self.by_primary.get(event.resource.id()) {
-                for &i in list {
-                    take(&mut self.subs, i);
-                }
-            }
-        }
-        if !self.by_any.is_empty() {
-            for r in std::iter::once(&event.resource).chain(event.related.iter()) {
-                if let Some(list) = self.by_any.get(r.id()) {
-                    for &i in list {
-                        take(&mut self.subs, i);
-                    }
-                }
-            }
-        }
-        // Fan out in subscription order, whatever index found them.
-        targets.sort_unstable();
+        // Fan out in slot order, whatever index found them.
         let mut closed = Vec::new();
         for &i in &targets {
             let Some(sub) = self.subs[i].as_mut() else {
@@ -229,6 +205,40 @@ impl Registry {
             self.remove(i, "its mailbox is closed");
         }
         self.settle(ctx);
+    }
+
+    /// The subscribers whose index keys match `event`, each once, in slot order.
+    fn collect_targets(&mut self, event: &SharedEvent, targets: &mut Vec<usize>) {
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let mut take = |subs: &mut [Option<Subscriber>], i: usize| {
+            if let Some(s) = subs[i].as_mut() {
+                if s.stamp != stamp {
+                    s.stamp = stamp;
+                    targets.push(i);
+                }
+            }
+        };
+        for &i in &self.everything {
+            take(&mut self.subs, i);
+        }
+        if !self.by_primary.is_empty() {
+            if let Some(list) = self.by_primary.get(event.resource.id()) {
+                for &i in list {
+                    take(&mut self.subs, i);
+                }
+            }
+        }
+        if !self.by_any.is_empty() {
+            for r in std::iter::once(&event.resource).chain(event.related.iter()) {
+                if let Some(list) = self.by_any.get(r.id()) {
+                    for &i in list {
+                        take(&mut self.subs, i);
+                    }
+                }
+            }
+        }
+        targets.sort_unstable();
     }
 
     /// Keeps the two promises about the backlog: a drain is scheduled while
@@ -392,9 +402,12 @@ impl Actor for Registry {
 }
 
 /// An event from a pool or a queue actor, or from another source (a bridge).
+/// The registry links a queue event to its pool and stamps `received` in
+/// place when it holds the only handle (as it does for the bus's own events),
+/// else on a copy.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Publish(pub Event);
+pub struct Publish(pub SharedEvent);
 
 impl Handler<Publish> for Registry {
     type Result = ();
@@ -402,19 +415,20 @@ impl Handler<Publish> for Registry {
     fn handle(&mut self, Publish(mut event): Publish, ctx: &mut Context<Self>) {
         // Only queue events are linked; pool events skip the lookup.
         let queue = queue_id(&event);
-        if event.related.is_empty() {
-            if let Some(pool) = queue.and_then(|q| self.links.get(&q)) {
-                event.related = pool.clone();
-            }
+        let link = queue
+            .and_then(|q| self.links.get(&q))
+            .filter(|_| event.related.is_empty());
+        if let Some(pool) = link {
+            event.make_mut().related = pool.clone();
         }
         // Events built by the bus's actors carry `received` already (the same
         // instant as `occurred`); others are stamped on arrival.
         if event.received.is_none() {
-            event.received = Some(self.clock.now());
+            event.make_mut().received = Some(self.clock.now());
         }
         let unlink = queue.filter(|_| event.event == prefect::QUEUE_DELETED);
         bump(&self.stats.published);
-        self.dispatch(SharedEvent::new(event), ctx);
+        self.dispatch(event, ctx);
         if let Some(q) = unlink {
             self.links.remove(&q);
         }
@@ -504,7 +518,11 @@ impl Handler<Subscribe> for Registry {
             Keys::Any(ks) => ks
                 .iter()
                 .for_each(|k| self.by_any.entry(k.clone()).or_default().push(slot)),
-            Keys::Everything => self.everything.push(slot),
+            Keys::Everything => {
+                // Kept in slot order, so that dispatch can use it as it is.
+                let at = self.everything.partition_point(|&x| x < slot);
+                self.everything.insert(at, slot);
+            }
         }
         self.subs[slot] = Some(Subscriber {
             id,

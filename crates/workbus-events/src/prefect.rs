@@ -260,17 +260,84 @@ impl Changes {
 
 /// A fresh event id: a UUID v7 for the instant `at`.
 ///
-/// Ids from one thread increase strictly, even within a millisecond (uuid's
-/// v7 counter, kept per thread so that no lock is shared). Taking the time
-/// from the event's own `occurred` saves a clock read per event.
+/// Ids from one thread increase strictly, even within a millisecond: the 12
+/// bits after the timestamp are a counter that starts at a random value each
+/// millisecond (RFC 9562, method 1), and a millisecond that runs out of
+/// counter borrows from the next. The remaining 62 bits come from a
+/// per-thread generator seeded once from the OS, not from a CSPRNG per id:
+/// ids must be unique and ordered, not secret, and this keeps an id at a few
+/// nanoseconds. Taking the time from the event's own `occurred` saves a
+/// clock read per event.
+///
+/// ```
+/// use workbus_events::{prefect::event_id, Timestamp};
+///
+/// let at = Timestamp::from_micros(1_700_000_000_123_456);
+/// let (a, b) = (event_id(at), event_id(at));
+/// assert!(a < b);
+/// assert_eq!(a.get_version_num(), 7);
+/// let (secs, nanos) = a.get_timestamp().unwrap().to_unix();
+/// assert_eq!((secs, nanos), (1_700_000_000, 123_000_000));
+/// ```
 pub fn event_id(at: Timestamp) -> Uuid {
     thread_local! {
-        static CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+        static IDS: std::cell::Cell<IdState> = std::cell::Cell::new(IdState::seeded());
     }
-    let micros = at.as_micros();
-    let secs = u64::try_from(micros.div_euclid(1_000_000)).unwrap_or(0);
-    let nanos = (micros.rem_euclid(1_000_000) * 1000) as u32;
-    CONTEXT.with(|ctx| Uuid::new_v7(uuid::Timestamp::from_unix(ctx, secs, nanos)))
+    let ms = u64::try_from(at.as_micros().div_euclid(1000)).unwrap_or(0);
+    IDS.with(|cell| {
+        let mut st = cell.get();
+        let (ms, counter) = st.next(ms);
+        let mut bytes = [0u8; 10];
+        bytes[..2].copy_from_slice(&counter.to_be_bytes());
+        bytes[2..].copy_from_slice(&st.random().to_be_bytes());
+        cell.set(st);
+        uuid::Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid()
+    })
+}
+
+/// One thread's id state: the last millisecond and counter, and a wyrand generator.
+#[derive(Clone, Copy)]
+struct IdState {
+    ms: u64,
+    counter: u16,
+    rng: u64,
+}
+
+impl IdState {
+    /// The highest counter value: 12 bits.
+    const MAX_COUNTER: u16 = 0x0FFF;
+
+    fn seeded() -> Self {
+        // One OS-random seed per thread.
+        let (seed, _) = Uuid::new_v4().as_u64_pair();
+        IdState {
+            ms: 0,
+            counter: 0,
+            rng: seed,
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        // wyrand: small, fast, and passes the usual statistical batteries.
+        self.rng = self.rng.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.rng) * u128::from(self.rng ^ 0xe703_7ed1_a0b4_28db);
+        (t >> 64) as u64 ^ t as u64
+    }
+
+    /// The millisecond and counter of the next id, never below the last one's.
+    fn next(&mut self, ms: u64) -> (u64, u16) {
+        if ms > self.ms {
+            self.ms = ms;
+            // Start in the lower half, leaving at least 2,048 ids for this millisecond.
+            self.counter = (self.random() as u16) & (Self::MAX_COUNTER >> 1);
+        } else if self.counter < Self::MAX_COUNTER {
+            self.counter += 1;
+        } else {
+            self.ms += 1;
+            self.counter = (self.random() as u16) & (Self::MAX_COUNTER >> 1);
+        }
+        (self.ms, self.counter)
+    }
 }
 
 fn event(
@@ -463,4 +530,31 @@ pub fn queue_deleted(
         id,
         None,
     )
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn ids_increase_strictly_within_and_across_milliseconds_and_past_the_counter() {
+        let at = Timestamp::from_micros(1_700_000_000_000_000);
+        let mut last = event_id(at);
+        // More ids than one millisecond's counter holds: the later ones borrow the next one.
+        for i in 0..10_000 {
+            let at = if i < 9_000 {
+                at
+            } else {
+                at.add(std::time::Duration::from_millis(1))
+            };
+            let id = event_id(at);
+            assert!(id > last, "id {i} did not increase");
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            last = id;
+        }
+        // A clock that goes back never makes ids go back.
+        let earlier = event_id(Timestamp::from_micros(1_600_000_000_000_000));
+        assert!(earlier > last);
+    }
 }

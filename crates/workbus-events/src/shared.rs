@@ -33,7 +33,7 @@ use crate::Event;
 #[derive(Clone, Debug)]
 pub struct SharedEvent(Arc<Inner>);
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Inner {
     event: Event,
     json: OnceLock<Bytes>,
@@ -62,6 +62,28 @@ impl SharedEvent {
         let shared = Self::with_origin(event, origin);
         let _ = shared.0.json.set(json);
         shared
+    }
+
+    /// The event, to change before it is handed on: in place when this is
+    /// its only handle, else on a copy that this handle then owns alone.
+    /// JSON encoded before is dropped, so it is encoded again from the change.
+    ///
+    /// ```
+    /// use workbus_events::{prefect, SharedEvent, Timestamp};
+    /// use uuid::Uuid;
+    ///
+    /// let pool = prefect::PoolLabels::new(Uuid::nil(), "etl", "process");
+    /// let event = prefect::pool_status(&pool, prefect::Status::Ready, Timestamp::EPOCH, Uuid::nil(), None);
+    /// let mut shared = SharedEvent::new(event);
+    /// let other = shared.clone();
+    /// shared.make_mut().received = None;
+    /// assert!(other.received.is_some(), "the other handle keeps the original");
+    /// assert!(shared.received.is_none());
+    /// ```
+    pub fn make_mut(&mut self) -> &mut Event {
+        let inner = Arc::make_mut(&mut self.0);
+        inner.json = OnceLock::new();
+        &mut inner.event
     }
 
     /// The event.
