@@ -182,6 +182,33 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_racing_an_expiry_either_keeps_the_word_alive_or_finds_it_expired() {
+        let life = Duration::from_micros(1);
+        for _ in 0..2_000 {
+            let beat = std::sync::Arc::new(Beat::new(Some(t(0)), true));
+            let other = beat.clone();
+            let refresher = std::thread::spawn(move || other.refresh(t(10)));
+            let expiry = beat.expire(t(5), life);
+            let refreshed = refresher.join().unwrap();
+            match expiry {
+                // The refresh came second: it must have found the flag clear.
+                Expiry::Expired => {
+                    assert!(!refreshed);
+                    assert!(!beat.is_flagged());
+                    assert_eq!(beat.at(), Some(t(0)));
+                }
+                // The refresh came first: the expiry saw its time.
+                Expiry::Until(deadline) => {
+                    assert!(refreshed);
+                    assert_eq!(deadline, t(11));
+                    assert!(beat.is_flagged());
+                }
+                Expiry::Clear => panic!("nobody else clears the flag"),
+            }
+        }
+    }
+
+    #[test]
     fn never_and_times_before_1970_round_trip() {
         let b = Beat::new(None, false);
         assert_eq!(b.at(), None);
