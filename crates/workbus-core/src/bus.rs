@@ -152,7 +152,7 @@ impl Bus {
     fn pool_ref(
         &self,
         name: &str,
-    ) -> Result<dashmap::mapref::one::Ref<'_, Arc<str>, PoolEntry>, Error> {
+    ) -> Result<dashmap::mapref::one::Ref<'_, compact_str::CompactString, PoolEntry>, Error> {
         self.core
             .directory
             .pools
@@ -219,7 +219,8 @@ impl Bus {
         let name: Arc<str> = req.name.as_str().into();
         let addr = {
             let d = &self.core.directory;
-            let dashmap::mapref::entry::Entry::Vacant(slot) = d.pools.entry(name.clone()) else {
+            let key = compact_str::CompactString::from(&*name);
+            let dashmap::mapref::entry::Entry::Vacant(slot) = d.pools.entry(key) else {
                 return Err(Error::PoolExists(req.name));
             };
             let core = self.core.clone();
@@ -262,7 +263,7 @@ impl Bus {
 
     /// Every work pool, by name.
     pub async fn pools(&self) -> Vec<PoolInfo> {
-        let mut addrs: Vec<(Arc<str>, Addr<WorkPool>)> = self
+        let mut addrs: Vec<(compact_str::CompactString, Addr<WorkPool>)> = self
             .core
             .directory
             .pools

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix::{Addr, ArbiterHandle};
+use compact_str::CompactString;
 use dashmap::DashMap;
 use uuid::Uuid;
 use workbus_events::{Event, SharedEvent};
@@ -33,7 +34,8 @@ pub(crate) type Hasher = foldhash::fast::RandomState;
 /// The lookup tables. Pools and queues keep them current; nothing else writes them.
 #[derive(Default)]
 pub(crate) struct Directory {
-    pub(crate) pools: DashMap<Arc<str>, PoolEntry, Hasher>,
+    /// Keyed inline (names up to 24 bytes): every heartbeat and poll looks a pool up by name.
+    pub(crate) pools: DashMap<CompactString, PoolEntry, Hasher>,
     pub(crate) pool_names: DashMap<Uuid, Arc<str>, Hasher>,
     pub(crate) queues: DashMap<Uuid, QueueEntry, Hasher>,
 }

@@ -36,6 +36,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use actix::prelude::*;
+use compact_str::CompactString;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 use workbus_events::prefect::{self, Changes, PoolLabels, QueueLabels, Status};
@@ -74,17 +75,19 @@ pub(crate) struct QueueSlot {
 /// Only the pool actor writes it.
 #[derive(Default)]
 pub(crate) struct PoolShared {
-    workers: RwLock<HashMap<Box<str>, Worker, Hasher>>,
+    /// Names up to 24 bytes are stored inline: a lookup compares them without
+    /// another cache miss, which is most of a heartbeat's cost in a storm.
+    workers: RwLock<HashMap<CompactString, Worker, Hasher>>,
     queues: RwLock<Vec<QueueSlot>>,
 }
 
 impl PoolShared {
-    fn workers(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, Worker, Hasher>> {
+    fn workers(&self) -> RwLockReadGuard<'_, HashMap<CompactString, Worker, Hasher>> {
         // The table is never left half-written: a panic elsewhere cannot poison its meaning.
         self.workers.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn workers_mut(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, Worker, Hasher>> {
+    fn workers_mut(&self) -> RwLockWriteGuard<'_, HashMap<CompactString, Worker, Hasher>> {
         self.workers.write().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -400,7 +403,7 @@ impl Handler<Heartbeat> for WorkPool {
             None => {
                 let deadline = now.add(self.lifetime(hb.interval_seconds));
                 workers.insert(
-                    hb.worker.into_boxed_str(),
+                    CompactString::from(hb.worker),
                     Worker {
                         created: now,
                         interval: hb.interval_seconds,
@@ -745,7 +748,7 @@ impl Handler<DeletePool> for WorkPool {
                     .fetch_sub(act.online, Ordering::Relaxed);
                 act.online = 0;
                 let d = &act.core.directory;
-                d.pools.remove(&act.name);
+                d.pools.remove(&*act.name);
                 d.pool_names.remove(&act.labels.id());
                 ctx.stop();
                 Ok(())
