@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use support::*;
-use workbus::pool::UpdatePool;
-use workbus::{Bus, CreatePool, PoolUpdate, SubscribeOptions};
+use workbus::{Bus, CreatePool, SubscribeOptions};
 
 const EVENTS: u64 = 20_000;
 const POOLS: usize = 100;
@@ -53,17 +52,7 @@ fn fanout(c: &mut Criterion) {
                         let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
                         let t = Instant::now();
                         // Each pause or resume is one status event, emitted by the pool's actor.
-                        for k in 0..EVENTS as usize {
-                            let update = if (k / POOLS) % 2 == 0 {
-                                PoolUpdate::pause()
-                            } else {
-                                PoolUpdate::resume()
-                            };
-                            pools[k % POOLS].do_send(UpdatePool(update));
-                            if k % 256 == 255 {
-                                tokio::task::yield_now().await;
-                            }
-                        }
+                        drive_pools(&pools, EVENTS as usize).await;
                         until(&count, start_count + EVENTS * n as u64).await;
                         total += t.elapsed();
                     }
@@ -81,19 +70,13 @@ fn fanout(c: &mut Criterion) {
                     .collect();
                 (RawRegistry(subs).start(), count)
             });
-            let payload = Arc::new([0u8; 64]);
             b.iter_custom(|iters| {
                 sys.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
                         let t = Instant::now();
-                        for k in 0..EVENTS {
-                            registry.do_send(Raw(payload.clone()));
-                            if k % 256 == 255 {
-                                tokio::task::yield_now().await;
-                            }
-                        }
+                        drive_raw(&registry, EVENTS as usize).await;
                         until(&count, start_count + EVENTS * n as u64).await;
                         total += t.elapsed();
                     }

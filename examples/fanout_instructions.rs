@@ -3,9 +3,9 @@
 //!
 //! It runs `EVENTS` events either through workbus (100 pools pausing and resuming, the
 //! registry, 8 counting subscribers) or through the raw actix baseline (one actor
-//! forwarding an `Arc` to 8 counting actors). Run it twice with different event counts
-//! and divide the difference in instructions by the difference in events: setup cancels
-//! out, what is left is the cost of one event.
+//! forwarding an `Arc` to 8 counting actors), with the benches' own actors and drivers.
+//! Run it twice with different event counts and divide the difference in instructions by
+//! the difference in events: setup cancels out, what is left is the cost of one event.
 //!
 //! ```text
 //! cargo build --release --example fanout_instructions
@@ -15,73 +15,18 @@
 //! done; done
 //! ```
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use workbus::pool::UpdatePool;
-use workbus::{Bus, CreatePool, Deliver, PoolUpdate, SubscribeOptions};
+use support::{drive_pools, drive_raw, until, Counter, RawCounter, RawRegistry};
+use workbus::{Bus, CreatePool, SubscribeOptions};
 
 const SUBSCRIBERS: usize = 8;
 const POOLS: usize = 100;
-
-struct Counter(Arc<AtomicU64>);
-
-impl Actor for Counter {
-    type Context = Context<Self>;
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(1024);
-    }
-}
-
-impl Handler<Deliver> for Counter {
-    type Result = ();
-    fn handle(&mut self, _: Deliver, _: &mut Context<Self>) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// The baseline's message: an `Arc`, as the bus hands subscribers one.
-#[derive(Clone, Message)]
-#[rtype(result = "()")]
-struct Raw(#[allow(dead_code)] Arc<[u8; 64]>);
-
-struct RawCounter(Arc<AtomicU64>);
-
-impl Actor for RawCounter {
-    type Context = Context<Self>;
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(1024);
-    }
-}
-
-impl Handler<Raw> for RawCounter {
-    type Result = ();
-    fn handle(&mut self, _: Raw, _: &mut Context<Self>) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-struct RawRegistry(Vec<Recipient<Raw>>);
-
-impl Actor for RawRegistry {
-    type Context = Context<Self>;
-}
-
-impl Handler<Raw> for RawRegistry {
-    type Result = ();
-    fn handle(&mut self, msg: Raw, _: &mut Context<Self>) {
-        for r in &self.0 {
-            r.do_send(msg.clone());
-        }
-    }
-}
-
-async fn until(counter: &AtomicU64, target: u64) {
-    while counter.load(Ordering::Relaxed) < target {
-        tokio::task::yield_now().await;
-    }
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -93,14 +38,7 @@ fn main() {
             let subs = (0..SUBSCRIBERS)
                 .map(|_| RawCounter(count.clone()).start().recipient())
                 .collect();
-            let registry = RawRegistry(subs).start();
-            let payload = Arc::new([0u8; 64]);
-            for k in 0..events {
-                registry.do_send(Raw(payload.clone()));
-                if k % 256 == 255 {
-                    tokio::task::yield_now().await;
-                }
-            }
+            drive_raw(&RawRegistry(subs).start(), events).await;
             until(&count, (events * SUBSCRIBERS) as u64).await;
             return;
         }
@@ -121,17 +59,7 @@ fn main() {
         }
         bus.flush().await.expect("flush");
         let base = count.load(Ordering::Relaxed);
-        for k in 0..events {
-            let update = if (k / POOLS) % 2 == 0 {
-                PoolUpdate::pause()
-            } else {
-                PoolUpdate::resume()
-            };
-            pools[k % POOLS].do_send(UpdatePool(update));
-            if k % 256 == 255 {
-                tokio::task::yield_now().await;
-            }
-        }
+        drive_pools(&pools, events).await;
         until(&count, base + (events * SUBSCRIBERS) as u64).await;
     });
 }

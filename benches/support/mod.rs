@@ -1,4 +1,5 @@
-//! What the benches share: counting subscribers, the raw-actix baseline registry, and RSS.
+//! What the benches share: counting subscribers, the raw-actix baseline registry, the
+//! fan-out drivers, and RSS. `examples/fanout_instructions.rs` includes it too.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,4 +81,33 @@ pub fn rss_bytes() -> u64 {
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Emits `events` status events from `pools`, one pause or resume each (alternating per
+/// round of pools), yielding every 256 so the actors run: the fan-out scenario's producer.
+pub async fn drive_pools(pools: &[Addr<workbus::WorkPool>], events: usize) {
+    use workbus::pool::UpdatePool;
+    use workbus::PoolUpdate;
+    for k in 0..events {
+        let update = if (k / pools.len()) % 2 == 0 {
+            PoolUpdate::pause()
+        } else {
+            PoolUpdate::resume()
+        };
+        pools[k % pools.len()].do_send(UpdatePool(update));
+        if k % 256 == 255 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Sends `events` copies of one `Arc` through the raw baseline registry, yielding every 256.
+pub async fn drive_raw(registry: &Addr<RawRegistry>, events: usize) {
+    let payload = Arc::new([0u8; 64]);
+    for k in 0..events {
+        registry.do_send(Raw(payload.clone()));
+        if k % 256 == 255 {
+            tokio::task::yield_now().await;
+        }
+    }
 }

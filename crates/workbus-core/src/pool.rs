@@ -23,12 +23,13 @@
 //!
 //! ## Heartbeats that change nothing
 //!
-//! The worker table is shared with the bus handle ([`PoolShared`]): a
-//! heartbeat from a worker the pool counts online, with the interval it
-//! already knows, only moves that worker's last-heartbeat time, and the
-//! handle does that in place without a message (see [`crate::beat`] for
-//! why that is safe). New workers, workers coming back, new intervals and
-//! every status change go through the pool's mailbox as [`Heartbeat`]s.
+//! The worker table is shared with the bus handle. A heartbeat from a
+//! worker the pool counts online, with the interval it already knows, only
+//! moves that worker's last-heartbeat time, and the handle does that in
+//! place, without a message: the time and the online flag are one atomic
+//! word that only the pool clears, by compare-and-swap (the protocol is in
+//! docs/architecture.md). New workers, workers coming back, new intervals
+//! and every status change go through the pool's mailbox as [`Heartbeat`]s.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

@@ -16,7 +16,7 @@
 //! ## Polls that change nothing
 //!
 //! A poll of a `READY` or `PAUSED` queue only moves `last_polled`. That time
-//! is a [`Beat`](crate::beat) the bus handle can reach, flagged exactly
+//! is an atomic word the bus handle can reach, flagged exactly
 //! while the queue is `READY` or `PAUSED`, so such polls never enter the
 //! mailbox; a poll that finds the flag clear is sent as [`Poll`].
 
