@@ -316,7 +316,11 @@ impl Bus {
     /// A heartbeat from a worker the pool counts online, with no new
     /// interval, changes only its last-heartbeat time: that is done in
     /// place and answered at once (see [`crate::pool`]); every other one is
-    /// handled by the pool actor before this returns.
+    /// handled by the pool actor before this returns. An in-place heartbeat
+    /// takes effect when it is made, so it is not ordered behind messages
+    /// sent to the pool actor directly with `do_send` and still queued
+    /// (a `DeleteWorker`, say); operations through `Bus` are awaited and keep
+    /// their order.
     pub async fn heartbeat(
         &self,
         pool: &str,
