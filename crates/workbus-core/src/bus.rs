@@ -10,6 +10,7 @@ use crate::directory::{Core, Directory, PoolEntry};
 use crate::model::{
     CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
 };
+use crate::name::shown;
 use crate::pool::{
     AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, PoolShared,
     QueueSlot, RemoveQueue, UpdatePool, UpdatePoolQueue, WorkPool,
@@ -18,6 +19,23 @@ use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
 use crate::subscription::{Deliver, SubscribeOptions, Subscription, SubscriptionId};
 use crate::{BusConfig, Error};
+
+/// A pool's actor stops only when the pool is deleted: a message it never
+/// answered means the pool is gone, not that the bus stopped.
+fn gone(pool: &str) -> impl FnOnce(MailboxError) -> Error + '_ {
+    move |_| Error::PoolNotFound(shown(pool))
+}
+
+/// What the tables know of a pool without asking its actor (see [`Bus::find_pools`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolKey<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its id.
+    pub id: Uuid,
+    /// Its type.
+    pub pool_type: &'a str,
+}
 
 /// Builds a [`Bus`]: its settings, its clock, and the arbiter its actors run on.
 #[derive(Default)]
@@ -157,7 +175,7 @@ impl Bus {
             .directory
             .pools
             .get(name)
-            .ok_or_else(|| Error::PoolNotFound(name.to_owned()))
+            .ok_or_else(|| Error::PoolNotFound(shown(name)))
     }
 
     fn queue_addr(
@@ -174,8 +192,8 @@ impl Bus {
             .find(|q| q.name == queue)
             .map(|q| (q.id, q.addr.clone()));
         let (id, addr) = found.ok_or_else(|| Error::QueueNotFound {
-            pool: pool.to_owned(),
-            queue: queue.to_owned(),
+            pool: shown(pool),
+            queue: shown(queue),
         })?;
         Ok((entry, id, addr))
     }
@@ -224,7 +242,7 @@ impl Bus {
                 return Err(Error::PoolExists(req.name));
             };
             let core = self.core.clone();
-            let shared = Arc::new(PoolShared::default());
+            let shared = Arc::new(PoolShared::new(id, &req.pool_type));
             let addr = {
                 let shared = shared.clone();
                 let name = name.clone();
@@ -236,15 +254,20 @@ impl Bus {
                 addr: addr.clone(),
                 shared,
             });
-            d.pool_names.insert(id, name);
+            d.pool_names.insert(id, name.clone());
             addr
         };
-        Ok(addr.send(GetPool).await?)
+        // A client that deleted the pool meanwhile makes it gone, not the bus stopped.
+        addr.send(GetPool).await.map_err(gone(&name))
     }
 
     /// Reads a work pool.
     pub async fn pool(&self, name: &str) -> Result<PoolInfo, Error> {
-        Ok(self.pool_entry(name)?.addr.send(GetPool).await?)
+        self.pool_entry(name)?
+            .addr
+            .send(GetPool)
+            .await
+            .map_err(gone(name))
     }
 
     /// Reads a work pool by id.
@@ -281,6 +304,63 @@ impl Bus {
         out
     }
 
+    /// A page of the work pools that `keep` accepts, by name, asking only the
+    /// actors of the pools on the page.
+    ///
+    /// `keep` sees what the tables know of each pool without asking it (its
+    /// name, id and type). With `within`, only the pools of those names are
+    /// looked at, each found in the tables directly: a filter by exact name or
+    /// id costs what it names, not what the bus holds.
+    pub async fn find_pools(
+        &self,
+        within: Option<&[&str]>,
+        keep: impl Fn(&PoolKey<'_>) -> bool,
+        offset: usize,
+        limit: usize,
+    ) -> Vec<PoolInfo> {
+        let d = &self.core.directory;
+        let key = |name: &compact_str::CompactString, e: &PoolEntry| {
+            keep(&PoolKey {
+                name,
+                id: e.shared.id,
+                pool_type: &e.shared.pool_type,
+            })
+        };
+        let mut names: Vec<compact_str::CompactString> = match within {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| d.pools.get(*n))
+                .filter(|e| key(e.key(), e.value()))
+                .map(|e| e.key().clone())
+                .collect(),
+            None => d
+                .pools
+                .iter()
+                .filter(|e| key(e.key(), e.value()))
+                .map(|e| e.key().clone())
+                .collect(),
+        };
+        names.sort_unstable();
+        names.dedup();
+        let mut out = Vec::with_capacity(limit.min(names.len()));
+        for name in names.into_iter().skip(offset).take(limit) {
+            // A pool deleted meanwhile is simply not listed.
+            if let Ok(info) = self.pool(&name).await {
+                out.push(info);
+            }
+        }
+        out
+    }
+
+    /// The name of the pool with this id, from the tables.
+    pub fn pool_name(&self, id: Uuid) -> Option<String> {
+        self.core
+            .directory
+            .pool_names
+            .get(&id)
+            .map(|n| n.to_string())
+    }
+
     /// The names of the work pools, without asking any actor.
     pub fn pool_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -299,15 +379,19 @@ impl Bus {
         update.validate()?;
         let entry = self.pool_entry(name)?;
         self.core.gate.pass().await;
-        entry.addr.send(UpdatePool(update)).await??;
-        Ok(entry.addr.send(GetPool).await?)
+        entry
+            .addr
+            .send(UpdatePool(update))
+            .await
+            .map_err(gone(name))??;
+        entry.addr.send(GetPool).await.map_err(gone(name))
     }
 
     /// Deletes a work pool: every queue's `deleted`, then the pool's.
     pub async fn delete_pool(&self, name: &str) -> Result<(), Error> {
         let entry = self.pool_entry(name)?;
         self.core.gate.pass().await;
-        entry.addr.send(DeletePool).await?
+        entry.addr.send(DeletePool).await.map_err(gone(name))?
     }
 
     /// A worker's heartbeat. `interval_seconds` is how often it heartbeats
@@ -342,7 +426,8 @@ impl Bus {
             worker: worker.to_owned(),
             interval_seconds,
         })
-        .await?
+        .await
+        .map_err(gone(pool))?
     }
 
     /// A heartbeat that does not wait for the pool to handle it: the pool is
@@ -370,14 +455,22 @@ impl Bus {
 
     /// The workers of a pool, most recent heartbeat first.
     pub async fn workers(&self, pool: &str) -> Result<Vec<WorkerInfo>, Error> {
-        Ok(self.pool_entry(pool)?.addr.send(ListWorkers).await?)
+        self.pool_entry(pool)?
+            .addr
+            .send(ListWorkers)
+            .await
+            .map_err(gone(pool))
     }
 
     /// Forgets a worker. If it was the last online one, a `READY` pool goes `NOT_READY`.
     pub async fn delete_worker(&self, pool: &str, worker: &str) -> Result<(), Error> {
         let entry = self.pool_entry(pool)?;
         self.core.gate.pass().await;
-        entry.addr.send(DeleteWorker(worker.to_owned())).await?
+        entry
+            .addr
+            .send(DeleteWorker(worker.to_owned()))
+            .await
+            .map_err(gone(pool))?
     }
 
     /// Creates a work queue in a pool; emits its `created`.
@@ -385,13 +478,16 @@ impl Bus {
         req.validate()?;
         let entry = self.pool_entry(pool)?;
         self.core.gate.pass().await;
-        entry.addr.send(AddQueue(req)).await?
+        entry.addr.send(AddQueue(req)).await.map_err(gone(pool))?
     }
 
     /// Reads a work queue by pool and name.
     pub async fn queue(&self, pool: &str, name: &str) -> Result<QueueInfo, Error> {
         let (_, _, addr) = self.queue_addr(pool, name)?;
-        Ok(addr.send(GetQueue).await?)
+        addr.send(GetQueue).await.map_err(|_| Error::QueueNotFound {
+            pool: shown(pool),
+            queue: shown(name),
+        })
     }
 
     /// Reads a work queue by id.
@@ -404,7 +500,12 @@ impl Bus {
 
     /// The queues of a pool, in creation order.
     pub async fn queues(&self, pool: &str) -> Result<Vec<QueueInfo>, Error> {
-        let addrs = self.pool_entry(pool)?.addr.send(PoolQueues).await?;
+        let addrs = self
+            .pool_entry(pool)?
+            .addr
+            .send(PoolQueues)
+            .await
+            .map_err(gone(pool))?;
         let mut out = Vec::with_capacity(addrs.len());
         for addr in addrs {
             if let Ok(info) = addr.send(GetQueue).await {
@@ -427,7 +528,8 @@ impl Bus {
         entry
             .addr
             .send(UpdatePoolQueue { queue: id, update })
-            .await?
+            .await
+            .map_err(gone(pool))?
     }
 
     /// Updates a work queue by id (Prefect's legacy `/work_queues/{id}`).
@@ -439,21 +541,25 @@ impl Bus {
         update.validate()?;
         let (pool, _) = self.queue_by_id_entry(id)?;
         self.core.gate.pass().await;
-        pool.send(UpdatePoolQueue { queue: id, update }).await?
+        pool.send(UpdatePoolQueue { queue: id, update })
+            .await
+            .map_err(|_| Error::QueueIdNotFound(id))?
     }
 
     /// Deletes a work queue (not a pool's default queue); emits its `deleted`.
     pub async fn delete_queue(&self, pool: &str, name: &str) -> Result<(), Error> {
         let (entry, id, _) = self.queue_addr(pool, name)?;
         self.core.gate.pass().await;
-        entry.addr.send(RemoveQueue(id)).await?
+        entry.addr.send(RemoveQueue(id)).await.map_err(gone(pool))?
     }
 
     /// Deletes a work queue by id.
     pub async fn delete_queue_by_id(&self, id: Uuid) -> Result<(), Error> {
         let (pool, _) = self.queue_by_id_entry(id)?;
         self.core.gate.pass().await;
-        pool.send(RemoveQueue(id)).await?
+        pool.send(RemoveQueue(id))
+            .await
+            .map_err(|_| Error::QueueIdNotFound(id))?
     }
 
     /// Marks queues of a pool as polled: the named ones, or all of them when
@@ -477,7 +583,7 @@ impl Bus {
                             .iter()
                             .find(|q| q.name == *n)
                             .ok_or_else(|| Error::QueueNotFound {
-                                pool: pool.to_owned(),
+                                pool: shown(pool),
                                 queue: n.clone(),
                             })
                     })

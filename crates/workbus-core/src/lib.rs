@@ -61,12 +61,13 @@ mod config;
 mod directory;
 mod error;
 pub mod model;
+pub mod name;
 pub mod pool;
 pub mod queue;
 pub mod registry;
 pub mod subscription;
 
-pub use bus::{Bus, BusBuilder};
+pub use bus::{Bus, BusBuilder, PoolKey};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::BusConfig;
 pub use error::Error;

@@ -83,12 +83,15 @@ impl CreatePool {
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         validate_name(&self.name)?;
-        if self.name.to_lowercase().starts_with("prefect") {
-            return Err(Error::ReservedName(self.name.clone()));
+        if crate::name::is_reserved_pool_name(&self.name) {
+            return Err(Error::ReservedName(crate::name::shown(&self.name)));
         }
-        validate_name(&self.pool_type).map_err(|_| Error::InvalidName {
-            name: self.pool_type.clone(),
-            reason: "a pool type must be non-empty and free of / % & > <",
+        validate_name(&self.pool_type).map_err(|e| match e {
+            Error::InvalidName { name, .. } => Error::InvalidName {
+                name,
+                reason: "a pool type follows the name rules (see workbus_core::name)",
+            },
+            other => other,
         })?;
         validate_limit(self.concurrency_limit)
     }
@@ -235,22 +238,7 @@ impl QueueUpdate {
     }
 }
 
-/// Prefect's name rule: non-empty, none of `/ % & > <`.
-pub fn validate_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() {
-        return Err(Error::InvalidName {
-            name: name.to_owned(),
-            reason: "a name must not be empty",
-        });
-    }
-    if name.contains(['/', '%', '&', '>', '<']) {
-        return Err(Error::InvalidName {
-            name: name.to_owned(),
-            reason: "a name must not contain / % & > <",
-        });
-    }
-    Ok(())
-}
+pub use crate::name::validate_name;
 
 fn validate_limit(limit: Option<i64>) -> Result<(), Error> {
     match limit {

@@ -74,8 +74,10 @@ pub(crate) struct QueueSlot {
 /// The part of a pool the bus handle reads without a message: its workers
 /// (to refresh the ones already online) and its queues (to poll them).
 /// Only the pool actor writes it.
-#[derive(Default)]
 pub(crate) struct PoolShared {
+    /// The pool's id and type, fixed at creation: list filters read them from the tables.
+    pub(crate) id: Uuid,
+    pub(crate) pool_type: Arc<str>,
     /// Names up to 24 bytes are stored inline: a lookup compares them without
     /// another cache miss, which is most of a heartbeat's cost in a storm.
     workers: RwLock<HashMap<CompactString, Worker, Hasher>>,
@@ -83,6 +85,15 @@ pub(crate) struct PoolShared {
 }
 
 impl PoolShared {
+    pub(crate) fn new(id: Uuid, pool_type: &str) -> Self {
+        PoolShared {
+            id,
+            pool_type: pool_type.into(),
+            workers: RwLock::default(),
+            queues: RwLock::default(),
+        }
+    }
+
     fn workers(&self) -> RwLockReadGuard<'_, HashMap<CompactString, Worker, Hasher>> {
         // The table is never left half-written: a panic elsewhere cannot poison its meaning.
         self.workers.read().unwrap_or_else(PoisonError::into_inner)
@@ -118,7 +129,6 @@ pub struct WorkPool {
     shared: Arc<PoolShared>,
     labels: PoolLabels,
     name: Arc<str>,
-    pool_type: String,
     description: Option<String>,
     base_job_template: Map<String, Value>,
     concurrency_limit: Option<i64>,
@@ -154,7 +164,6 @@ impl WorkPool {
             shared,
             labels,
             name,
-            pool_type: req.pool_type,
             description: req.description,
             base_job_template: req.base_job_template,
             concurrency_limit: req.concurrency_limit,
@@ -171,7 +180,7 @@ impl WorkPool {
     }
 
     fn is_agent(&self) -> bool {
-        self.pool_type == AGENT_POOL_TYPE
+        &*self.shared.pool_type == AGENT_POOL_TYPE
     }
 
     fn info(&self) -> PoolInfo {
@@ -181,7 +190,7 @@ impl WorkPool {
             updated: self.updated,
             name: self.name.to_string(),
             description: self.description.clone(),
-            pool_type: self.pool_type.clone(),
+            pool_type: self.shared.pool_type.to_string(),
             base_job_template: self.base_job_template.clone(),
             is_paused: self.is_paused,
             concurrency_limit: self.concurrency_limit,
@@ -380,12 +389,7 @@ impl Handler<Heartbeat> for WorkPool {
     type Result = Result<(), Error>;
 
     fn handle(&mut self, hb: Heartbeat, ctx: &mut Context<Self>) -> Self::Result {
-        if hb.worker.is_empty() {
-            return Err(Error::InvalidName {
-                name: hb.worker,
-                reason: "a worker name must not be empty",
-            });
-        }
+        crate::name::validate_worker_name(&hb.worker)?;
         if hb.interval_seconds == Some(0) {
             return Err(Error::InvalidHeartbeatInterval);
         }
@@ -458,7 +462,7 @@ impl Handler<DeleteWorker> for WorkPool {
             }
             None => Err(Error::WorkerNotFound {
                 pool: self.name.to_string(),
-                worker: name,
+                worker: crate::name::shown(&name),
             }),
         }
     }
@@ -619,7 +623,7 @@ impl Handler<AddQueue> for WorkPool {
         self.register_queue(id, name, priority, queue);
         Box::pin(
             actix::fut::wrap_future(addr.send(crate::queue::GetQueue))
-                .map(|r, _, _| r.map_err(Error::from)),
+                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id))),
         )
     }
 }
@@ -663,7 +667,8 @@ impl Handler<UpdatePoolQueue> for WorkPool {
         AtomicResponse::new(Box::pin(
             actix::fut::wrap_future(addr.send(UpdateQueue(msg.update))).map(
                 move |r, act: &mut WorkPool, _| {
-                    let info = r.map_err(Error::from)??;
+                    // Only the pool stops its queues: one that did is gone.
+                    let info = r.map_err(|_| Error::QueueIdNotFound(id))??;
                     if let Some(slot) = act.shared.queues_mut().iter_mut().find(|q| q.id == id) {
                         if slot.name != info.name {
                             slot.name = info.name.clone();
@@ -703,7 +708,8 @@ impl Handler<RemoveQueue> for WorkPool {
         };
         self.unregister_queue(id);
         AtomicResponse::new(Box::pin(
-            actix::fut::wrap_future(addr.send(DeleteQueue)).map(|r, _, _| r.map_err(Error::from)),
+            actix::fut::wrap_future(addr.send(DeleteQueue))
+                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id))),
         ))
     }
 }

@@ -7,8 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 use workbus_core::{
-    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueUpdate, SharedEvent, Timestamp,
-    WorkerStatus,
+    CreatePool, CreateQueue, PoolUpdate, QueueUpdate, SharedEvent, Timestamp, WorkerStatus,
 };
 
 use crate::body::{Json, OptionalJson};
@@ -179,12 +178,6 @@ macro_rules! list_body {
             #[serde(default)]
             offset: Option<usize>,
         }
-
-        impl $name {
-            fn window<T>(&self, items: impl Iterator<Item = T>) -> Result<Vec<T>> {
-                window(self.limit, self.offset, items)
-            }
-        }
     };
 }
 
@@ -244,21 +237,57 @@ pub(crate) async fn filter_pools(
     st: web::Data<AppState>,
     OptionalJson(body): OptionalJson<PoolsBody>,
 ) -> Result<HttpResponse> {
+    let limit = body.limit.unwrap_or(MAX_LIST_LIMIT);
+    if limit > MAX_LIST_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "limit must be at most {MAX_LIST_LIMIT}, got {limit}"
+        )));
+    }
     let f = body.work_pools.as_ref();
-    let pools = st.bus.pools().await;
-    let keep = |p: &PoolInfo| {
+    let names = f
+        .and_then(|f| f.name.as_ref())
+        .and_then(|x| x.any_.as_ref());
+    let ids = f.and_then(|f| f.id.as_ref()).and_then(|x| x.any_.as_ref());
+    let types = f
+        .and_then(|f| f.pool_type.as_ref())
+        .and_then(|x| x.any_.as_ref());
+    // Exact names and ids are looked up in the tables: such a filter costs what it
+    // names. Under `or_` that holds only when names and ids are all it tests.
+    let narrowed = match f.map(|f| f.operator) {
+        Some(Operator::And) => names.is_some() || ids.is_some(),
+        Some(Operator::Or) => (names.is_some() || ids.is_some()) && types.is_none(),
+        None => false,
+    };
+    let id_names: Vec<String> = match (narrowed, ids) {
+        (true, Some(ids)) if names.is_none() || f.is_some_and(|f| f.operator == Operator::Or) => {
+            ids.iter().filter_map(|id| st.bus.pool_name(*id)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let within: Option<Vec<&str>> = narrowed.then(|| {
+        names
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(id_names.iter().map(String::as_str))
+            .collect()
+    });
+    let keep = |p: &workbus_core::PoolKey<'_>| {
         f.is_none_or(|f| {
             combine(
                 f.operator,
                 [
                     f.id.as_ref().and_then(|x| x.test(&p.id)),
-                    f.name.as_ref().and_then(|x| x.test(&p.name)),
-                    f.pool_type.as_ref().and_then(|x| x.test(&p.pool_type)),
+                    names.map(|xs| xs.iter().any(|n| n == p.name)),
+                    types.map(|xs| xs.iter().any(|t| t == p.pool_type)),
                 ],
             )
         })
     };
-    let page = body.window(pools.into_iter().filter(keep))?;
+    let page = st
+        .bus
+        .find_pools(within.as_deref(), keep, body.offset.unwrap_or(0), limit)
+        .await;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -334,7 +363,7 @@ pub(crate) async fn legacy_get_runs(
 #[derive(Debug, Deserialize)]
 pub(crate) struct HeartbeatBody {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::body::lax_seconds")]
     heartbeat_interval_seconds: Option<u32>,
 }
 
@@ -356,7 +385,9 @@ pub(crate) async fn filter_workers(
 ) -> Result<HttpResponse> {
     let workers = st.bus.workers(&pool).await?;
     let f = body.workers.as_ref();
-    let page = body.window(
+    let page = window(
+        body.limit,
+        body.offset,
         workers
             .into_iter()
             .filter(|w| {
@@ -445,7 +476,9 @@ pub(crate) async fn filter_queues(
             .then_with(|| a.name.cmp(&b.name))
     });
     let f = body.work_queues.as_ref();
-    let page = body.window(
+    let page = window(
+        body.limit,
+        body.offset,
         queues
             .into_iter()
             .filter(|q| {
@@ -546,30 +579,57 @@ pub(crate) async fn legacy_delete_queue(
 
 // ---- event ingest -------------------------------------------------------------------
 
+/// Counts the bytes of JSON a value encodes to, without keeping them.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A client's event, received now: refused when its JSON, as the client sent it
+/// (without the `received` the server stamps on it), exceeds Prefect's
+/// `PREFECT_EVENTS_MAXIMUM_SIZE_BYTES` (1.5 MB); then stamped `received` now,
+/// whatever the client said, as Prefect does.
+pub(crate) fn receive(st: &AppState, mut event: workbus_core::Event) -> Result<SharedEvent> {
+    event.received = None;
+    let mut size = Counter(0);
+    serde_json::to_writer(&mut size, &event)
+        .map_err(|e| ApiError::invalid(format!("event {} cannot be encoded: {e}", event.id)))?;
+    if size.0 > workbus_events::MAX_EVENT_SIZE {
+        return Err(ApiError::invalid(format!(
+            "event {} is {} bytes of JSON, more than the {} an event may have",
+            event.id,
+            size.0,
+            workbus_events::MAX_EVENT_SIZE
+        )));
+    }
+    event.received = Some(st.bus.clock().now());
+    Ok(SharedEvent::new(event))
+}
+
+/// [`receive`] for one event's JSON (a message of `WS /api/events/in`).
+pub(crate) fn receive_json(st: &AppState, bytes: &[u8]) -> Result<SharedEvent> {
+    let event = workbus_core::Event::from_json(bytes).map_err(ApiError::invalid)?;
+    receive(st, event)
+}
+
 /// `POST /api/events`: events from clients (a worker's `prefect.worker.started`, say),
 /// published to the bus as Prefect publishes them to its stream.
 pub(crate) async fn ingest_events(
     st: web::Data<AppState>,
     Json(events): Json<Vec<workbus_core::Event>>,
 ) -> Result<HttpResponse> {
-    let now = st.bus.clock().now();
-    let mut shared = Vec::with_capacity(events.len());
-    for mut event in events {
-        // Prefect stamps `received` on arrival, whatever the client sent.
-        event.received = Some(now);
-        let event = SharedEvent::new(event);
-        // Prefect's PREFECT_EVENTS_MAXIMUM_SIZE_BYTES: 1.5 MB of JSON per event. The
-        // whole batch is refused, so a refused request publishes nothing.
-        let len = event.json().len();
-        if len > workbus_events::MAX_EVENT_SIZE {
-            return Err(ApiError::invalid(format!(
-                "event {} is {len} bytes of JSON, more than the {} an event may have",
-                event.id,
-                workbus_events::MAX_EVENT_SIZE
-            )));
-        }
-        shared.push(event);
-    }
+    // The whole batch is checked first, so a refused request publishes nothing.
+    let shared = events
+        .into_iter()
+        .map(|event| receive(&st, event))
+        .collect::<Result<Vec<_>>>()?;
     // Ingest, not Publish: a client's event must not touch the registry's queue-to-pool links.
     for event in shared {
         st.bus.ingest(event);

@@ -1,8 +1,9 @@
 //! HTTP basic auth, as Prefect's `PREFECT_SERVER_API_AUTH_STRING`.
 //!
 //! When an auth string is set, every request must carry
-//! `Authorization: Basic base64(<auth string>)`, except `GET /api/health` and
-//! `GET /api/ready` (probes) and the websocket routes, which authenticate with
+//! `Authorization: Basic base64(<auth string>)` (the scheme in any case, as
+//! RFC 7235 has it), except `GET` and `HEAD` of `/api/health` and
+//! `/api/ready` (probes) and the websocket routes, which authenticate with
 //! their `auth` message instead, as Prefect's do (the unserved worker channel
 //! answers 404 either way). Comparisons take constant time.
 
@@ -33,7 +34,8 @@ pub fn header_matches(value: &str, expected: &str) -> bool {
     let Some((scheme, creds)) = value.trim().split_once(' ') else {
         return false;
     };
-    if scheme != "Basic" {
+    // RFC 7235: the scheme is case-insensitive.
+    if !scheme.eq_ignore_ascii_case("basic") {
         return false;
     }
     let Ok(decoded) = STANDARD.decode(creds.trim()) else {
@@ -47,7 +49,8 @@ pub fn header_matches(value: &str, expected: &str) -> bool {
 
 fn exempt(req: &ServiceRequest) -> bool {
     let path = req.path();
-    let probe = req.method() == Method::GET && matches!(path, "/api/health" | "/api/ready");
+    let probe = matches!(*req.method(), Method::GET | Method::HEAD)
+        && matches!(path, "/api/health" | "/api/ready");
     // Websockets authenticate by message, as Prefect's do; the worker channel is not
     // served, and answering it 404 rather than 401 keeps workers' fallback the same.
     let ws_path = matches!(path, "/api/events/out" | "/api/events/in")
@@ -96,6 +99,10 @@ mod tests {
             "admin:s3cret"
         ));
         assert!(!header_matches("Basic !!!", "admin:s3cret"));
+        let lower = format!("basic {}", STANDARD.encode("admin:s3cret"));
+        assert!(header_matches(&lower, "admin:s3cret"));
+        let upper = format!("BASIC {}", STANDARD.encode("admin:s3cret"));
+        assert!(header_matches(&upper, "admin:s3cret"));
         assert!(!header_matches("Basic", "admin:s3cret"));
         assert!(!header_matches(
             &format!("Basic {}", STANDARD.encode([0xff, 0xfe])),

@@ -141,3 +141,70 @@ pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default()
         .error_handler(|err: QueryPayloadError, _| ApiError::invalid(err).into())
 }
+
+/// A whole number of seconds as pydantic's lax `int` takes it: `30`, `30.0` or
+/// `"30"`, but not `30.5`; `null` is `None`.
+pub fn lax_seconds<'de, D>(d: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    use serde::Deserialize;
+    let fail = || D::Error::custom("must be a whole number of seconds from 0 to 4294967295");
+    let whole = |f: f64| {
+        (f.is_finite() && f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f))
+            .then_some(f as u32)
+    };
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => match n.as_u64() {
+            Some(u) => u32::try_from(u).map(Some).map_err(|_| fail()),
+            None => n.as_f64().and_then(whole).map(Some).ok_or_else(fail),
+        },
+        Some(serde_json::Value::String(s)) => match s.trim().parse::<u32>() {
+            Ok(u) => Ok(Some(u)),
+            Err(_) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(whole)
+                .map(Some)
+                .ok_or_else(fail),
+        },
+        Some(_) => Err(fail()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default, deserialize_with = "lax_seconds")]
+        s: Option<u32>,
+    }
+
+    fn seconds(json: &str) -> Result<Option<u32>, serde_json::Error> {
+        serde_json::from_str::<Body>(json).map(|b| b.s)
+    }
+
+    #[test]
+    fn whole_seconds_as_pydantic_takes_them() {
+        assert_eq!(seconds(r#"{"s":30}"#).unwrap(), Some(30));
+        assert_eq!(seconds(r#"{"s":30.0}"#).unwrap(), Some(30));
+        assert_eq!(seconds(r#"{"s":"30"}"#).unwrap(), Some(30));
+        assert_eq!(seconds(r#"{"s":null}"#).unwrap(), None);
+        assert_eq!(seconds(r#"{}"#).unwrap(), None);
+        for bad in [
+            r#"{"s":30.5}"#,
+            r#"{"s":-1}"#,
+            r#"{"s":1e20}"#,
+            r#"{"s":"x"}"#,
+            r#"{"s":true}"#,
+            r#"{"s":[30]}"#,
+        ] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -18,6 +18,40 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default most websocket connections open at once (both event routes together).
 pub const DEFAULT_MAX_WEBSOCKET_CLIENTS: usize = 1000;
 
+/// Default most websocket connections in their handshake at once (before auth and filter).
+pub const DEFAULT_MAX_WEBSOCKET_HANDSHAKES: usize = 64;
+
+/// Default most bytes of events the history keeps (as it estimates them): 256 MiB.
+pub const DEFAULT_EVENT_HISTORY_BYTES: usize = 256 * 1024 * 1024;
+
+/// How long a websocket client has to finish its handshake, by default.
+pub const DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a closed websocket stays open for the client to read the close, by default.
+pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The websocket routes' limits, as every handler sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebsocketLimits {
+    /// Connections in their handshake at once, at most; more get 503.
+    pub max_handshakes: usize,
+    /// How long a connection has from its upgrade to the end of its handshake.
+    pub handshake_timeout: Duration,
+    /// How long a connection stays open after the server's close frame, for the
+    /// client to read it and answer.
+    pub close_timeout: Duration,
+}
+
+impl Default for WebsocketLimits {
+    fn default() -> Self {
+        WebsocketLimits {
+            max_handshakes: DEFAULT_MAX_WEBSOCKET_HANDSHAKES,
+            handshake_timeout: DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT,
+            close_timeout: DEFAULT_WEBSOCKET_CLOSE_TIMEOUT,
+        }
+    }
+}
+
 /// How log lines are written; one setting for the server's own logs and the
 /// event logger subscriber.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -68,6 +102,10 @@ pub struct ServeArgs {
     /// How many recent events to keep for `/api/events/filter` and websocket backfill.
     #[arg(long, env = "WORKBUS_EVENT_HISTORY", default_value_t = 10_000)]
     pub event_history: usize,
+    /// The most bytes of events the history keeps (estimated as three times each
+    /// event's JSON, plus 512 bytes); the oldest go first.
+    #[arg(long, env = "WORKBUS_EVENT_HISTORY_BYTES", default_value_t = DEFAULT_EVENT_HISTORY_BYTES)]
+    pub event_history_bytes: usize,
     /// When set, every route but health and ready needs it as HTTP basic auth, and
     /// websockets need it as their `auth` token.
     #[arg(long, env = "WORKBUS_API_AUTH_STRING", hide_env_values = true)]
@@ -114,6 +152,24 @@ pub struct ServeArgs {
     /// Websocket connections open at once, at most; more are refused with 503.
     #[arg(long, env = "WORKBUS_MAX_WEBSOCKET_CLIENTS", default_value_t = DEFAULT_MAX_WEBSOCKET_CLIENTS)]
     pub max_websocket_clients: usize,
+    /// Websocket connections in their handshake (before auth and filter) at once, at
+    /// most; more are refused with 503. They never take the clients' places.
+    #[arg(long, env = "WORKBUS_MAX_WEBSOCKET_HANDSHAKES", default_value_t = DEFAULT_MAX_WEBSOCKET_HANDSHAKES)]
+    pub max_websocket_handshakes: usize,
+    /// Seconds a websocket client has to finish its handshake (fractions allowed).
+    #[arg(
+        long,
+        env = "WORKBUS_WEBSOCKET_HANDSHAKE_TIMEOUT_SECONDS",
+        default_value_t = 5.0
+    )]
+    pub websocket_handshake_timeout_seconds: f64,
+    /// Seconds a closed websocket stays open for the client to read the close (fractions allowed).
+    #[arg(
+        long,
+        env = "WORKBUS_WEBSOCKET_CLOSE_TIMEOUT_SECONDS",
+        default_value_t = 5.0
+    )]
+    pub websocket_close_timeout_seconds: f64,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "WORKBUS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -134,6 +190,7 @@ impl Default for ServeArgs {
             worker_fallback_heartbeat_seconds: 30.0,
             queue_poll_timeout_seconds: 60.0,
             event_history: 10_000,
+            event_history_bytes: DEFAULT_EVENT_HISTORY_BYTES,
             api_auth_string: None,
             log_format: LogFormat::Pretty,
             log_file: None,
@@ -149,6 +206,9 @@ impl Default for ServeArgs {
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             websocket_client_buffer: 1024,
             max_websocket_clients: DEFAULT_MAX_WEBSOCKET_CLIENTS,
+            max_websocket_handshakes: DEFAULT_MAX_WEBSOCKET_HANDSHAKES,
+            websocket_handshake_timeout_seconds: 5.0,
+            websocket_close_timeout_seconds: 5.0,
             http_workers: 0,
             shutdown_timeout_seconds: 10,
             demo: false,
@@ -167,6 +227,8 @@ pub struct ServerConfig {
     pub bus: BusConfig,
     /// How many recent events to keep (0: none; queries and backfill find nothing).
     pub event_history: usize,
+    /// The most bytes of events to keep, as the history estimates them.
+    pub event_history_bytes: usize,
     /// Basic-auth string (`user:password` or any string), if auth is on.
     pub api_auth_string: Option<String>,
     /// Largest request body, in bytes.
@@ -175,6 +237,8 @@ pub struct ServerConfig {
     pub websocket_client_buffer: usize,
     /// Websocket connections open at once, at most (both event routes together).
     pub max_websocket_clients: usize,
+    /// Websocket handshakes under way at once, and their deadlines.
+    pub websocket_limits: WebsocketLimits,
     /// The subscribers to install (logger, metrics, webhooks); `None`: none, and
     /// `/metrics` shows only the server's own families.
     pub subscribers: Option<SubscribersConfig>,
@@ -195,10 +259,12 @@ impl Default for ServerConfig {
             port: 4200,
             bus: BusConfig::default(),
             event_history: 10_000,
+            event_history_bytes: DEFAULT_EVENT_HISTORY_BYTES,
             api_auth_string: None,
             body_limit: DEFAULT_BODY_LIMIT,
             websocket_client_buffer: 1024,
             max_websocket_clients: DEFAULT_MAX_WEBSOCKET_CLIENTS,
+            websocket_limits: WebsocketLimits::default(),
             subscribers: Some(SubscribersConfig::default()),
             nats: None,
             http_workers: 0,
@@ -216,6 +282,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("port", &self.port)
             .field("bus", &self.bus)
             .field("event_history", &self.event_history)
+            .field("event_history_bytes", &self.event_history_bytes)
             .field(
                 "api_auth_string",
                 &self.api_auth_string.as_ref().map(|_| "(set)"),
@@ -223,6 +290,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("body_limit", &self.body_limit)
             .field("websocket_client_buffer", &self.websocket_client_buffer)
             .field("max_websocket_clients", &self.max_websocket_clients)
+            .field("websocket_limits", &self.websocket_limits)
             .field("subscribers", &self.subscribers)
             .field("nats", &self.nats.as_ref().map(|n| (&n.stream, &n.node)))
             .field("http_workers", &self.http_workers)
@@ -283,6 +351,11 @@ impl TryFrom<ServeArgs> for ServerConfig {
                 "max websocket clients must be at least 1".into(),
             ));
         }
+        if a.max_websocket_handshakes == 0 {
+            return Err(ServerError::Config(
+                "max websocket handshakes must be at least 1".into(),
+            ));
+        }
         let subscribers = subscribers_config(&a)?;
         let nats = nats_config(&a)?;
         Ok(ServerConfig {
@@ -298,10 +371,22 @@ impl TryFrom<ServeArgs> for ServerConfig {
                 ..BusConfig::default()
             },
             event_history: a.event_history,
+            event_history_bytes: a.event_history_bytes,
             api_auth_string: a.api_auth_string,
             body_limit: a.body_limit_bytes,
             websocket_client_buffer: a.websocket_client_buffer,
             max_websocket_clients: a.max_websocket_clients,
+            websocket_limits: WebsocketLimits {
+                max_handshakes: a.max_websocket_handshakes,
+                handshake_timeout: seconds(
+                    "websocket handshake timeout",
+                    a.websocket_handshake_timeout_seconds,
+                )?,
+                close_timeout: seconds(
+                    "websocket close timeout",
+                    a.websocket_close_timeout_seconds,
+                )?,
+            },
             subscribers: Some(subscribers),
             nats,
             http_workers: a.http_workers,

@@ -44,12 +44,26 @@ pub enum ApiError {
     /// As many websocket connections are open as `WORKBUS_MAX_WEBSOCKET_CLIENTS` allows.
     #[error("too many websocket clients: at most {0} at once; try again later")]
     TooManyClients(usize),
+    /// As many websocket handshakes are under way as `WORKBUS_MAX_WEBSOCKET_HANDSHAKES` allows.
+    #[error("too many websocket handshakes under way: at most {0} at once; try again later")]
+    TooManyHandshakes(usize),
 }
 
 impl ApiError {
     /// A 422 for an invalid request.
     pub fn invalid(msg: impl std::fmt::Display) -> Self {
         ApiError::Invalid(msg.to_string())
+    }
+}
+
+/// The most characters of a `detail`: enough for any message of ours, and a bound on
+/// what a refusal echoes of a client's input (a serde message quotes the bad value).
+const MAX_DETAIL_CHARS: usize = 1000;
+
+fn short(detail: String) -> String {
+    match detail.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((cut, _)) => format!("{}…", &detail[..cut]),
+        None => detail,
     }
 }
 
@@ -83,13 +97,15 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidPageToken => StatusCode::FORBIDDEN,
-            ApiError::Unavailable | ApiError::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable
+            | ApiError::TooManyClients(_)
+            | ApiError::TooManyHandshakes(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let detail = self.to_string();
+        let detail = short(self.to_string());
         let body = match self {
             // Prefect's shape for validation errors, plus the `detail` every error carries.
             ApiError::Invalid(_) | ApiError::Bus(_)
@@ -108,7 +124,10 @@ impl ResponseError for ApiError {
             _ => json!({ "detail": detail }),
         };
         let mut resp = HttpResponse::build(status);
-        if matches!(self, ApiError::TooManyClients(_)) {
+        if matches!(
+            self,
+            ApiError::TooManyClients(_) | ApiError::TooManyHandshakes(_)
+        ) {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
         }
         resp.json(body)

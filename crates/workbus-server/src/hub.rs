@@ -7,6 +7,14 @@
 //! no event and sees none twice. Each event's websocket frame is built once
 //! here, from the event's shared JSON bytes, and every client gets a clone
 //! of the same buffer.
+//!
+//! ## Bounds
+//!
+//! The ring keeps at most `event_history` events and at most
+//! `event_history_bytes` of them, as [`History::new`] estimates an event's
+//! cost; whichever bound is reached first evicts the oldest events, and
+//! [`StreamStats::history_evicted`] counts them. An event too large for the
+//! byte bound on its own is delivered live and never kept.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -25,18 +33,47 @@ pub struct StreamStats {
     cut_off: AtomicU64,
     frames: AtomicU64,
     history_len: AtomicUsize,
+    history_bytes: AtomicUsize,
+    history_evicted: AtomicU64,
     connections: AtomicUsize,
     refused: AtomicU64,
+    handshakes: AtomicUsize,
+    handshakes_refused: AtomicU64,
 }
 
-/// A websocket connection's place under the client limit; freed when dropped.
+/// A websocket connection's place under a limit (its handshake's, then a
+/// client's); freed when dropped.
 #[derive(Debug)]
-pub struct Slot(Arc<StreamStats>);
+pub struct Slot {
+    stats: Arc<StreamStats>,
+    handshake: bool,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        // Counts only: AcqRel keeps each taker's check-and-add exact, nothing else is ordered.
+        if self.handshake {
+            self.stats.handshakes.fetch_sub(1, Ordering::AcqRel);
+        } else {
+            self.stats.connections.fetch_sub(1, Ordering::AcqRel);
+        }
     }
+}
+
+impl Slot {
+    /// Whether this is a handshake's place, not yet a client's.
+    pub fn is_handshake(&self) -> bool {
+        self.handshake
+    }
+}
+
+/// Takes a place under `max` in `count`, unless `max` are taken.
+fn take(count: &AtomicUsize, max: usize) -> bool {
+    count
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 impl StreamStats {
@@ -60,29 +97,57 @@ impl StreamStats {
     pub fn history_len(&self) -> usize {
         self.history_len.load(Ordering::Relaxed)
     }
-    /// Websocket connections open now, on both event routes, handshakes included.
+    /// Bytes the history holds now, as [`History`] estimates them.
+    pub fn history_bytes(&self) -> usize {
+        self.history_bytes.load(Ordering::Relaxed)
+    }
+    /// Events dropped from the history to keep it within its count or its bytes.
+    pub fn history_evicted(&self) -> u64 {
+        self.history_evicted.load(Ordering::Relaxed)
+    }
+    /// Websocket connections past their handshake, on both event routes.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Relaxed)
     }
-    /// Websocket connections refused because `max` were open.
+    /// Websocket connections refused because `max` clients were connected.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
-    /// Takes a place for one more websocket connection, unless `max` are open
-    /// (then counts the refusal and answers `None`).
+    /// Websocket connections still in their handshake (not yet authenticated, or no filter yet).
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::Relaxed)
+    }
+    /// Websocket upgrades refused because `max` connections were in their handshake.
+    pub fn handshakes_refused(&self) -> u64 {
+        self.handshakes_refused.load(Ordering::Relaxed)
+    }
+    /// Counts a connection refused at the client limit before it took any place.
+    pub(crate) fn count_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Takes a place for one more connected websocket client, unless `max` are
+    /// connected (then counts the refusal and answers `None`).
     pub fn try_connect(self: &Arc<Self>, max: usize) -> Option<Slot> {
-        let taken = self
-            .connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
+        if take(&self.connections, max) {
+            return Some(Slot {
+                stats: self.clone(),
+                handshake: false,
             });
-        match taken {
-            Ok(_) => Some(Slot(self.clone())),
-            Err(_) => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                None
-            }
         }
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+    /// Takes a place for one more websocket handshake, unless `max` are under
+    /// way (then counts the refusal and answers `None`).
+    pub fn try_handshake(self: &Arc<Self>, max: usize) -> Option<Slot> {
+        if take(&self.handshakes, max) {
+            return Some(Slot {
+                stats: self.clone(),
+                handshake: true,
+            });
+        }
+        self.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+        None
     }
 }
 
@@ -90,6 +155,15 @@ struct Entry {
     seq: u64,
     event: SharedEvent,
     frame: ByteString,
+    cost: usize,
+}
+
+/// What an event is taken to cost in the history: its JSON three times (the
+/// shared bytes, the websocket frame around them, and the parsed event, whose
+/// strings and payload take about as much), and 512 bytes for the structures
+/// around them.
+fn cost(event: &SharedEvent) -> usize {
+    3 * event.json().len() + 512
 }
 
 struct Client {
@@ -102,6 +176,8 @@ struct Client {
 /// The history-and-fan-out actor.
 pub struct History {
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     ring: VecDeque<Entry>,
     next_seq: u64,
     clients: Vec<Client>,
@@ -110,10 +186,13 @@ pub struct History {
 }
 
 impl History {
-    /// A history keeping the last `capacity` events.
-    pub fn new(capacity: usize, stats: Arc<StreamStats>) -> Self {
+    /// A history keeping the last `capacity` events, and no more than `max_bytes`
+    /// of them (as estimated: three times each event's JSON, plus 512 bytes).
+    pub fn new(capacity: usize, max_bytes: usize, stats: Arc<StreamStats>) -> Self {
         History {
             capacity,
+            max_bytes,
+            bytes: 0,
             ring: VecDeque::with_capacity(capacity.min(65_536)),
             next_seq: 1,
             clients: Vec::new(),
@@ -177,21 +256,43 @@ impl Handler<Deliver> for History {
                 }
             }
         });
-        if self.capacity == 0 {
+        let cost = cost(&event);
+        if self.capacity == 0 || cost > self.max_bytes {
+            // Too big to keep at all: still delivered live, never held.
+            self.stats.history_evicted.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if self.ring.len() == self.capacity {
-            self.ring.pop_front();
+        let mut evicted = 0;
+        while self.ring.len() >= self.capacity || self.bytes + cost > self.max_bytes {
+            let Some(old) = self.ring.pop_front() else {
+                break;
+            };
+            self.bytes -= old.cost;
+            evicted += 1;
         }
+        if evicted > 0 {
+            self.stats
+                .history_evicted
+                .fetch_add(evicted, Ordering::Relaxed);
+            // Give back the ring's room after a burst of many small events.
+            if self.ring.capacity() > 2 * self.ring.len().max(1024) {
+                self.ring.shrink_to(self.ring.len().max(1024));
+            }
+        }
+        self.bytes += cost;
         self.ring.push_back(Entry {
             seq: self.next_seq,
             event,
             frame,
+            cost,
         });
         self.next_seq += 1;
         self.stats
             .history_len
             .store(self.ring.len(), Ordering::Relaxed);
+        self.stats
+            .history_bytes
+            .store(self.bytes, Ordering::Relaxed);
     }
 }
 

@@ -27,6 +27,7 @@ pub mod demo;
 mod error;
 pub mod events;
 pub mod hub;
+pub mod logging;
 pub mod metrics;
 pub mod response;
 pub mod ws;
@@ -44,7 +45,7 @@ use workbus_core::{Bus, SubscribeOptions};
 use workbus_nats::NatsBridge;
 use workbus_subscribers::Subscribers;
 
-pub use config::{LogFormat, ServeArgs, ServerConfig};
+pub use config::{LogFormat, ServeArgs, ServerConfig, WebsocketLimits};
 pub use error::{ApiError, ServerError};
 pub use hub::{History, StreamStats};
 
@@ -68,6 +69,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Websocket connections open at once, at most.
     pub max_ws_clients: usize,
+    /// Websocket handshakes under way at once, and their deadlines.
+    pub limits: config::WebsocketLimits,
     /// The subscribers' metrics, rendered at `GET /metrics`.
     pub metrics: Option<workbus_subscribers::metrics::Metrics>,
     /// The NATS bridge's counters, when it runs.
@@ -98,8 +101,9 @@ fn only(method: Method, path: &str) -> Resource {
 fn api_scope() -> actix_web::Scope {
     use api::*;
     web::scope("/api")
-        .service(res("/health").get(health))
-        .service(res("/ready").get(ready))
+        // HEAD too, as Starlette answers it on every GET route (load balancers probe with it).
+        .service(res("/health").get(health).route(web::head().to(health)))
+        .service(res("/ready").get(ready).route(web::head().to(ready)))
         .service(res("/version").get(version))
         .service(res("/admin/version").get(admin_version))
         .service(res("/csrf-token").get(csrf_token))
@@ -210,8 +214,12 @@ impl ServerBuilder {
         };
         let stream_stats = Arc::new(StreamStats::default());
         let history = {
-            let (cap, stats) = (cfg.event_history, stream_stats.clone());
-            History::create(move |_| History::new(cap, stats))
+            let (cap, bytes, stats) = (
+                cfg.event_history,
+                cfg.event_history_bytes,
+                stream_stats.clone(),
+            );
+            History::create(move |_| History::new(cap, bytes, stats))
         };
         bus.subscribe(
             history.clone().recipient(),
@@ -246,6 +254,10 @@ impl ServerBuilder {
             ws_buffer: cfg.websocket_client_buffer.max(1),
             body_limit: cfg.body_limit,
             max_ws_clients: cfg.max_websocket_clients.max(1),
+            limits: config::WebsocketLimits {
+                max_handshakes: cfg.websocket_limits.max_handshakes.max(1),
+                ..cfg.websocket_limits
+            },
             metrics: subscribers.as_ref().and_then(|s| s.metrics().cloned()),
             nats: bridge.as_ref().map(NatsBridge::stats),
         };

@@ -1,8 +1,7 @@
 //! `workbus`: the server binary.
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
-use workbus_server::{LogFormat, ServeArgs, Server, ServerConfig};
+use workbus_server::{ServeArgs, Server, ServerConfig};
 
 /// An in-memory event bus that speaks Prefect's work-pool API.
 #[derive(Parser)]
@@ -26,23 +25,13 @@ enum Command {
     Serve(ServeArgs),
 }
 
-fn init_logging(format: LogFormat) {
-    // RUST_LOG overrides; info by default.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         None => cli.serve,
     };
-    init_logging(args.log_format);
+    workbus_server::logging::init(args.log_format);
     let config = match ServerConfig::try_from(args) {
         Ok(c) => c,
         Err(e) => {

@@ -14,7 +14,12 @@
 //! | `workbus_websocket_clients` | gauge | `/api/events/out` clients streaming events |
 //! | `workbus_websocket_cut_off_total` | counter | clients closed with 1013 for reading too slowly |
 //! | `workbus_websocket_refused_total` | counter | connections refused at `WORKBUS_MAX_WEBSOCKET_CLIENTS` |
+//! | `workbus_websocket_handshakes` | gauge | websocket connections still in their handshake |
+//! | `workbus_websocket_handshakes_refused_total` | counter | upgrades refused at `WORKBUS_MAX_WEBSOCKET_HANDSHAKES` |
 //! | `workbus_event_history_events` | gauge | events held for `/api/events/filter` and backfill |
+//! | `workbus_event_history_bytes` | gauge | bytes the history holds, as it estimates them |
+//! | `workbus_event_history_evicted_total` | counter | events dropped from the history at its count or byte bound |
+//! | `workbus_http_client_faults_total` | counter | malformed requests and broken connections, not logged at ERROR |
 //! | `workbus_nats_published_total`, `_ingested_total`, `_lost_total`, `_retries_total`, `_duplicates_total` | counter | the NATS bridge, when it runs |
 //! | `workbus_nats_buffered` | gauge | local events waiting for NATS |
 
@@ -73,10 +78,45 @@ pub fn render(st: &AppState) -> String {
     );
     family(
         &mut out,
+        "workbus_websocket_handshakes",
+        "gauge",
+        "Websocket connections still in their handshake.",
+        s.handshakes(),
+    );
+    family(
+        &mut out,
+        "workbus_websocket_handshakes_refused_total",
+        "counter",
+        "Websocket upgrades refused at the handshake limit.",
+        s.handshakes_refused(),
+    );
+    family(
+        &mut out,
         "workbus_event_history_events",
         "gauge",
         "Events held in the history.",
         s.history_len(),
+    );
+    family(
+        &mut out,
+        "workbus_event_history_bytes",
+        "gauge",
+        "Bytes the history holds, as it estimates them.",
+        s.history_bytes(),
+    );
+    family(
+        &mut out,
+        "workbus_event_history_evicted_total",
+        "counter",
+        "Events dropped from the history at its count or byte bound.",
+        s.history_evicted(),
+    );
+    family(
+        &mut out,
+        "workbus_http_client_faults_total",
+        "counter",
+        "Malformed requests and broken connections reported by the HTTP layer.",
+        crate::logging::client_faults(),
     );
     if let Some(n) = &st.nats {
         let (p, src) = (&n.publisher, &n.source);

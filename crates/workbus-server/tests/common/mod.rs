@@ -9,6 +9,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use workbus_server::{Server, ServerConfig};
 
+pub mod child;
+pub mod raw;
+
 pub type Ws = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
 
 pub struct TestServer {
