@@ -238,6 +238,13 @@ impl Bus {
         let addr = {
             let d = &self.core.directory;
             let key = compact_str::CompactString::from(&*name);
+            let max = self.core.config.max_pools;
+            if d.pools.len() >= max {
+                return Err(Error::LimitReached {
+                    what: "work pools",
+                    max,
+                });
+            }
             let dashmap::mapref::entry::Entry::Vacant(slot) = d.pools.entry(key) else {
                 return Err(Error::PoolExists(req.name));
             };

@@ -30,6 +30,14 @@ pub struct BusConfig {
     /// How long before a status event a previous one may be for `follows` to
     /// point at it (Prefect: 10 minutes).
     pub follows_window: Duration,
+    /// The most work pools the bus holds (default 1,000,000); one more is refused
+    /// with [`Error::LimitReached`](crate::Error::LimitReached).
+    pub max_pools: usize,
+    /// The most work queues one pool holds, its default queue included (default 1,000).
+    pub max_queues_per_pool: usize,
+    /// The most workers one pool knows (default 10,000): a heartbeat from one more is
+    /// refused until one is deleted.
+    pub max_workers_per_pool: usize,
 }
 
 impl Default for BusConfig {
@@ -39,6 +47,9 @@ impl Default for BusConfig {
             fallback_heartbeat_interval: Duration::from_secs(30),
             queue_poll_timeout: Duration::from_secs(60),
             follows_window: Duration::from_secs(600),
+            max_pools: 1_000_000,
+            max_queues_per_pool: 1_000,
+            max_workers_per_pool: 10_000,
         }
     }
 }

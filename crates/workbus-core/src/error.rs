@@ -66,6 +66,15 @@ pub enum Error {
     /// A pool's default queue cannot be deleted (Prefect refuses it too, after emitting `deleted`).
     #[error("can't delete work pool {0:?}'s default queue")]
     DefaultQueueDeletion(String),
+    /// A bound of [`BusConfig`](crate::BusConfig) is reached: no more pools, queues in
+    /// the pool, or workers in the pool.
+    #[error("at most {max} {what}: the limit is reached")]
+    LimitReached {
+        /// What is limited.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// The bus, or the actor behind a pool or queue, has stopped.
     #[error("the bus has stopped")]
     Stopped,

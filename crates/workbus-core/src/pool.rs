@@ -406,6 +406,13 @@ impl Handler<Heartbeat> for WorkPool {
                 (!was_online, last.add(self.lifetime(w.interval)))
             }
             None => {
+                let max = self.core.config.max_workers_per_pool;
+                if workers.len() >= max {
+                    return Err(Error::LimitReached {
+                        what: "workers in a work pool",
+                        max,
+                    });
+                }
                 let deadline = now.add(self.lifetime(hb.interval_seconds));
                 workers.insert(
                     CompactString::from(hb.worker),
@@ -603,6 +610,14 @@ impl Handler<AddQueue> for WorkPool {
 
     fn handle(&mut self, AddQueue(req): AddQueue, _: &mut Context<Self>) -> Self::Result {
         if let Err(e) = req.validate() {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let max = self.core.config.max_queues_per_pool;
+        if self.shared.queues().len() >= max {
+            let e = Error::LimitReached {
+                what: "work queues in a work pool",
+                max,
+            };
             return Box::pin(actix::fut::ready(Err(e)));
         }
         if self.queue_info_name(&req.name) {

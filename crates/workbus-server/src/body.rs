@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -10,6 +11,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
 
@@ -48,10 +50,68 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-async fn read(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, ApiError> {
+/// The bytes of request bodies all requests together may hold while they are
+/// read and parsed, as app data. Counted in KiB, taken before a body's bytes
+/// are buffered (all of a declared length at once), given back once the body
+/// is parsed; a request that finds it spent is refused with 503 at once.
+#[derive(Clone, Debug)]
+pub struct BodyBudget {
+    kib: Arc<Semaphore>,
+    bytes: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes` (rounded up to whole KiB).
+    pub fn new(bytes: usize) -> Self {
+        let kib = bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS);
+        BodyBudget {
+            kib: Arc::new(Semaphore::new(kib)),
+            bytes,
+        }
+    }
+
+    /// KiB of the budget not taken now.
+    pub fn available_kib(&self) -> usize {
+        self.kib.available_permits()
+    }
+}
+
+/// A body's bytes, and its share of the [`BodyBudget`] until it is dropped.
+struct Body {
+    bytes: BytesMut,
+    _share: Option<OwnedSemaphorePermit>,
+}
+
+/// Takes enough of the budget for a body of `len` bytes, on top of what `share` holds.
+fn reserve(
+    budget: Option<&BodyBudget>,
+    share: &mut Option<OwnedSemaphorePermit>,
+    len: usize,
+) -> Result<(), ApiError> {
+    let Some(budget) = budget else {
+        return Ok(());
+    };
+    let held = share.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    let need = len.div_ceil(1024).saturating_sub(held);
+    if need == 0 {
+        return Ok(());
+    }
+    let more = u32::try_from(need)
+        .ok()
+        .and_then(|n| budget.kib.clone().try_acquire_many_owned(n).ok())
+        .ok_or(ApiError::Busy(budget.bytes))?;
+    match share {
+        Some(s) => s.merge(more),
+        None => *share = Some(more),
+    }
+    Ok(())
+}
+
+async fn read(req: &HttpRequest, mut payload: Payload) -> Result<Body, ApiError> {
     let limit = req
         .app_data::<BodyLimit>()
         .map_or(crate::config::DEFAULT_BODY_LIMIT, |l| l.0);
+    let budget = req.app_data::<BodyBudget>();
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -61,6 +121,8 @@ async fn read(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, ApiEr
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge(limit));
     }
+    let mut share = None;
+    reserve(budget, &mut share, declared.unwrap_or(0))?;
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -68,9 +130,13 @@ async fn read(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, ApiEr
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge(limit));
         }
+        reserve(budget, &mut share, buf.len() + chunk.len())?;
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf)
+    Ok(Body {
+        bytes: buf,
+        _share: share,
+    })
 }
 
 /// Parses JSON, naming where it failed (serde's message carries line and column).
@@ -87,11 +153,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let payload = payload.take();
         Box::pin(async move {
             check_content_type(&req)?;
-            let bytes = read(&req, payload).await?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
+            let body = read(&req, payload).await?;
+            if body.bytes.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::invalid("a JSON body is required"));
             }
-            parse(&bytes).map(Json)
+            parse(&body.bytes).map(Json)
         })
     }
 }
@@ -104,12 +170,12 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
         let req = req.clone();
         let payload = payload.take();
         Box::pin(async move {
-            let bytes = read(&req, payload).await?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
+            let body = read(&req, payload).await?;
+            if body.bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }
             check_content_type(&req)?;
-            let value: Option<T> = parse(&bytes)?;
+            let value: Option<T> = parse(&body.bytes)?;
             Ok(OptionalJson(value.unwrap_or_default()))
         })
     }

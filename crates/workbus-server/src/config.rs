@@ -30,6 +30,18 @@ pub const DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5)
 /// How long a closed websocket stays open for the client to read the close, by default.
 pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many bytes of live frames may wait for one websocket client, by default.
+pub const DEFAULT_WEBSOCKET_CLIENT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
+/// How many bytes of live frames may wait for all websocket clients together, by default.
+pub const DEFAULT_WEBSOCKET_BUFFER_BYTES: usize = 256 * 1024 * 1024;
+
+/// Bytes of request bodies all requests together may hold while they are read, by default.
+pub const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
+
+/// Connections the HTTP server holds open at once, by default (all workers together).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// The websocket routes' limits, as every handler sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WebsocketLimits {
@@ -40,6 +52,11 @@ pub struct WebsocketLimits {
     /// How long a connection stays open after the server's close frame, for the
     /// client to read it and answer.
     pub close_timeout: Duration,
+    /// Bytes of live event frames that may wait for one client before it is cut off.
+    pub client_buffer_bytes: usize,
+    /// Bytes of live event frames that may wait for all clients together; a frame
+    /// that would pass it cuts off the client it was for.
+    pub all_buffer_bytes: usize,
 }
 
 impl Default for WebsocketLimits {
@@ -48,6 +65,8 @@ impl Default for WebsocketLimits {
             max_handshakes: DEFAULT_MAX_WEBSOCKET_HANDSHAKES,
             handshake_timeout: DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT,
             close_timeout: DEFAULT_WEBSOCKET_CLOSE_TIMEOUT,
+            client_buffer_bytes: DEFAULT_WEBSOCKET_CLIENT_BUFFER_BYTES,
+            all_buffer_bytes: DEFAULT_WEBSOCKET_BUFFER_BYTES,
         }
     }
 }
@@ -170,6 +189,41 @@ pub struct ServeArgs {
         default_value_t = 5.0
     )]
     pub websocket_close_timeout_seconds: f64,
+    /// Bytes of events queued for one websocket client before it is cut off as too slow.
+    #[arg(
+        long,
+        env = "WORKBUS_WEBSOCKET_CLIENT_BUFFER_BYTES",
+        default_value_t = DEFAULT_WEBSOCKET_CLIENT_BUFFER_BYTES
+    )]
+    pub websocket_client_buffer_bytes: usize,
+    /// Bytes of events queued for all websocket clients together; past it, the client a
+    /// new event is for is cut off.
+    #[arg(
+        long,
+        env = "WORKBUS_WEBSOCKET_BUFFER_BYTES",
+        default_value_t = DEFAULT_WEBSOCKET_BUFFER_BYTES
+    )]
+    pub websocket_buffer_bytes: usize,
+    /// The most work pools; one more is refused with 409.
+    #[arg(long, env = "WORKBUS_MAX_POOLS", default_value_t = 1_000_000)]
+    pub max_pools: usize,
+    /// The most work queues in one pool, its default queue included; one more is refused with 409.
+    #[arg(long, env = "WORKBUS_MAX_QUEUES_PER_POOL", default_value_t = 1_000)]
+    pub max_queues_per_pool: usize,
+    /// The most workers one pool knows; a heartbeat from one more is refused with 409.
+    #[arg(long, env = "WORKBUS_MAX_WORKERS_PER_POOL", default_value_t = 10_000)]
+    pub max_workers_per_pool: usize,
+    /// Connections held open at once (all HTTP workers together); more wait to be accepted.
+    #[arg(long, env = "WORKBUS_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Bytes of request bodies all requests together may hold while they are read and
+    /// parsed; a request that would pass it gets 503. At least the body limit.
+    #[arg(
+        long,
+        env = "WORKBUS_MAX_BODY_BYTES_IN_FLIGHT",
+        default_value_t = DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
+    )]
+    pub max_body_bytes_in_flight: usize,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "WORKBUS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -209,6 +263,13 @@ impl Default for ServeArgs {
             max_websocket_handshakes: DEFAULT_MAX_WEBSOCKET_HANDSHAKES,
             websocket_handshake_timeout_seconds: 5.0,
             websocket_close_timeout_seconds: 5.0,
+            websocket_client_buffer_bytes: DEFAULT_WEBSOCKET_CLIENT_BUFFER_BYTES,
+            websocket_buffer_bytes: DEFAULT_WEBSOCKET_BUFFER_BYTES,
+            max_pools: 1_000_000,
+            max_queues_per_pool: 1_000,
+            max_workers_per_pool: 10_000,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body_bytes_in_flight: DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
             http_workers: 0,
             shutdown_timeout_seconds: 10,
             demo: false,
@@ -239,6 +300,10 @@ pub struct ServerConfig {
     pub max_websocket_clients: usize,
     /// Websocket handshakes under way at once, and their deadlines.
     pub websocket_limits: WebsocketLimits,
+    /// Connections held open at once, all HTTP workers together.
+    pub max_connections: usize,
+    /// Bytes of request bodies all requests together may hold while they are read.
+    pub max_body_bytes_in_flight: usize,
     /// The subscribers to install (logger, metrics, webhooks); `None`: none, and
     /// `/metrics` shows only the server's own families.
     pub subscribers: Option<SubscribersConfig>,
@@ -265,6 +330,8 @@ impl Default for ServerConfig {
             websocket_client_buffer: 1024,
             max_websocket_clients: DEFAULT_MAX_WEBSOCKET_CLIENTS,
             websocket_limits: WebsocketLimits::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body_bytes_in_flight: DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
             subscribers: Some(SubscribersConfig::default()),
             nats: None,
             http_workers: 0,
@@ -291,6 +358,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("websocket_client_buffer", &self.websocket_client_buffer)
             .field("max_websocket_clients", &self.max_websocket_clients)
             .field("websocket_limits", &self.websocket_limits)
+            .field("max_connections", &self.max_connections)
+            .field("max_body_bytes_in_flight", &self.max_body_bytes_in_flight)
             .field("subscribers", &self.subscribers)
             .field("nats", &self.nats.as_ref().map(|n| (&n.stream, &n.node)))
             .field("http_workers", &self.http_workers)
@@ -351,6 +420,17 @@ impl TryFrom<ServeArgs> for ServerConfig {
                 "max websocket clients must be at least 1".into(),
             ));
         }
+        if a.max_body_bytes_in_flight < a.body_limit_bytes {
+            return Err(ServerError::Config(format!(
+                "max body bytes in flight ({}) must be at least the body limit ({})",
+                a.max_body_bytes_in_flight, a.body_limit_bytes
+            )));
+        }
+        if a.max_connections == 0 {
+            return Err(ServerError::Config(
+                "max connections must be at least 1".into(),
+            ));
+        }
         if a.max_websocket_handshakes == 0 {
             return Err(ServerError::Config(
                 "max websocket handshakes must be at least 1".into(),
@@ -368,6 +448,9 @@ impl TryFrom<ServeArgs> for ServerConfig {
                     a.worker_fallback_heartbeat_seconds,
                 )?,
                 queue_poll_timeout: seconds("queue poll timeout", a.queue_poll_timeout_seconds)?,
+                max_pools: a.max_pools,
+                max_queues_per_pool: a.max_queues_per_pool.max(1),
+                max_workers_per_pool: a.max_workers_per_pool,
                 ..BusConfig::default()
             },
             event_history: a.event_history,
@@ -386,7 +469,11 @@ impl TryFrom<ServeArgs> for ServerConfig {
                     "websocket close timeout",
                     a.websocket_close_timeout_seconds,
                 )?,
+                client_buffer_bytes: a.websocket_client_buffer_bytes,
+                all_buffer_bytes: a.websocket_buffer_bytes,
             },
+            max_connections: a.max_connections,
+            max_body_bytes_in_flight: a.max_body_bytes_in_flight,
             subscribers: Some(subscribers),
             nats,
             http_workers: a.http_workers,

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// As many websocket connections are open as `WORKBUS_MAX_WEBSOCKET_CLIENTS` allows.
     #[error("too many websocket clients: at most {0} at once; try again later")]
     TooManyClients(usize),
+    /// Request bodies being read hold all of `WORKBUS_MAX_BODY_BYTES_IN_FLIGHT`.
+    #[error("too many request bodies in flight: at most {0} bytes at once; try again later")]
+    Busy(usize),
     /// As many websocket handshakes are under way as `WORKBUS_MAX_WEBSOCKET_HANDSHAKES` allows.
     #[error("too many websocket handshakes under way: at most {0} at once; try again later")]
     TooManyHandshakes(usize),
@@ -77,7 +80,9 @@ impl ResponseError for ApiError {
                 | E::QueueNotFound { .. }
                 | E::QueueIdNotFound(_)
                 | E::WorkerNotFound { .. } => StatusCode::NOT_FOUND,
-                E::PoolExists(_) | E::QueueExists { .. } => StatusCode::CONFLICT,
+                E::PoolExists(_) | E::QueueExists { .. } | E::LimitReached { .. } => {
+                    StatusCode::CONFLICT
+                }
                 E::ReservedName(_) => StatusCode::FORBIDDEN,
                 E::InvalidName { .. }
                 | E::NegativeConcurrencyLimit(_)
@@ -99,7 +104,8 @@ impl ResponseError for ApiError {
             ApiError::InvalidPageToken => StatusCode::FORBIDDEN,
             ApiError::Unavailable
             | ApiError::TooManyClients(_)
-            | ApiError::TooManyHandshakes(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::TooManyHandshakes(_)
+            | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -129,6 +135,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyClients(_) | ApiError::TooManyHandshakes(_)
         ) {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+        }
+        if matches!(self, ApiError::Busy(_)) {
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         resp.json(body)
     }

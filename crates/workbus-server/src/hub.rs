@@ -39,6 +39,53 @@ pub struct StreamStats {
     refused: AtomicU64,
     handshakes: AtomicUsize,
     handshakes_refused: AtomicU64,
+    queued_bytes: AtomicUsize,
+}
+
+/// The bytes of live frames queued for one websocket client and not yet handed
+/// to its connection. Every change is mirrored in the total of all clients
+/// ([`StreamStats::queued_bytes`]); when the last holder (the history's entry
+/// for the client, the client's task, its writer) lets go, what is left is
+/// taken off the total, so the total stays exact however a client ends.
+#[derive(Debug)]
+pub struct Backlog {
+    bytes: AtomicUsize,
+    stats: Arc<StreamStats>,
+}
+
+impl Backlog {
+    /// An empty backlog counted in `stats`.
+    pub fn new(stats: Arc<StreamStats>) -> Self {
+        Backlog {
+            bytes: AtomicUsize::new(0),
+            stats,
+        }
+    }
+
+    /// Bytes queued for this client now.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` more bytes queued.
+    pub fn add(&self, n: usize) {
+        // Counts only: each is an exact sum on its own, and orders nothing else.
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.stats.queued_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` bytes handed to the connection.
+    pub fn sub(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
+        self.stats.queued_bytes.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Backlog {
+    fn drop(&mut self) {
+        let left = *self.bytes.get_mut();
+        self.stats.queued_bytes.fetch_sub(left, Ordering::Relaxed);
+    }
 }
 
 /// A websocket connection's place under a limit (its handshake's, then a
@@ -113,6 +160,10 @@ impl StreamStats {
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
+    /// Bytes of live event frames queued for websocket clients, all together.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
     /// Websocket connections still in their handshake (not yet authenticated, or no filter yet).
     pub fn handshakes(&self) -> usize {
         self.handshakes.load(Ordering::Relaxed)
@@ -171,6 +222,9 @@ struct Client {
     filter: EventFilter,
     tx: mpsc::Sender<ByteString>,
     slow: Arc<AtomicBool>,
+    backlog: Arc<Backlog>,
+    max_bytes: usize,
+    all_max_bytes: usize,
 }
 
 /// The history-and-fan-out actor.
@@ -236,12 +290,29 @@ impl Handler<Deliver> for History {
             if !c.filter.matches(&event) {
                 return true;
             }
-            match c.tx.try_send(frame.clone()) {
+            let len = frame.len();
+            let over = c.backlog.bytes() + len > c.max_bytes
+                || stats.queued_bytes() + len > c.all_max_bytes;
+            let sent = if over {
+                Err(mpsc::error::TrySendError::Full(()))
+            } else {
+                // Counted before it is sent, so the writer never takes off what was not added.
+                c.backlog.add(len);
+                let sent = c.tx.try_send(frame.clone()).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
+                });
+                if sent.is_err() {
+                    c.backlog.sub(len);
+                }
+                sent
+            };
+            match sent {
                 Ok(()) => {
                     stats.frames.fetch_add(1, Ordering::Relaxed);
                     true
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(mpsc::error::TrySendError::Full(())) => {
                     // Dropping the sender ends the client's stream; the flag tells it why.
                     if !c.slow.swap(true, Ordering::AcqRel) {
                         stats.cut_off.fetch_add(1, Ordering::Relaxed);
@@ -250,7 +321,7 @@ impl Handler<Deliver> for History {
                     tracing::warn!(client = c.id, "websocket client too slow; cutting it off");
                     false
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(mpsc::error::TrySendError::Closed(())) => {
                     stats.clients.fetch_sub(1, Ordering::Relaxed);
                     false
                 }
@@ -380,6 +451,11 @@ pub struct Attach {
     pub backfill_since: Option<Timestamp>,
     /// How many live frames may wait for the client before it is cut off.
     pub buffer: usize,
+    /// How many bytes of live frames may wait for the client before it is cut off.
+    pub buffer_bytes: usize,
+    /// How many bytes of live frames may wait for all clients together: a frame
+    /// that would pass it cuts off the client it was for.
+    pub all_buffer_bytes: usize,
 }
 
 /// An attached client's side.
@@ -392,6 +468,8 @@ pub struct Attached {
     pub rx: mpsc::Receiver<ByteString>,
     /// Set when the client was cut off for being slow.
     pub slow: Arc<AtomicBool>,
+    /// The bytes of live frames queued for it: the writer takes off what it hands on.
+    pub backlog: Arc<Backlog>,
 }
 
 impl Message for Attach {
@@ -416,6 +494,7 @@ impl Handler<Attach> for History {
             .fetch_add(backfill.len() as u64, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(a.buffer.max(1));
         let slow = Arc::new(AtomicBool::new(false));
+        let backlog = Arc::new(Backlog::new(self.stats.clone()));
         let id = self.next_client;
         self.next_client += 1;
         self.clients.push(Client {
@@ -423,6 +502,9 @@ impl Handler<Attach> for History {
             filter: a.filter,
             tx,
             slow: slow.clone(),
+            backlog: backlog.clone(),
+            max_bytes: a.buffer_bytes,
+            all_max_bytes: a.all_buffer_bytes,
         });
         self.stats.clients.fetch_add(1, Ordering::Relaxed);
         MessageResult(Attached {
@@ -430,6 +512,7 @@ impl Handler<Attach> for History {
             backfill,
             rx,
             slow,
+            backlog,
         })
     }
 }

@@ -28,6 +28,7 @@ mod error;
 pub mod events;
 pub mod hub;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod response;
 pub mod ws;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub ws_buffer: usize,
     /// Largest request body.
     pub body_limit: usize,
+    /// Bytes of request bodies all requests together may hold while they are read.
+    pub body_budget: body::BodyBudget,
     /// Websocket connections open at once, at most.
     pub max_ws_clients: usize,
     /// Websocket handshakes under way at once, and their deadlines.
@@ -161,9 +164,11 @@ pub fn app(
 > {
     let limit = state.body_limit;
     let auth = state.auth.clone();
+    let budget = state.body_budget.clone();
     let mut app = App::new()
         .app_data(web::Data::new(state))
         .app_data(body::BodyLimit(limit))
+        .app_data(budget)
         .app_data(body::json_config(limit))
         .app_data(web::PayloadConfig::new(limit))
         .app_data(body::path_config())
@@ -253,6 +258,7 @@ impl ServerBuilder {
             auth: cfg.api_auth_string.as_deref().map(Arc::from),
             ws_buffer: cfg.websocket_client_buffer.max(1),
             body_limit: cfg.body_limit,
+            body_budget: body::BodyBudget::new(cfg.max_body_bytes_in_flight.max(cfg.body_limit)),
             max_ws_clients: cfg.max_websocket_clients.max(1),
             limits: config::WebsocketLimits {
                 max_handshakes: cfg.websocket_limits.max_handshakes.max(1),

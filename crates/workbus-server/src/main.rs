@@ -41,6 +41,8 @@ fn main() -> std::process::ExitCode {
     };
     let result = actix_rt::System::new().block_on(async move {
         let server = Server::bind(config).await?;
+        // The binary owns the process, so it may give the allocator's free pages back.
+        actix_rt::spawn(workbus_server::memory::Trimmer::new().run());
         server.run_until_signal().await
     });
     match result {

@@ -14,6 +14,7 @@
 //! | `workbus_websocket_clients` | gauge | `/api/events/out` clients streaming events |
 //! | `workbus_websocket_cut_off_total` | counter | clients closed with 1013 for reading too slowly |
 //! | `workbus_websocket_refused_total` | counter | connections refused at `WORKBUS_MAX_WEBSOCKET_CLIENTS` |
+//! | `workbus_websocket_queued_bytes` | gauge | bytes of live frames waiting for websocket clients |
 //! | `workbus_websocket_handshakes` | gauge | websocket connections still in their handshake |
 //! | `workbus_websocket_handshakes_refused_total` | counter | upgrades refused at `WORKBUS_MAX_WEBSOCKET_HANDSHAKES` |
 //! | `workbus_event_history_events` | gauge | events held for `/api/events/filter` and backfill |
@@ -75,6 +76,13 @@ pub fn render(st: &AppState) -> String {
         "counter",
         "Websocket connections refused at the client limit.",
         s.refused(),
+    );
+    family(
+        &mut out,
+        "workbus_websocket_queued_bytes",
+        "gauge",
+        "Bytes of live event frames waiting for websocket clients, all together.",
+        s.queued_bytes(),
     );
     family(
         &mut out,

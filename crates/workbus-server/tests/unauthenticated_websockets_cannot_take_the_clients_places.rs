@@ -22,6 +22,7 @@ async fn server() -> TestServer {
         max_handshakes: 4,
         handshake_timeout: Duration::from_millis(500),
         close_timeout: Duration::from_secs(1),
+        ..WebsocketLimits::default()
     };
     let (user, password) = TOKEN.split_once(':').unwrap();
     TestServer::with(cfg).await.login(user, password)

@@ -25,7 +25,9 @@ fn server() -> Running {
 async fn endless_frame(s: &Running, path: &str, cap: usize) -> (Option<u16>, usize) {
     let ws = RawWs::connect(s.addr, path, true).await.expect("101");
     let RawWs { mut reader, mut wr } = ws;
-    wr.write_all(&header(true, TEXT, 1 << 62)).await.expect("header");
+    wr.write_all(&header(true, TEXT, 1 << 62))
+        .await
+        .expect("header");
     let sent = AtomicUsize::new(0);
     let writer = async {
         let chunk = vec![0u8; 64 * 1024];

@@ -340,6 +340,8 @@ async fn stream_out(st: AppState, sock: Socket, prefect: bool) {
         filter,
         backfill_since: backfill.then_some(since),
         buffer: st.ws_buffer,
+        buffer_bytes: st.limits.client_buffer_bytes,
+        all_buffer_bytes: st.limits.all_buffer_bytes,
     };
     let Ok(attached) = st.history.send(attach).await else {
         return sock.close(CloseCode::Away, "server shutting down").await;
@@ -347,6 +349,10 @@ async fn stream_out(st: AppState, sock: Socket, prefect: bool) {
     let id = attached.id;
     let mut rx = attached.rx;
     let slow = attached.slow;
+    if sock.out.count_in(attached.backlog).await.is_err() {
+        st.history.do_send(Detach(id));
+        return;
+    }
     let cut_off = |st: &AppState| {
         st.history.do_send(Detach(id));
         if !slow.swap(true, Ordering::AcqRel) {
@@ -372,7 +378,7 @@ async fn stream_out(st: AppState, sock: Socket, prefect: bool) {
     loop {
         tokio::select! {
             frame = rx.recv() => match frame {
-                Some(frame) => match tokio::time::timeout(SEND_TIMEOUT, sock.out.text(frame)).await {
+                Some(frame) => match tokio::time::timeout(SEND_TIMEOUT, sock.out.live(frame)).await {
                     Ok(Ok(())) => {}
                     // Gone.
                     Ok(Err(_)) => {
@@ -386,7 +392,10 @@ async fn stream_out(st: AppState, sock: Socket, prefect: bool) {
                     }
                 },
                 None if slow.load(Ordering::Acquire) => {
-                    let reason = format!("client too slow: more than {} events waiting", st.ws_buffer);
+                    let reason = format!(
+                        "client too slow: more than {} events or {} bytes waiting",
+                        st.ws_buffer, st.limits.client_buffer_bytes
+                    );
                     return sock.close(CloseCode::Again, &reason).await;
                 }
                 None => return sock.close(CloseCode::Away, "server shutting down").await,

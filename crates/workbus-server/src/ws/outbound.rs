@@ -1,47 +1,69 @@
 //! The server's side of a websocket: frames out, with a close that overtakes them.
 //!
 //! [`Outbound`] queues frames for the connection's response body,
-//! [`OutboundBody`]. A close does not queue behind the frames: the body
-//! drops whatever is still queued, writes the close frame next, and then
-//! keeps the connection open (writing nothing more) until the task that
-//! owns the [`Outbound`] lets go of it, which [`super::Socket::close`] does
-//! once the client has answered the close or the close timeout has passed.
-//! So a client cut off for reading too slowly still finds the close frame
-//! (1013) after the frames it had not read, even when it reads late.
+//! [`OutboundBody`]. An event frame is not copied: the body writes a header
+//! of its own, then the frame's shared bytes in slices of at most [`SLICE`],
+//! so what a slow connection holds beyond the shared frames is one slice.
+//! Live frames are counted in the client's [`Backlog`] until the body hands
+//! them on.
+//!
+//! A close does not queue behind the frames: the body drops whatever is still
+//! queued, writes the close frame next, and then keeps the connection open
+//! (writing nothing more) until the task that owns the [`Outbound`] lets go
+//! of it, which [`super::Socket::close`] does once the client has answered
+//! the close or the close timeout has passed. So a client cut off for reading
+//! too slowly still finds the close frame (1013) after the frames it had not
+//! read, even when it reads late.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_codec::Encoder;
-use actix_http::ws::CloseReason;
-use actix_http::ws::{Codec, Message};
-use bytes::{Bytes, BytesMut};
+use actix_http::ws::{CloseReason, Codec, Message};
+use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::hub::Backlog;
+
 /// Frames queued between the task and the response body.
-const QUEUE: usize = 32;
-/// How many bytes the body encodes before handing them to the connection.
-const CHUNK: usize = 64 * 1024;
+const QUEUE: usize = 8;
+/// The most bytes of a frame handed to the connection at once.
+pub(crate) const SLICE: usize = 64 * 1024;
 
 /// The connection is gone (its body was dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Gone;
 
+/// What the task asks the body to write.
+enum Out {
+    /// A text frame; `live` when it is counted in the client's backlog.
+    Text { text: ByteString, live: bool },
+    /// The answer to a ping.
+    Pong(Bytes),
+    /// From here on, live frames are counted in this backlog.
+    CountIn(Arc<Backlog>),
+}
+
 /// The sending half: frames and the close.
 pub(crate) struct Outbound {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Out>,
     close: Option<oneshot::Sender<Option<CloseReason>>>,
+    backlog: Option<Arc<Backlog>>,
 }
 
 /// The response body that writes what [`Outbound`] sends.
 pub(crate) struct OutboundBody {
-    rx: mpsc::Receiver<Message>,
+    rx: mpsc::Receiver<Out>,
     close: Option<oneshot::Receiver<Option<CloseReason>>>,
+    backlog: Option<Arc<Backlog>>,
     codec: Codec,
-    buf: BytesMut,
+    /// Pieces ready to hand on, with whether each counts in the backlog.
+    pieces: VecDeque<(Bytes, bool)>,
     closed: bool,
 }
 
@@ -53,32 +75,72 @@ pub(crate) fn channel() -> (Outbound, OutboundBody) {
         Outbound {
             tx,
             close: Some(close_tx),
+            backlog: None,
         },
         OutboundBody {
             rx,
             close: Some(close_rx),
+            backlog: None,
             codec: Codec::new(),
-            buf: BytesMut::new(),
+            pieces: VecDeque::new(),
             closed: false,
         },
     )
 }
 
+/// The header of an unmasked, final text frame of `len` bytes (RFC 6455 §5.2).
+fn text_header(len: usize) -> Bytes {
+    let mut h = BytesMut::with_capacity(10);
+    h.put_u8(0x81);
+    match len {
+        0..=125 => h.put_u8(len as u8),
+        126..=0xffff => {
+            h.put_u8(126);
+            h.put_u16(len as u16);
+        }
+        _ => {
+            h.put_u8(127);
+            h.put_u64(len as u64);
+        }
+    }
+    h.freeze()
+}
+
 impl Outbound {
-    /// Queues a text frame, waiting for room.
-    pub(crate) async fn text(&mut self, text: ByteString) -> Result<(), Gone> {
+    /// From now on, live frames are counted in this backlog until the body hands them on.
+    pub(crate) async fn count_in(&mut self, backlog: Arc<Backlog>) -> Result<(), Gone> {
+        self.backlog = Some(backlog.clone());
+        self.send(Out::CountIn(backlog)).await
+    }
+
+    async fn send(&mut self, out: Out) -> Result<(), Gone> {
         if self.close.is_none() {
             return Err(Gone);
         }
-        self.tx.send(Message::Text(text)).await.map_err(|_| Gone)
+        self.tx.send(out).await.map_err(|_| Gone)
+    }
+
+    /// Queues a text frame that no backlog counts (a handshake answer, backfill), waiting for room.
+    pub(crate) async fn text(&mut self, text: ByteString) -> Result<(), Gone> {
+        self.send(Out::Text { text, live: false }).await
+    }
+
+    /// Queues a live frame, already counted in the backlog, waiting for room.
+    pub(crate) async fn live(&mut self, text: ByteString) -> Result<(), Gone> {
+        let len = text.len();
+        let sent = self.send(Out::Text { text, live: true }).await;
+        if sent.is_err() {
+            if let Some(b) = &self.backlog {
+                b.sub(len);
+            }
+        }
+        sent
     }
 
     /// Answers a ping, unless the queue is full (the client will ping again).
     pub(crate) fn pong(&mut self, payload: &[u8]) {
         if self.close.is_some() {
-            let _ = self
-                .tx
-                .try_send(Message::Pong(Bytes::copy_from_slice(payload)));
+            let _ = self.tx.try_send(Out::Pong(Bytes::copy_from_slice(payload)));
         }
     }
 
@@ -91,10 +153,52 @@ impl Outbound {
 }
 
 impl OutboundBody {
-    fn encode(&mut self, msg: Message) -> Result<(), actix_web::Error> {
-        self.codec
-            .encode(msg, &mut self.buf)
-            .map_err(actix_web::Error::from)
+    fn queue(&mut self, out: Out) -> Result<(), actix_web::Error> {
+        match out {
+            Out::Text { text, live } => {
+                let bytes = text.into_bytes();
+                self.pieces.push_back((text_header(bytes.len()), false));
+                let mut at = 0;
+                while at < bytes.len() {
+                    let end = (at + SLICE).min(bytes.len());
+                    self.pieces.push_back((bytes.slice(at..end), live));
+                    at = end;
+                }
+            }
+            Out::Pong(payload) => {
+                let mut buf = BytesMut::new();
+                self.codec.encode(Message::Pong(payload), &mut buf)?;
+                self.pieces.push_back((buf.freeze(), false));
+            }
+            Out::CountIn(backlog) => self.backlog = Some(backlog),
+        }
+        Ok(())
+    }
+
+    fn hand_on(&mut self) -> Option<Bytes> {
+        let (piece, live) = self.pieces.pop_front()?;
+        if live {
+            if let Some(b) = &self.backlog {
+                b.sub(piece.len());
+            }
+        }
+        Some(piece)
+    }
+}
+
+impl Drop for OutboundBody {
+    fn drop(&mut self) {
+        // What was never written was counted too.
+        for (piece, live) in self.pieces.drain(..) {
+            if let (true, Some(b)) = (live, &self.backlog) {
+                b.sub(piece.len());
+            }
+        }
+        while let Ok(out) = self.rx.try_recv() {
+            if let (Out::Text { text, live: true }, Some(b)) = (out, &self.backlog) {
+                b.sub(text.len());
+            }
+        }
     }
 }
 
@@ -110,48 +214,40 @@ impl Stream for OutboundBody {
                     // Dropped without a close: the frames already queued still go out.
                     if let Ok(reason) = reason {
                         this.closed = true;
-                        this.buf.clear();
-                        if let Err(e) = this.encode(Message::Close(reason)) {
-                            return Poll::Ready(Some(Err(e)));
+                        // The frame being handed on (its header is out) is finished first,
+                        // so that the close frame stays readable; the queued ones are not.
+                        let mut buf = BytesMut::new();
+                        if let Err(e) = this.codec.encode(Message::Close(reason), &mut buf) {
+                            return Poll::Ready(Some(Err(e.into())));
                         }
+                        this.pieces.push_back((buf.freeze(), false));
                     }
                 }
             }
         }
-        if this.closed {
-            if !this.buf.is_empty() {
-                return Poll::Ready(Some(Ok(this.buf.split().freeze())));
-            }
-            // Discard what was queued; end once the owner lets go.
-            loop {
-                match this.rx.poll_recv(cx) {
-                    Poll::Ready(Some(_)) => {}
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
+        if let Some(piece) = this.hand_on() {
+            return Poll::Ready(Some(Ok(piece)));
         }
-        let mut ended = false;
-        while this.buf.len() < CHUNK {
+        loop {
             match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(msg)) => {
-                    if let Err(e) = this.encode(msg) {
+                Poll::Ready(Some(out)) if this.closed => match (out, &this.backlog) {
+                    // Closed: what was queued is dropped, and taken off the backlog.
+                    (Out::Text { text, live: true }, Some(b)) => b.sub(text.len()),
+                    (Out::CountIn(backlog), _) => this.backlog = Some(backlog),
+                    _ => {}
+                },
+                Poll::Ready(Some(out)) => {
+                    if let Err(e) = this.queue(out) {
                         return Poll::Ready(Some(Err(e)));
                     }
+                    if let Some(piece) = this.hand_on() {
+                        return Poll::Ready(Some(Ok(piece)));
+                    }
                 }
-                Poll::Ready(None) => {
-                    ended = true;
-                    break;
-                }
-                Poll::Pending => break,
+                // The owner let go: the stream ends.
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
             }
         }
-        if !this.buf.is_empty() {
-            return Poll::Ready(Some(Ok(this.buf.split().freeze())));
-        }
-        if ended {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
     }
 }
