@@ -334,21 +334,38 @@ impl Bus {
             })
         };
         let mut names: Vec<compact_str::CompactString> = match within {
-            Some(names) => names
-                .iter()
-                .filter_map(|n| d.pools.get(*n))
-                .filter(|e| key(e.key(), e.value()))
-                .map(|e| e.key().clone())
-                .collect(),
-            None => d
-                .pools
-                .iter()
-                .filter(|e| key(e.key(), e.value()))
-                .map(|e| e.key().clone())
-                .collect(),
+            Some(names) => {
+                let mut found: Vec<_> = names
+                    .iter()
+                    .filter_map(|n| d.pools.get(*n))
+                    .filter(|e| key(e.key(), e.value()))
+                    .map(|e| e.key().clone())
+                    .collect();
+                found.sort_unstable();
+                found.dedup();
+                found
+            }
+            None => {
+                // The first `offset + limit` names in order, kept in a max-heap: a name
+                // is copied only when it belongs among them so far.
+                let wanted = offset.saturating_add(limit);
+                let mut first = std::collections::BinaryHeap::with_capacity(wanted.min(4096));
+                for e in d.pools.iter() {
+                    let smaller = first.len() < wanted
+                        || first
+                            .peek()
+                            .is_some_and(|max: &compact_str::CompactString| e.key() < max);
+                    if smaller && key(e.key(), e.value()) {
+                        first.push(e.key().clone());
+                        if first.len() > wanted {
+                            first.pop();
+                        }
+                    }
+                }
+                first.into_sorted_vec()
+            }
         };
-        names.sort_unstable();
-        names.dedup();
+        names.truncate(offset.saturating_add(limit));
         let mut out = Vec::with_capacity(limit.min(names.len()));
         for name in names.into_iter().skip(offset).take(limit) {
             // A pool deleted meanwhile is simply not listed.
