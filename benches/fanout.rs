@@ -33,7 +33,8 @@ fn fanout(c: &mut Criterion) {
                     let addr = Counter(count.clone()).start();
                     bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
                         .await
-                        .unwrap();
+                        .unwrap()
+                        .keep();
                 }
                 let mut pools = Vec::new();
                 for i in 0..POOLS {

@@ -43,7 +43,8 @@ fn setup(sys: &SystemRunner, subscribers: usize, indexed: bool) -> (Bus, Addr<wo
                 SubscribeOptions::new("own-pool").filter(filter),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .keep();
         }
         bus.create_pool(CreatePool::new("hot", "process"))
             .await

@@ -188,7 +188,8 @@ fn latency(c: &mut Criterion) {
                 .start();
                 bus.subscribe(t.recipient(), SubscribeOptions::new("timer"))
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .keep();
             }
             (pools, bus)
         });

@@ -110,7 +110,8 @@ async fn workbus_run(spacing: Option<Duration>, lateness: &Lateness) -> Duration
         SubscribeOptions::new("watch").filter(filter),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .keep();
     let start = Instant::now();
     for (i, n) in names.iter().enumerate() {
         if let Some(spacing) = spacing {

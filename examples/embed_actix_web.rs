@@ -82,7 +82,8 @@ async fn main() -> std::io::Result<()> {
         SubscribeOptions::new("recent").filter(EventFilter::prefix(["prefect.work-pool."]));
     bus.subscribe(subscriber.recipient(), options)
         .await
-        .map_err(std::io::Error::other)?;
+        .map_err(std::io::Error::other)?
+        .keep();
 
     let (bus, events) = (web::Data::new(bus), web::Data::new(events));
     HttpServer::new(move || {

@@ -47,7 +47,8 @@ fn main() {
             let counter = Counter(count.clone()).start();
             bus.subscribe(counter.recipient(), SubscribeOptions::new("count"))
                 .await
-                .expect("subscribe");
+                .expect("subscribe")
+                .keep();
         }
         let mut pools = Vec::new();
         for i in 0..POOLS {

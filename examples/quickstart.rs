@@ -103,13 +103,17 @@ fn main() {
         };
         let bus = Bus::builder().config(config).start();
         let printer = JsonLines.start();
-        if let Err(e) = bus
+        // The guard stays in scope: dropping it would unsubscribe the printer.
+        let _printing = match bus
             .subscribe(printer.recipient(), SubscribeOptions::new("stdout"))
             .await
         {
-            eprintln!("quickstart: {e}");
-            return 1;
-        }
+            Ok(subscription) => subscription,
+            Err(e) => {
+                eprintln!("quickstart: {e}");
+                return 1;
+            }
+        };
         let result = life(&bus).await;
         // Let the printer empty its mailbox before the system stops.
         tokio::time::sleep(Duration::from_millis(20)).await;

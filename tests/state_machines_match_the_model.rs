@@ -1071,7 +1071,8 @@ fn run(cfg: BusConfig, ops: &[Op]) -> Result<(), String> {
             SubscribeOptions::new("model-check").filter(EventFilter::all()),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .keep();
         let mut h = Harness {
             bus,
             seen,

@@ -308,7 +308,7 @@ async fn every_subscriber_shares_one_event_and_one_encoding() {
         let addr = Grab(grabbed.clone()).start();
         let opts = SubscribeOptions::new("grab")
             .filter(EventFilter::prefix(["prefect.work-pool.not-ready"]));
-        bus.subscribe(addr.recipient(), opts).await.unwrap();
+        bus.subscribe(addr.recipient(), opts).await.unwrap().keep();
     }
     bus.create_pool(CreatePool::new("p", "process"))
         .await

@@ -70,7 +70,8 @@ pub async fn collect(bus: &Bus, filter: EventFilter) -> Seen {
         SubscribeOptions::new("collector").filter(filter),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .keep();
     Seen(events)
 }
 

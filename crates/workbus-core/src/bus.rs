@@ -648,17 +648,20 @@ impl Bus {
             .map_err(|_| Error::QueueIdNotFound(id))
     }
 
-    /// Adds a subscriber: any actor that handles [`Deliver`].
+    /// Adds a subscriber: any actor that handles [`Deliver`]. The answer is a guard:
+    /// dropping it unsubscribes, [`Subscription::keep`] keeps it. The same recipient
+    /// twice is refused with [`Error::AlreadySubscribed`].
     pub async fn subscribe(
         &self,
         recipient: Recipient<Deliver>,
         options: SubscribeOptions,
     ) -> Result<Subscription, Error> {
-        Ok(self
+        let info = self
             .core
             .registry
             .send(Subscribe { recipient, options })
-            .await?)
+            .await??;
+        Ok(Subscription::new(info, self.core.registry.clone()))
     }
 
     /// Removes a subscriber; answers whether it existed.

@@ -75,6 +75,9 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// This recipient is subscribed already (it would get every event twice).
+    #[error("this recipient is subscribed already, as {0}")]
+    AlreadySubscribed(crate::SubscriptionId),
     /// The bus, or the actor behind a pool or queue, has stopped.
     #[error("the bus has stopped")]
     Stopped,

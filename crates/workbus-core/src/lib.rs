@@ -80,6 +80,7 @@ pub use queue::WorkQueue;
 pub use registry::{BusStats, Registry};
 pub use subscription::{
     Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
+    SubscriptionInfo,
 };
 pub use workbus_events::prefect::Status;
 pub use workbus_events::{Event, EventFilter, SharedEvent, Timestamp};

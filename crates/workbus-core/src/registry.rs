@@ -30,8 +30,9 @@ use workbus_events::{prefect, Event, IndexHint, Resource, SharedEvent};
 
 use crate::clock::Clock;
 use crate::subscription::{
-    bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
+    bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, SubscriptionId, SubscriptionInfo,
 };
+use crate::Error;
 
 /// Resource ids are long strings hashed on every event: a fast hasher pays off.
 type Map<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
@@ -72,7 +73,7 @@ pub struct BusStats {
     pub(crate) published: AtomicU64,
     pub(crate) subscribers: AtomicUsize,
     pub(crate) workers_online: AtomicUsize,
-    pub(crate) subscriptions: dashmap::DashMap<SubscriptionId, Subscription>,
+    pub(crate) subscriptions: dashmap::DashMap<SubscriptionId, SubscriptionInfo>,
 }
 
 impl BusStats {
@@ -89,8 +90,8 @@ impl BusStats {
         self.workers_online.load(Ordering::Relaxed)
     }
     /// The live subscriptions with their counters, by id.
-    pub fn subscriptions(&self) -> Vec<Subscription> {
-        let mut out: Vec<Subscription> = self
+    pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
+        let mut out: Vec<SubscriptionInfo> = self
             .subscriptions
             .iter()
             .map(|e| e.value().clone())
@@ -481,7 +482,7 @@ impl Handler<Link> for Registry {
 
 /// Adds a subscriber.
 #[derive(Message)]
-#[rtype(result = "Subscription")]
+#[rtype(result = "Result<SubscriptionInfo, Error>")]
 pub struct Subscribe {
     /// Where events go.
     pub recipient: Recipient<Deliver>,
@@ -490,9 +491,18 @@ pub struct Subscribe {
 }
 
 impl Handler<Subscribe> for Registry {
-    type Result = MessageResult<Subscribe>;
+    type Result = Result<SubscriptionInfo, Error>;
 
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        // The same actor twice would get every event twice.
+        if let Some(same) = self
+            .subs
+            .iter()
+            .flatten()
+            .find(|s| s.recipient == msg.recipient)
+        {
+            return Err(Error::AlreadySubscribed(same.id));
+        }
         let id = SubscriptionId(self.next_id);
         self.next_id += 1;
         let name: Arc<str> = msg.options.name.into();
@@ -538,9 +548,9 @@ impl Handler<Subscribe> for Registry {
             keys,
         });
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
-        let subscription = Subscription { id, name, stats };
+        let subscription = SubscriptionInfo { id, name, stats };
         self.stats.subscriptions.insert(id, subscription.clone());
-        MessageResult(subscription)
+        Ok(subscription)
     }
 }
 

@@ -4,8 +4,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use actix::Message;
+use actix::{Addr, Message};
 use workbus_events::{EventFilter, SharedEvent};
+
+use crate::registry::{Registry, Unsubscribe};
 
 /// The message every subscriber handles: one event, shared.
 ///
@@ -123,13 +125,76 @@ impl SubscriberStats {
     }
 }
 
-/// A live subscription: its id, name and counters.
+/// What is known of a subscription: its id, name and counters. Cheap to clone,
+/// and it never unsubscribes anything.
 #[derive(Clone, Debug)]
-pub struct Subscription {
+pub struct SubscriptionInfo {
     /// Its id, for [`Bus::unsubscribe`](crate::Bus::unsubscribe).
     pub id: SubscriptionId,
     /// Its name.
     pub name: Arc<str>,
     /// Its counters.
     pub stats: Arc<SubscriberStats>,
+}
+
+/// A live subscription, and the guard that ends it: dropping it unsubscribes
+/// (what the registry still held for the subscriber is counted as
+/// `dropped_closed`). [`Subscription::keep`] leaves it subscribed for the
+/// life of the bus instead.
+///
+/// It reads as its [`SubscriptionInfo`] (`sub.id`, `sub.stats`).
+#[must_use = "dropping a Subscription unsubscribes at once; call keep() to stay subscribed"]
+#[derive(Debug)]
+pub struct Subscription {
+    info: SubscriptionInfo,
+    registry: Option<Addr<Registry>>,
+}
+
+impl Subscription {
+    pub(crate) fn new(info: SubscriptionInfo, registry: Addr<Registry>) -> Self {
+        Subscription {
+            info,
+            registry: Some(registry),
+        }
+    }
+
+    /// Its id, name and counters, without the guard.
+    pub fn info(&self) -> &SubscriptionInfo {
+        &self.info
+    }
+
+    /// Stays subscribed for the life of the bus (or until
+    /// [`Bus::unsubscribe`](crate::Bus::unsubscribe) with its id).
+    pub fn keep(mut self) -> SubscriptionInfo {
+        self.registry = None;
+        self.info.clone()
+    }
+
+    /// Unsubscribes now and waits for the registry to have done it; answers
+    /// whether it was still subscribed.
+    pub async fn unsubscribe(mut self) -> Result<bool, crate::Error> {
+        match self.registry.take() {
+            Some(registry) => registry
+                .send(Unsubscribe(self.info.id))
+                .await
+                .map_err(|_| crate::Error::Stopped),
+            None => Ok(false),
+        }
+    }
+}
+
+impl std::ops::Deref for Subscription {
+    type Target = SubscriptionInfo;
+
+    fn deref(&self) -> &SubscriptionInfo {
+        &self.info
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.take() {
+            registry.do_send(Unsubscribe(self.info.id));
+        }
+    }
 }

@@ -226,11 +226,13 @@ impl ServerBuilder {
             );
             History::create(move |_| History::new(cap, bytes, stats))
         };
-        bus.subscribe(
-            history.clone().recipient(),
-            SubscribeOptions::new("history"),
-        )
-        .await?;
+        // Held by the server: its history leaves the bus when the server is dropped.
+        let history_subscription = bus
+            .subscribe(
+                history.clone().recipient(),
+                SubscribeOptions::new("history"),
+            )
+            .await?;
         let subscribers = match cfg.subscribers.clone() {
             Some(c) => Some(
                 workbus_subscribers::install(&bus, c)
@@ -297,6 +299,7 @@ impl ServerBuilder {
             demo,
             subscribers,
             bridge,
+            _history_subscription: history_subscription,
         })
     }
 }
@@ -332,6 +335,7 @@ pub struct Server {
     demo: Option<actix_rt::task::JoinHandle<()>>,
     subscribers: Option<Subscribers>,
     bridge: Option<NatsBridge>,
+    _history_subscription: workbus_core::Subscription,
 }
 
 impl std::fmt::Debug for Server {

@@ -424,7 +424,7 @@ struct DeliveryCollector {
 
 #[derive(Default)]
 struct Seen {
-    live: HashMap<SubscriptionId, workbus_core::Subscription>,
+    live: HashMap<SubscriptionId, workbus_core::SubscriptionInfo>,
     /// Final (delivered, overflow, closed) of subscriptions that left, by name.
     retired: HashMap<Arc<str>, [u64; 3]>,
 }

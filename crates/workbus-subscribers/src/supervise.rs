@@ -51,7 +51,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use workbus_core::{
-    Bus, Deliver, EventFilter, Overflow, SharedEvent, SubscribeOptions, Subscription,
+    Bus, Deliver, EventFilter, Overflow, SharedEvent, SubscribeOptions, SubscriptionInfo,
 };
 
 use crate::telemetry::Telemetry;
@@ -230,7 +230,7 @@ impl<H: EventHandler> Handler<Drain> for Guarded<H> {
 #[derive(Clone)]
 pub struct Handle {
     name: Arc<str>,
-    subscription: Subscription,
+    subscription: SubscriptionInfo,
     drain: Recipient<Drain>,
     bus: Bus,
 }
@@ -252,7 +252,8 @@ impl Handle {
         drain: Recipient<Drain>,
         feed: &Feed,
     ) -> Result<Handle, crate::Error> {
-        let subscription = bus.subscribe(deliver, feed.options(name)).await?;
+        // The handle unsubscribes on shutdown, not when a copy of it is dropped.
+        let subscription = bus.subscribe(deliver, feed.options(name)).await?.keep();
         Ok(Handle {
             name: name.into(),
             subscription,
@@ -267,7 +268,7 @@ impl Handle {
     }
 
     /// Its subscription, with the registry's counters for it.
-    pub fn subscription(&self) -> &Subscription {
+    pub fn subscription(&self) -> &SubscriptionInfo {
         &self.subscription
     }
 

@@ -38,7 +38,8 @@ fn a_slow_subscriber_does_not_slow_the_registry_or_the_other_subscribers() {
         let slow = Slow(slow_seen.clone()).start();
         bus.subscribe(slow.recipient(), SubscribeOptions::new("slow"))
             .await
-            .unwrap();
+            .unwrap()
+            .keep();
         let fast = Recorder::default();
         let fast_handle = Guarded::subscribe(&bus, "fast", fast.clone(), Feed::default())
             .await

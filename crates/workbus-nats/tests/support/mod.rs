@@ -74,7 +74,8 @@ pub async fn collect(bus: &Bus) -> Seen {
     let addr = Collector(events.clone()).start();
     bus.subscribe(addr.recipient(), SubscribeOptions::new("collector"))
         .await
-        .unwrap();
+        .unwrap()
+        .keep();
     Seen(events)
 }
 
