@@ -24,6 +24,32 @@
 //! on the latest time ([`Beat::lock_out`]); refreshes that find the flag
 //! clear take the message path, and the actor handles them after.
 
+//!
+//! ## Memory orderings
+//!
+//! The word orders nothing but itself: no other memory is published through
+//! it, so every operation could be `Relaxed` and the protocol would still hold,
+//! because each decision is a single read-modify-write of the one word (a
+//! refresh and an expiry can never both succeed on the same flagged word:
+//! one of the two compare-and-swaps fails and sees the other's result). The
+//! loads are `Acquire` and the writes `AcqRel` so that a reader that sees a
+//! time also sees what the same thread did before moving it; that costs
+//! nothing on x86 and keeps the reasoning local. The loom model test
+//! (`RUSTFLAGS="--cfg workbus_loom" cargo test -p workbus-core --lib loom`,
+//! run in CI) explores every interleaving of a refresh with each actor-side
+//! operation.
+//!
+//! ## Why the shift loses no bits
+//!
+//! A time is microseconds since 1970 in an `i64`. [`Timestamp`] holds years 0
+//! to 9999, at most about 2.5 × 10^17 µs from 1970 either way, and a word
+//! holds ±2^62 (about 4.6 × 10^18) after the shift that makes room for the
+//! flag; "never" is -2^61, below every time a `Timestamp` can hold. The shift
+//! back is arithmetic, so times before 1970 keep their sign.
+
+#[cfg(workbus_loom)]
+use loom::sync::atomic::{AtomicI64, Ordering};
+#[cfg(not(workbus_loom))]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use workbus_events::Timestamp;
@@ -222,5 +248,79 @@ mod tests {
         assert_eq!(b.at(), None);
         assert!(b.refresh(t(7)));
         assert_eq!(b.at(), Some(t(7)));
+    }
+}
+
+/// Every interleaving of a handle's refresh with each of the actor's operations,
+/// explored by loom.
+#[cfg(all(test, workbus_loom))]
+mod loom_tests {
+    use std::time::Duration;
+
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    fn t(micros: i64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+
+    #[test]
+    fn loom_refresh_against_expire() {
+        loom::model(|| {
+            let beat = Arc::new(Beat::new(Some(t(0)), true));
+            let other = beat.clone();
+            let refresher = thread::spawn(move || other.refresh(t(10)));
+            let expiry = beat.expire(t(5), Duration::from_micros(1));
+            let refreshed = refresher.join().unwrap();
+            match expiry {
+                Expiry::Expired => {
+                    assert!(!refreshed, "a refresh after the expiry must take the message path");
+                    assert!(!beat.is_flagged());
+                    assert_eq!(beat.at(), Some(t(0)));
+                }
+                Expiry::Until(deadline) => {
+                    assert!(refreshed);
+                    assert_eq!(deadline, t(11));
+                    assert!(beat.is_flagged());
+                }
+                Expiry::Clear => panic!("nobody else clears the flag"),
+            }
+        });
+    }
+
+    #[test]
+    fn loom_refresh_against_lock_out() {
+        loom::model(|| {
+            let beat = Arc::new(Beat::new(Some(t(0)), true));
+            let other = beat.clone();
+            let refresher = thread::spawn(move || other.refresh(t(10)));
+            let latest = beat.lock_out();
+            let refreshed = refresher.join().unwrap();
+            // The decision's time is the latest: a refresh either came before it
+            // (and the actor saw it) or found the flag clear (and changed nothing).
+            if refreshed {
+                assert_eq!(latest, Some(t(10)));
+            } else {
+                assert_eq!(latest, Some(t(0)));
+                assert_eq!(beat.at(), Some(t(0)));
+            }
+            assert!(!beat.is_flagged());
+        });
+    }
+
+    #[test]
+    fn loom_refresh_against_mark() {
+        loom::model(|| {
+            let beat = Arc::new(Beat::new(Some(t(0)), true));
+            let other = beat.clone();
+            let refresher = thread::spawn(move || other.refresh(t(10)));
+            let was_flagged = beat.mark(t(7));
+            assert!(refresher.join().unwrap(), "the flag stays set");
+            assert!(was_flagged);
+            // Time only moves forward, whoever came last.
+            assert_eq!(beat.at(), Some(t(10)));
+        });
     }
 }

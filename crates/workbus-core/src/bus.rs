@@ -13,7 +13,7 @@ use crate::model::{
 use crate::name::shown;
 use crate::pool::{
     AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, PoolShared,
-    QueueSlot, RemoveQueue, UpdatePool, UpdatePoolQueue, WorkPool,
+    QueueSlot, RemoveQueue, UpdatePoolAndRead, UpdatePoolQueue, WorkPool,
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
@@ -405,10 +405,9 @@ impl Bus {
         self.core.gate.pass().await;
         entry
             .addr
-            .send(UpdatePool(update))
+            .send(UpdatePoolAndRead(update))
             .await
-            .map_err(gone(name))??;
-        entry.addr.send(GetPool).await.map_err(gone(name))
+            .map_err(gone(name))?
     }
 
     /// Deletes a work pool: every queue's `deleted`, then the pool's.

@@ -274,7 +274,9 @@ impl WorkPool {
         }
     }
 
-    fn queue_info_name(&self, name: &str) -> bool {
+    /// Whether a queue of the pool has this name. Takes the queues' read lock:
+    /// never call it while holding that lock.
+    fn has_queue_named(&self, name: &str) -> bool {
         self.shared.queues().iter().any(|q| q.name == name)
     }
 
@@ -531,6 +533,32 @@ impl Handler<UpdatePool> for WorkPool {
     type Result = Result<(), Error>;
 
     fn handle(&mut self, UpdatePool(u): UpdatePool, _: &mut Context<Self>) -> Self::Result {
+        self.update(u)
+    }
+}
+
+/// [`UpdatePool`], answered with the pool as it is right after: one round trip
+/// for callers that read the result.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<PoolInfo, Error>")]
+pub struct UpdatePoolAndRead(pub PoolUpdate);
+
+impl Handler<UpdatePoolAndRead> for WorkPool {
+    type Result = Result<PoolInfo, Error>;
+
+    fn handle(
+        &mut self,
+        UpdatePoolAndRead(u): UpdatePoolAndRead,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        self.update(u)?;
+        Ok(self.info())
+    }
+}
+
+impl WorkPool {
+    /// Applies an update: its events, then its status change.
+    fn update(&mut self, u: PoolUpdate) -> Result<(), Error> {
         u.validate()?;
         let mut changes = Changes::default();
         // Prefect's field order: description, base_job_template, concurrency_limit, storage_configuration.
@@ -620,7 +648,7 @@ impl Handler<AddQueue> for WorkPool {
             };
             return Box::pin(actix::fut::ready(Err(e)));
         }
-        if self.queue_info_name(&req.name) {
+        if self.has_queue_named(&req.name) {
             let e = Error::QueueExists {
                 pool: self.name.to_string(),
                 queue: req.name,
@@ -665,7 +693,9 @@ impl Handler<UpdatePoolQueue> for WorkPool {
                 .find(|q| q.id == msg.queue)
                 .ok_or(Error::QueueIdNotFound(msg.queue))?;
             if let Some(new) = &msg.update.name {
-                if *new != slot.name && self.queue_info_name(new) {
+                // The guard held above answers: std's RwLock may deadlock or panic on a
+                // second read lock taken by the same thread.
+                if *new != slot.name && queues.iter().any(|q| q.name == *new) {
                     return Err(Error::QueueExists {
                         pool: self.name.to_string(),
                         queue: new.clone(),

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::{oneshot, Notify};
-use workbus_events::{prefect, Event, IndexHint, Resource, SharedEvent};
+use workbus_events::{Event, EventKind, IndexHint, Resource, SharedEvent};
 
 use crate::clock::Clock;
 use crate::subscription::{
@@ -427,7 +427,7 @@ impl Handler<Publish> for Registry {
         if event.received.is_none() {
             event.make_mut().received = Some(self.clock.now());
         }
-        let unlink = queue.filter(|_| event.event == prefect::QUEUE_DELETED);
+        let unlink = queue.filter(|_| event.kind() == Some(EventKind::QueueDeleted));
         bump(&self.stats.published);
         self.dispatch(event, ctx);
         if let Some(q) = unlink {
@@ -453,7 +453,7 @@ impl Handler<Ingest> for Registry {
 /// The queue id of a work-queue event, read from its resource id
 /// (`prefect.work-queue.<uuid>`); `None` for every other event.
 fn queue_id(event: &Event) -> Option<uuid::Uuid> {
-    if !event.event.starts_with("prefect.work-queue.") {
+    if event.kind()?.subject() != workbus_events::Subject::Queue {
         return None;
     }
     let id = event.resource.id().strip_prefix("prefect.work-queue.")?;

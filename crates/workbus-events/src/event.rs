@@ -60,6 +60,28 @@ pub fn no_related() -> Arc<[Resource]> {
 }
 
 impl Event {
+    /// Which of the twelve work-pool and work-queue kinds it is, if it is one.
+    pub fn kind(&self) -> Option<crate::EventKind> {
+        crate::EventKind::of(&self.event)
+    }
+
+    /// The status a status event announces (`ready`, `not-ready`, `paused`).
+    pub fn status(&self) -> Option<crate::prefect::Status> {
+        self.kind().and_then(crate::EventKind::status)
+    }
+
+    /// The work pool it concerns: its primary resource for a pool event, the
+    /// related resource in the role `work-pool` for a queue event.
+    pub fn pool(&self) -> Option<&Resource> {
+        match self.kind()?.subject() {
+            crate::Subject::Pool => Some(&self.resource),
+            crate::Subject::Queue => self
+                .related
+                .iter()
+                .find(|r| r.role() == Some("work-pool")),
+        }
+    }
+
     /// Checks Prefect's rules: the name at most [`MAX_EVENT_NAME_LEN`]
     /// characters; the resource with a non-empty id and at most
     /// [`MAX_LABELS`](crate::MAX_LABELS) labels; at most [`MAX_RELATED`]

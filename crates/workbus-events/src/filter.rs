@@ -477,6 +477,53 @@ impl EventFilter {
         }
     }
 
+    /// Events of these kinds.
+    ///
+    /// ```
+    /// use workbus_events::{EventFilter, EventKind};
+    /// use workbus_events::prefect::Status;
+    ///
+    /// let offline = EventFilter::kinds([EventKind::PoolStatus(Status::NotReady)])
+    ///     .related_pool("etl");
+    /// # let _ = offline;
+    /// ```
+    pub fn kinds<I: IntoIterator<Item = crate::EventKind>>(kinds: I) -> Self {
+        EventFilter {
+            event: Some(EventNameFilter {
+                name: Some(kinds.into_iter().map(|k| k.name().to_owned()).collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Also: about the work pool named `name`, as the event's own resource (a pool
+    /// event) or as its related `work-pool` (a queue event).
+    pub fn about_pool(mut self, name: &str) -> Self {
+        self.any_resource.push(AnyResourceFilter {
+            id_prefix: Some(vec!["prefect.work-pool.".to_owned()]),
+            labels: Some(LabelsFilter::new().with(crate::RESOURCE_NAME, &[name])),
+            ..Default::default()
+        });
+        self
+    }
+
+    /// Also: with the work pool named `name` among its related resources (queue events).
+    pub fn related_pool(mut self, name: &str) -> Self {
+        self.related.push(RelatedFilter {
+            role: Some(vec!["work-pool".to_owned()]),
+            labels: Some(LabelsFilter::new().with(crate::RESOURCE_NAME, &[name])),
+            ..Default::default()
+        });
+        self
+    }
+
+    /// Also: between these times (either bound may be open).
+    pub fn between(mut self, since: Option<Timestamp>, until: Option<Timestamp>) -> Self {
+        self.occurred = Some(OccurredFilter { since, until });
+        self
+    }
+
     /// Whether this filter sets no criterion at all, and so matches every event.
     pub fn is_all(&self) -> bool {
         self.occurred.is_none()

@@ -45,6 +45,7 @@
 mod error;
 mod event;
 pub mod filter;
+mod kind;
 mod pattern;
 pub mod prefect;
 mod resource;
@@ -54,6 +55,7 @@ mod time;
 pub use error::EventError;
 pub use event::{no_related, Event, EventJsonError, Payload};
 pub use filter::{EventFilter, IndexHint};
+pub use kind::{EventKind, Subject};
 pub use pattern::LabelPattern;
 pub use resource::{
     Resource, ResourceBuilder, RESOURCE_ID, RESOURCE_NAME, RESOURCE_ROLE, WORK_POOL_TYPE,

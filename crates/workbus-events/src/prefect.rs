@@ -69,6 +69,16 @@ impl Status {
     }
 }
 
+/// A work pool's resource id: `prefect.work-pool.<id>`.
+pub fn pool_resource_id(id: Uuid) -> String {
+    format!("prefect.work-pool.{id}")
+}
+
+/// A work queue's resource id: `prefect.work-queue.<id>`.
+pub fn queue_resource_id(id: Uuid) -> String {
+    format!("prefect.work-queue.{id}")
+}
+
 /// `prefect.work-pool.ready`
 pub const POOL_READY: &str = "prefect.work-pool.ready";
 /// `prefect.work-pool.not-ready`

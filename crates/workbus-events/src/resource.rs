@@ -107,6 +107,17 @@ impl Resource {
         self.get(RESOURCE_ID).unwrap_or("")
     }
 
+    /// The value of `prefect.resource.name`, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.get(RESOURCE_NAME)
+    }
+
+    /// The UUID at the end of the id (`prefect.work-pool.<uuid>`), if it ends with one.
+    pub fn uuid(&self) -> Option<uuid::Uuid> {
+        let id = self.id();
+        uuid::Uuid::parse_str(&id[id.rfind('.').map_or(0, |i| i + 1)..]).ok()
+    }
+
     /// The value of `prefect.resource.role`, if any.
     pub fn role(&self) -> Option<&str> {
         self.get(RESOURCE_ROLE)
