@@ -41,7 +41,7 @@ fn fanout(c: &mut Criterion) {
                     bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
                         .await
                         .unwrap();
-                    pools.push(bus.pool_actor(&format!("p{i}")).unwrap());
+                    pools.push(format!("p{i}"));
                 }
                 bus.flush().await.unwrap();
                 (bus, count, pools)
@@ -53,7 +53,7 @@ fn fanout(c: &mut Criterion) {
                         let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
                         let t = Instant::now();
                         // Each pause or resume is one status event, emitted by the pool's actor.
-                        drive_pools(&pools, EVENTS as usize).await;
+                        drive_pools(&bus, &pools, EVENTS as usize).await;
                         until(&count, start_count + EVENTS * n as u64).await;
                         total += t.elapsed();
                     }

@@ -11,14 +11,13 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use support::*;
-use workbus::pool::{GetPool, UpdatePool};
 use workbus::{Bus, CreatePool, EventFilter, PoolUpdate, SubscribeOptions};
 
 const EVENTS: u64 = 10_000;
 
 /// Builds a bus whose `subscribers` subscribers each filter on a pool of their own, and a
 /// pool `hot` that none of them matches.
-fn setup(sys: &SystemRunner, subscribers: usize, indexed: bool) -> (Bus, Addr<workbus::WorkPool>) {
+fn setup(sys: &SystemRunner, subscribers: usize, indexed: bool) -> Bus {
     sys.block_on(async move {
         let bus = Bus::start();
         let count = Arc::new(AtomicU64::new(0));
@@ -50,12 +49,11 @@ fn setup(sys: &SystemRunner, subscribers: usize, indexed: bool) -> (Bus, Addr<wo
             .await
             .unwrap();
         bus.flush().await.unwrap();
-        let hot = bus.pool_actor("hot").unwrap();
-        (bus, hot)
+        bus
     })
 }
 
-fn run(sys: &SystemRunner, bus: &Bus, hot: &Addr<workbus::WorkPool>, iters: u64) -> Duration {
+fn run(sys: &SystemRunner, bus: &Bus, iters: u64) -> Duration {
     sys.block_on(async {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
@@ -66,13 +64,15 @@ fn run(sys: &SystemRunner, bus: &Bus, hot: &Addr<workbus::WorkPool>, iters: u64)
                 } else {
                     PoolUpdate::resume()
                 };
-                hot.do_send(UpdatePool(update));
+                while let Err(workbus::Error::Busy) = bus.update_pool_nowait("hot", update.clone()) {
+                    bus.ready().await;
+                }
                 if k % 256 == 255 {
                     tokio::task::yield_now().await;
                 }
             }
             // The pool has emitted everything once it answers; the registry has fanned it out once it flushes.
-            hot.send(GetPool).await.unwrap();
+            bus.pool("hot").await.unwrap();
             bus.flush().await.unwrap();
             total += t.elapsed();
         }
@@ -94,8 +94,8 @@ fn filtered(c: &mut Criterion) {
     ] {
         group.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
             let sys = System::new();
-            let (bus, hot) = setup(&sys, n, indexed);
-            b.iter_custom(|iters| run(&sys, &bus, &hot, iters));
+            let bus = setup(&sys, n, indexed);
+            b.iter_custom(|iters| run(&sys, &bus, iters));
         });
     }
     group.finish();

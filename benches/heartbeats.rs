@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::future::join_all;
-use workbus::pool::GetPool;
 use workbus::{Bus, CreatePool};
 
 const POOLS: usize = 10_000;
@@ -87,7 +86,11 @@ fn storm(c: &mut Criterion) {
                     let t = Instant::now();
                     for (i, w) in workers.iter().enumerate() {
                         for name in &names {
-                            bus.heartbeat_nowait(name, w, Some(3600)).unwrap();
+                            while let Err(workbus::Error::Busy) =
+                                bus.heartbeat_nowait(name, w, Some(3600))
+                            {
+                                bus.ready().await;
+                            }
                         }
                         if i % 2 == 1 {
                             tokio::task::yield_now().await;
@@ -97,7 +100,7 @@ fn storm(c: &mut Criterion) {
                     // reads go out together, as the baseline's pings do.
                     let reads = names
                         .iter()
-                        .map(|n| bus.pool_actor(n).unwrap().send(GetPool));
+                        .map(|n| bus.pool(n));
                     for answer in join_all(reads).await {
                         answer.unwrap();
                     }

@@ -56,11 +56,11 @@ fn main() {
             bus.create_pool(CreatePool::new(name.clone(), "process"))
                 .await
                 .expect("create pool");
-            pools.push(bus.pool_actor(&name).expect("pool actor"));
+            pools.push(name);
         }
         bus.flush().await.expect("flush");
         let base = count.load(Ordering::Relaxed);
-        drive_pools(&pools, events).await;
+        drive_pools(&bus, &pools, events).await;
         until(&count, base + (events * SUBSCRIBERS) as u64).await;
     });
 }

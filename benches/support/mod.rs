@@ -83,10 +83,11 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Emits `events` status events from `pools`, one pause or resume each (alternating per
-/// round of pools), yielding every 256 so the actors run: the fan-out scenario's producer.
-pub async fn drive_pools(pools: &[Addr<workbus::WorkPool>], events: usize) {
-    use workbus::pool::UpdatePool;
+/// Emits `events` status events from the pools named `pools`, one pause or resume each
+/// (alternating per round of pools), yielding every 256 so the actors run: the fan-out
+/// scenario's producer. It goes through the bus's gate like every producer: when a
+/// lossless subscriber is full it waits, then goes on.
+pub async fn drive_pools(bus: &workbus::Bus, pools: &[String], events: usize) {
     use workbus::PoolUpdate;
     for k in 0..events {
         let update = if (k / pools.len()) % 2 == 0 {
@@ -94,7 +95,10 @@ pub async fn drive_pools(pools: &[Addr<workbus::WorkPool>], events: usize) {
         } else {
             PoolUpdate::resume()
         };
-        pools[k % pools.len()].do_send(UpdatePool(update));
+        let pool = &pools[k % pools.len()];
+        while let Err(workbus::Error::Busy) = bus.update_pool_nowait(pool, update.clone()) {
+            bus.ready().await;
+        }
         if k % 256 == 255 {
             tokio::task::yield_now().await;
         }

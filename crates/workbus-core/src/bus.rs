@@ -13,7 +13,7 @@ use crate::model::{
 use crate::name::shown;
 use crate::pool::{
     AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, PoolShared,
-    QueueSlot, RemoveQueue, UpdatePoolAndRead, UpdatePoolQueue, WorkPool,
+    QueueSlot, RemoveQueue, UpdatePool, UpdatePoolAndRead, UpdatePoolQueue, WorkPool,
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
@@ -136,11 +136,6 @@ impl Bus {
         BusBuilder::default()
     }
 
-    /// The registry actor, for sources that publish events of their own.
-    pub fn registry(&self) -> &Addr<Registry> {
-        &self.core.registry
-    }
-
     /// The arbiter the registry, pools and queues run on: start subscribers
     /// there to keep fan-out on one thread.
     pub fn arbiter(&self) -> &ArbiterHandle {
@@ -214,17 +209,6 @@ impl Bus {
             .pool_entry(&pool_name)
             .map_err(|_| Error::QueueIdNotFound(id))?;
         Ok((pool.addr, q.addr))
-    }
-
-    /// The actor of a pool, to speak its protocol directly (see [`crate::pool`]):
-    /// for instance `do_send` of messages whose answer the caller does not need.
-    pub fn pool_actor(&self, name: &str) -> Result<Addr<WorkPool>, Error> {
-        Ok(self.pool_entry(name)?.addr)
-    }
-
-    /// The actor of a queue (see [`crate::queue`]).
-    pub fn queue_actor(&self, pool: &str, queue: &str) -> Result<Addr<WorkQueue>, Error> {
-        Ok(self.queue_addr(pool, queue)?.2)
     }
 
     /// Creates a work pool and its default queue. Emits, in order: the default
@@ -422,7 +406,7 @@ impl Bus {
     ///
     /// A heartbeat from a worker the pool counts online, with no new
     /// interval, changes only its last-heartbeat time: that is done in
-    /// place and answered at once (see [`crate::pool`]); every other one is
+    /// place and answered at once (the pool keeps its workers' times where the handle can move them); every other one is
     /// handled by the pool actor before this returns. An in-place heartbeat
     /// takes effect when it is made, so it is not ordered behind messages
     /// sent to the pool actor directly with `do_send` and still queued
@@ -456,6 +440,10 @@ impl Bus {
     /// A heartbeat that does not wait for the pool to handle it: the pool is
     /// looked up, the message queued, and errors in the heartbeat itself
     /// (an empty worker name) are not reported. For high-rate callers.
+    ///
+    /// It passes the same gate as every operation: while a lossless
+    /// subscriber is full, one that would need the pool's actor is refused
+    /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again).
     pub fn heartbeat_nowait(
         &self,
         pool: &str,
@@ -468,6 +456,9 @@ impl Bus {
             .refresh(worker, interval_seconds, self.core.now())
         {
             return Ok(());
+        }
+        if !self.core.gate.is_open() {
+            return Err(Error::Busy);
         }
         entry.addr.do_send(Heartbeat {
             worker: worker.to_owned(),
@@ -589,7 +580,7 @@ impl Bus {
     /// `names` is empty. An unknown name fails before any queue is marked.
     ///
     /// Polls of `READY` and `PAUSED` queues change only `last_polled` and are
-    /// done in place (see [`crate::queue`]); the others are handled by their
+    /// done in place (the queue keeps its last poll where the handle can move it); the others are handled by their
     /// queue actors before this returns.
     pub async fn poll(&self, pool: &str, names: &[String]) -> Result<(), Error> {
         let now = self.core.now();
@@ -668,9 +659,33 @@ impl Bus {
         Ok(self.core.registry.send(Unsubscribe(id)).await?)
     }
 
-    /// Publishes an event that is already shared (from another node, say) to the local subscribers.
-    pub fn ingest(&self, event: workbus_events::SharedEvent) {
+    /// Publishes an event that is already shared (from another node, say) to the
+    /// local subscribers. It waits at the gate like every operation, so a source
+    /// (the NATS bridge, a client posting events) is held back while a lossless
+    /// subscriber is full.
+    pub async fn ingest(&self, event: workbus_events::SharedEvent) {
+        self.core.gate.pass().await;
         self.core.registry.do_send(Ingest(event));
+    }
+
+    /// Updates, pauses or resumes a work pool without waiting for it: the update is
+    /// checked and queued to the pool, which emits its events in order. For
+    /// high-rate producers; refused with [`Error::Busy`] while a lossless
+    /// subscriber is full (wait with [`Bus::ready`], then try again).
+    pub fn update_pool_nowait(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
+        update.validate()?;
+        let entry = self.pool_ref(name)?;
+        if !self.core.gate.is_open() {
+            return Err(Error::Busy);
+        }
+        entry.addr.do_send(UpdatePool(update));
+        Ok(())
+    }
+
+    /// Waits until operations may go on: at once, unless a lossless
+    /// ([`Overflow::Block`](crate::Overflow::Block)) subscriber's buffer is full.
+    pub async fn ready(&self) {
+        self.core.gate.pass().await;
     }
 
     /// Waits until every event emitted by operations that have returned is in

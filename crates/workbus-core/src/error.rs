@@ -4,8 +4,10 @@ use thiserror::Error;
 use uuid::Uuid;
 
 /// Why an operation on the bus was refused. Each refusal changes nothing and emits nothing.
+///
+/// Not `#[non_exhaustive]` on purpose: the server matches every variant, so a
+/// new one is a compile error where its HTTP answer must be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum Error {
     /// A name is empty or holds one of Prefect's banned characters `/ % & > <`.
     #[error("invalid name {name:?}: {reason}")]
@@ -78,6 +80,10 @@ pub enum Error {
     /// This recipient is subscribed already (it would get every event twice).
     #[error("this recipient is subscribed already, as {0}")]
     AlreadySubscribed(crate::SubscriptionId),
+    /// A lossless subscriber is full and this operation would not wait: try again
+    /// after [`Bus::ready`](crate::Bus::ready).
+    #[error("the bus is busy: a lossless subscriber is full; try again")]
+    Busy,
     /// The bus, or the actor behind a pool or queue, has stopped.
     #[error("the bus has stopped")]
     Stopped,

@@ -3,18 +3,21 @@
 //!
 //! ## The actors
 //!
-//! Every work pool is a [`WorkPool`] actor and every work queue a
-//! [`WorkQueue`] actor; each owns its state and nothing else changes it. A
+//! Every work pool is a `WorkPool` actor and every work queue a
+//! `WorkQueue` actor; each owns its state and nothing else changes it. A
 //! pool owns its queues: it creates them, checks their names, and deletes
-//! them. Both emit their events to the [`Registry`] actor, which keeps the
+//! them. Both emit their events to the `Registry` actor, which keeps the
 //! queue-to-pool links (so a queue's events carry its pool as related
 //! resource) and fans every event out to the subscribers whose filter
 //! matches.
 //!
 //! ## The handle
 //!
-//! [`Bus`] is the way in: it sends each operation to the actor that owns
-//! the state and answers when that actor has acted. It finds pools and
+//! [`Bus`] is the only way in: it sends each operation to the actor that owns
+//! the state and answers when that actor has acted. The actors' messages are
+//! private to this crate, so every producer goes through the bus's gate (see
+//! [`Overflow::Block`]) and nothing can reorder what an actor does behind the
+//! handle's back. It finds pools and
 //! queues by name or id in shared tables, without asking an actor.
 //!
 //! ## Subscribers
@@ -62,9 +65,9 @@ mod directory;
 mod error;
 pub mod model;
 pub mod name;
-pub mod pool;
-pub mod queue;
-pub mod registry;
+mod pool;
+mod queue;
+mod registry;
 pub mod subscription;
 
 pub use bus::{Bus, BusBuilder, PoolKey};
@@ -75,9 +78,7 @@ pub use model::{
     CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, StorageConfiguration,
     WorkerInfo, WorkerStatus,
 };
-pub use pool::WorkPool;
-pub use queue::WorkQueue;
-pub use registry::{BusStats, Registry};
+pub use registry::BusStats;
 pub use subscription::{
     Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
     SubscriptionInfo,

@@ -82,7 +82,7 @@ fn check_text(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The rule for pool, pool type and queue names: [`check_text`] and none of
+/// The rule for pool, pool type and queue names: the shared rule (module docs) and none of
 /// Prefect's `/ % & > <`.
 pub fn validate_name(name: &str) -> Result<(), Error> {
     check_text(name)?;

@@ -56,6 +56,11 @@ impl Gate {
         }
     }
 
+    /// Whether operations may go on now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.closed_by.load(Ordering::Acquire) == 0
+    }
+
     fn close(&self) {
         self.closed_by.fetch_add(1, Ordering::AcqRel);
     }
@@ -368,9 +373,21 @@ impl Registry {
     }
 }
 
+/// How many buffers' worth of events an [`Overflow::Block`] subscriber may hold
+/// before it loses events: the gate closes at one, so only operations that were
+/// already past it fill the rest.
+const HARD_BOUND: usize = 2;
+
 /// Holds an event for a subscriber whose mailbox is full; returns how many events it added to the backlog.
 fn park(sub: &mut Subscriber, e: SharedEvent, gate: &Gate) -> usize {
-    if sub.pending.len() >= sub.buffer && sub.overflow == Overflow::DropNewest {
+    // `Block` closes the gate at its buffer, but operations already past the gate
+    // still land: twice the buffer is the hard bound, past which even a lossless
+    // subscriber loses events, counted.
+    let full = match sub.overflow {
+        Overflow::DropNewest => sub.pending.len() >= sub.buffer,
+        Overflow::Block => sub.pending.len() >= sub.buffer.saturating_mul(HARD_BOUND),
+    };
+    if full {
         let n = sub.stats.dropped_overflow.fetch_add(1, Ordering::Relaxed) + 1;
         // Log the first drop and then every 1,000th, so a flood does not flood the log.
         if n == 1 || n % 1000 == 0 {

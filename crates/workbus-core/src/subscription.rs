@@ -22,7 +22,11 @@ pub struct Deliver(pub SharedEvent);
 pub enum Overflow {
     /// Lose nothing: keep the event, and make new operations on the bus wait
     /// until the subscriber has drained half its buffer. The registry and
-    /// other subscribers keep going; only producers slow down.
+    /// other subscribers keep going; only producers slow down. Operations that
+    /// were already past the gate still land, up to twice the buffer: that is
+    /// the hard bound, past which events are dropped and counted in
+    /// [`SubscriberStats::dropped_overflow`], so memory stays bounded whatever
+    /// the producers do.
     #[default]
     Block,
     /// Drop the new event, count it in [`SubscriberStats::dropped_overflow`]

@@ -288,9 +288,7 @@ impl Drop for NatsBridge {
         }
         tracing::warn!(node = %self.node, buffered = self.stats.publisher.buffered(),
             "NATS bridge dropped without shutdown(): stopping it now");
-        self.bus
-            .registry()
-            .do_send(workbus_core::registry::Unsubscribe(self.subscription.id));
+        // Dropping the bridge drops its subscription, which unsubscribes.
         self.source.do_send(Stop);
         self.publisher.do_send(Close);
     }

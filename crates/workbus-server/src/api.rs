@@ -632,7 +632,7 @@ pub(crate) async fn ingest_events(
         .collect::<Result<Vec<_>>>()?;
     // Ingest, not Publish: a client's event must not touch the registry's queue-to-pool links.
     for event in shared {
-        st.bus.ingest(event);
+        st.bus.ingest(event).await;
     }
     Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())
 }

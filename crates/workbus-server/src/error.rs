@@ -90,8 +90,9 @@ impl ResponseError for ApiError {
                 | E::InvalidHeartbeatInterval => StatusCode::UNPROCESSABLE_ENTITY,
                 // A state conflict, not a malformed request: the queue exists and is the default.
                 E::DefaultQueueDeletion(_) => StatusCode::CONFLICT,
-                E::Stopped => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+                E::Stopped | E::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                // The server subscribes each of its actors once.
+                E::AlreadySubscribed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -136,7 +137,7 @@ impl ResponseError for ApiError {
         ) {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
         }
-        if matches!(self, ApiError::Busy(_)) {
+        if matches!(self, ApiError::Busy(_) | ApiError::Bus(workbus_core::Error::Busy)) {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         resp.json(body)

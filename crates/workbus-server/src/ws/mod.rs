@@ -460,7 +460,7 @@ async fn stream_in(st: AppState, sock: Socket, prefect: bool) {
             None => return,
         };
         match crate::api::receive_json(&st, &bytes) {
-            Ok(event) => st.bus.ingest(event),
+            Ok(event) => st.bus.ingest(event).await,
             // Prefect fails the socket on an invalid event; say why.
             Err(e) => {
                 return sock
