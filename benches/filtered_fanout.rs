@@ -64,7 +64,8 @@ fn run(sys: &SystemRunner, bus: &Bus, iters: u64) -> Duration {
                 } else {
                     PoolUpdate::resume()
                 };
-                while let Err(workbus::Error::Busy) = bus.update_pool_nowait("hot", update.clone()) {
+                while let Err(workbus::Error::Busy) = bus.update_pool_nowait("hot", update.clone())
+                {
                     bus.ready().await;
                 }
                 if k % 256 == 255 {

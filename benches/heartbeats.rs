@@ -98,9 +98,7 @@ fn storm(c: &mut Criterion) {
                     }
                     // Every pool has handled its heartbeats once it answers a read; the
                     // reads go out together, as the baseline's pings do.
-                    let reads = names
-                        .iter()
-                        .map(|n| bus.pool(n));
+                    let reads = names.iter().map(|n| bus.pool(n));
                     for answer in join_all(reads).await {
                         answer.unwrap();
                     }
