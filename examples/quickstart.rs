@@ -48,7 +48,7 @@ async fn life(bus: &Bus) -> Result<(), workbus::Error> {
     bus.heartbeat("ml", "ml-worker-1", None).await?;
 
     // Workers poll: their queues become ready.
-    bus.poll("etl", &[]).await?;
+    bus.poll_all("etl").await?;
 
     // Field changes: one `updated` per request, only for what changed.
     let update = PoolUpdate {

@@ -6,8 +6,8 @@ pub use workbus_core::{
     clock, model, name, Bus, BusBuilder, BusConfig, BusStats, Clock, CreatePool, CreateQueue,
     Deliver, Error, Event, EventFilter, Overflow, PoolInfo, PoolKey, PoolUpdate, QueueInfo,
     QueueUpdate, SharedEvent, Status, StorageConfiguration, SubscribeOptions, SubscriberStats,
-    Subscription, SubscriptionId, SubscriptionInfo, SystemClock, Timestamp, TokioClock,
-    WorkerInfo, WorkerStatus,
+    Subscription, SubscriptionId, SubscriptionInfo, SystemClock, Timestamp, TokioClock, WorkerInfo,
+    WorkerStatus,
 };
 pub use workbus_events as events;
 pub use workbus_events::{prefect, EventKind, LabelPattern, Resource, Subject};
@@ -16,10 +16,14 @@ pub use workbus_events::{prefect, EventKind, LabelPattern, Resource, Subject};
 #[cfg(feature = "subscribers")]
 pub use workbus_subscribers as subscribers;
 
+/// Paused time that gets deadlines right, and a collecting subscriber, with the `test-util` feature.
+#[cfg(feature = "test-util")]
+pub use workbus_core::testing;
+
 /// What most code that embeds the bus needs: `use workbus::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Bus, CreatePool, CreateQueue, Deliver, Error, EventFilter, EventKind, Overflow,
-        PoolUpdate, QueueUpdate, Resource, SharedEvent, Status, SubscribeOptions, Subscription,
+        Bus, CreatePool, CreateQueue, Deliver, Error, EventFilter, EventKind, Overflow, PoolUpdate,
+        QueueUpdate, Resource, SharedEvent, Status, SubscribeOptions, Subscription,
     };
 }

@@ -217,7 +217,7 @@ fn unknown_pools_queues_and_workers_are_errors() {
                 .unwrap_err(),
             nope()
         );
-        assert_eq!(bus.poll("nope", &[]).await.unwrap_err(), nope());
+        assert_eq!(bus.poll_all("nope").await.unwrap_err(), nope());
         let missing = Error::QueueNotFound {
             pool: "etl".into(),
             queue: "missing".into(),

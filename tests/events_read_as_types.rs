@@ -11,8 +11,13 @@ use workbus::{Bus, CreatePool, CreateQueue, EventFilter, Status};
 async fn kind_status_and_pool_of_every_event() {
     let bus = Bus::start();
     let seen = collect(&bus, EventFilter::all()).await;
-    let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-    bus.create_queue("etl", CreateQueue::new("gpu")).await.unwrap();
+    let pool = bus
+        .create_pool(CreatePool::new("etl", "process"))
+        .await
+        .unwrap();
+    bus.create_queue("etl", CreateQueue::new("gpu"))
+        .await
+        .unwrap();
     bus.heartbeat("etl", "w", None).await.unwrap();
     bus.flush().await.unwrap();
     let events = seen.events();
@@ -33,7 +38,10 @@ async fn kind_status_and_pool_of_every_event() {
         assert_eq!(p.uuid(), Some(pool.id));
         assert_eq!(p.id(), workbus::prefect::pool_resource_id(pool.id));
         let subject = e.kind().unwrap().subject();
-        assert_eq!(subject == Subject::Queue, e.event.starts_with("prefect.work-queue."));
+        assert_eq!(
+            subject == Subject::Queue,
+            e.event.starts_with("prefect.work-queue.")
+        );
     }
     assert_eq!(events[4].status(), Some(Status::Ready));
     assert_eq!(events[0].status(), None);
@@ -47,10 +55,16 @@ async fn filters_from_kinds_and_pool_names() {
         EventFilter::kinds([EventKind::PoolStatus(Status::NotReady)]).about_pool("etl"),
     )
     .await;
-    let etl_queues = collect(&bus, EventFilter::prefix(["prefect.work-queue."]).related_pool("etl")).await;
+    let etl_queues = collect(
+        &bus,
+        EventFilter::prefix(["prefect.work-queue."]).related_pool("etl"),
+    )
+    .await;
     let about_etl = collect(&bus, EventFilter::all().about_pool("etl")).await;
     for name in ["etl", "ml"] {
-        bus.create_pool(CreatePool::new(name, "process")).await.unwrap();
+        bus.create_pool(CreatePool::new(name, "process"))
+            .await
+            .unwrap();
         bus.create_queue(name, CreateQueue::new("q")).await.unwrap();
     }
     bus.flush().await.unwrap();

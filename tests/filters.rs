@@ -180,8 +180,8 @@ fn subscribers_receive_only_what_their_filter_matches() {
         let everything = collect(&bus, EventFilter::all()).await;
         bus.heartbeat("a", "w", None).await.unwrap();
         bus.heartbeat("b", "w", None).await.unwrap();
-        bus.poll("a", &[]).await.unwrap();
-        bus.poll("b", &[]).await.unwrap();
+        bus.poll_all("a").await.unwrap();
+        bus.poll_all("b").await.unwrap();
         settle(&bus).await;
         assert_eq!(only_a.names(), ["prefect.work-pool.ready"]);
         assert_eq!(

@@ -156,7 +156,7 @@ fn queue_events_after_a_deletion_and_recreation_carry_the_new_pool() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        bus.poll("etl", &[]).await.unwrap();
+        bus.poll_all("etl").await.unwrap();
         settle(&bus).await;
         assert_eq!(
             seen.json()[0]["related"],

@@ -102,7 +102,7 @@ fn poll_without_names_polls_every_queue_of_the_pool() {
         let bus = bus_at_t0(BusConfig::default());
         pool_with_queue(&bus, CreateQueue::new("q")).await;
         let seen = collect(&bus, queues()).await;
-        bus.poll("etl", &[]).await.unwrap();
+        bus.poll_all("etl").await.unwrap();
         settle(&bus).await;
         assert_eq!(
             seen.names(),
@@ -116,9 +116,9 @@ fn poll_on_ready_queue_emits_nothing() {
     paused(|| async {
         let bus = bus_at_t0(BusConfig::default());
         pool_with_queue(&bus, CreateQueue::new("q")).await;
-        bus.poll("etl", &[]).await.unwrap();
+        bus.poll_all("etl").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        bus.poll("etl", &[]).await.unwrap();
+        bus.poll_all("etl").await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
     });

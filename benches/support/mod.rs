@@ -90,7 +90,7 @@ pub fn rss_bytes() -> u64 {
 pub async fn drive_pools(bus: &workbus::Bus, pools: &[String], events: usize) {
     use workbus::PoolUpdate;
     for k in 0..events {
-        let update = if (k / pools.len()) % 2 == 0 {
+        let update = if (k / pools.len()).is_multiple_of(2) {
             PoolUpdate::pause()
         } else {
             PoolUpdate::resume()

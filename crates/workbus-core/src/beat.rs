@@ -276,7 +276,10 @@ mod loom_tests {
             let refreshed = refresher.join().unwrap();
             match expiry {
                 Expiry::Expired => {
-                    assert!(!refreshed, "a refresh after the expiry must take the message path");
+                    assert!(
+                        !refreshed,
+                        "a refresh after the expiry must take the message path"
+                    );
                     assert!(!beat.is_flagged());
                     assert_eq!(beat.at(), Some(t(0)));
                 }

@@ -576,13 +576,20 @@ impl Bus {
             .map_err(|_| Error::QueueIdNotFound(id))?
     }
 
-    /// Marks queues of a pool as polled: the named ones, or all of them when
-    /// `names` is empty. An unknown name fails before any queue is marked.
+    /// Marks queues of a pool as polled: the named ones (`&["gpu"]`, a
+    /// `Vec<String>`, any iterator of names), or all of them when there are
+    /// none, as Prefect's `get_scheduled_flow_runs` does. An unknown name fails
+    /// before any queue is marked.
     ///
     /// Polls of `READY` and `PAUSED` queues change only `last_polled` and are
-    /// done in place (the queue keeps its last poll where the handle can move it); the others are handled by their
-    /// queue actors before this returns.
-    pub async fn poll(&self, pool: &str, names: &[String]) -> Result<(), Error> {
+    /// done in place (the queue keeps its last poll where the handle can move
+    /// it); the others are handled by their queue actors before this returns.
+    pub async fn poll<I, S>(&self, pool: &str, names: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let names: Vec<S> = names.into_iter().collect();
         let now = self.core.now();
         let rest: Vec<Addr<WorkQueue>> = {
             let entry = self.pool_ref(pool)?;
@@ -593,12 +600,13 @@ impl Bus {
                 names
                     .iter()
                     .map(|n| {
+                        let n = n.as_ref();
                         queues
                             .iter()
-                            .find(|q| q.name == *n)
+                            .find(|q| q.name == n)
                             .ok_or_else(|| Error::QueueNotFound {
                                 pool: shown(pool),
-                                queue: n.clone(),
+                                queue: shown(n),
                             })
                     })
                     .collect::<Result<_, _>>()?
@@ -618,6 +626,11 @@ impl Bus {
             let _ = addr.send(Poll).await;
         }
         Ok(())
+    }
+
+    /// Marks every queue of a pool as polled.
+    pub async fn poll_all(&self, pool: &str) -> Result<(), Error> {
+        self.poll(pool, std::iter::empty::<&str>()).await
     }
 
     /// Marks one queue, by id, as polled.

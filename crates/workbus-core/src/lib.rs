@@ -69,6 +69,8 @@ mod pool;
 mod queue;
 mod registry;
 pub mod subscription;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use bus::{Bus, BusBuilder, PoolKey};
 pub use clock::{Clock, SystemClock, TokioClock};

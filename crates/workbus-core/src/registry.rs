@@ -390,7 +390,7 @@ fn park(sub: &mut Subscriber, e: SharedEvent, gate: &Gate) -> usize {
     if full {
         let n = sub.stats.dropped_overflow.fetch_add(1, Ordering::Relaxed) + 1;
         // Log the first drop and then every 1,000th, so a flood does not flood the log.
-        if n == 1 || n % 1000 == 0 {
+        if n == 1 || n.is_multiple_of(1000) {
             tracing::warn!(subscriber = %sub.name, dropped = n, event = %e.event, "subscriber buffer full: event dropped");
         }
         return 0;

@@ -75,10 +75,7 @@ impl Event {
     pub fn pool(&self) -> Option<&Resource> {
         match self.kind()?.subject() {
             crate::Subject::Pool => Some(&self.resource),
-            crate::Subject::Queue => self
-                .related
-                .iter()
-                .find(|r| r.role() == Some("work-pool")),
+            crate::Subject::Queue => self.related.iter().find(|r| r.role() == Some("work-pool")),
         }
     }
 

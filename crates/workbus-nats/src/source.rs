@@ -320,7 +320,9 @@ impl StreamHandler<Pulled> for NatsSource {
                 // The source waits at the bus's gate: while a lossless subscriber is
                 // full it reads no more from the stream, so JetStream holds the rest.
                 let bus = self.bus.clone();
-                ctx.wait(actix::fut::wrap_future(async move { bus.ingest(event).await }));
+                ctx.wait(actix::fut::wrap_future(
+                    async move { bus.ingest(event).await },
+                ));
                 self.stats.ingested.fetch_add(1, Ordering::Relaxed);
                 self.ack(msg, AckKind::Ack, ctx);
             }

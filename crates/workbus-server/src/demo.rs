@@ -66,17 +66,17 @@ pub async fn run(bus: Bus) {
         let phase = step % 60;
         for w in &WORKERS {
             let away = w.away.contains(&phase);
-            if !away && step % u64::from(w.interval) == 0 {
+            if !away && step.is_multiple_of(u64::from(w.interval)) {
                 let _ = bus.heartbeat(w.pool, w.name, Some(w.interval)).await;
             }
         }
-        if step % 5 == 0 {
+        if step.is_multiple_of(5) {
             for pool in ["demo-etl", "demo-ml"] {
                 let live = WORKERS
                     .iter()
                     .any(|w| w.pool == pool && !w.away.contains(&phase));
                 if live {
-                    let _ = bus.poll(pool, &[]).await;
+                    let _ = bus.poll_all(pool).await;
                 }
             }
         }

@@ -137,7 +137,10 @@ impl ResponseError for ApiError {
         ) {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
         }
-        if matches!(self, ApiError::Busy(_) | ApiError::Bus(workbus_core::Error::Busy)) {
+        if matches!(
+            self,
+            ApiError::Busy(_) | ApiError::Bus(workbus_core::Error::Busy)
+        ) {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         resp.json(body)
