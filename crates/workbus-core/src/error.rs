@@ -84,13 +84,19 @@ pub enum Error {
     /// after [`Bus::ready`](crate::Bus::ready).
     #[error("the bus is busy: a lossless subscriber is full; try again")]
     Busy,
+    /// An actor did not answer in time.
+    #[error("the bus did not answer in time")]
+    Timeout,
     /// The bus, or the actor behind a pool or queue, has stopped.
     #[error("the bus has stopped")]
     Stopped,
 }
 
 impl From<actix::MailboxError> for Error {
-    fn from(_: actix::MailboxError) -> Self {
-        Error::Stopped
+    fn from(e: actix::MailboxError) -> Self {
+        match e {
+            actix::MailboxError::Closed => Error::Stopped,
+            actix::MailboxError::Timeout => Error::Timeout,
+        }
     }
 }

@@ -146,6 +146,41 @@ impl PoolUpdate {
         }
     }
 
+    /// An update that changes nothing yet; add to it with the methods below.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(Some(description.into()));
+        self
+    }
+
+    /// Clears the description.
+    pub fn clear_description(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+
+    /// Sets the concurrency limit (`None` removes it).
+    pub fn concurrency_limit(mut self, limit: Option<i64>) -> Self {
+        self.concurrency_limit = Some(limit);
+        self
+    }
+
+    /// Replaces the job template.
+    pub fn base_job_template(mut self, template: Map<String, Value>) -> Self {
+        self.base_job_template = Some(template);
+        self
+    }
+
+    /// Pauses (`true`) or resumes (`false`).
+    pub fn paused(mut self, paused: bool) -> Self {
+        self.is_paused = Some(paused);
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         validate_limit(self.concurrency_limit.flatten())
     }
@@ -227,6 +262,41 @@ impl QueueUpdate {
             is_paused: Some(false),
             ..Self::default()
         }
+    }
+
+    /// An update that changes nothing yet; add to it with the methods below.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Renames the queue.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the description (a queue's description is never null: `""` clears it).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the concurrency limit (`None` removes it).
+    pub fn concurrency_limit(mut self, limit: Option<i64>) -> Self {
+        self.concurrency_limit = Some(limit);
+        self
+    }
+
+    /// Sets the priority (at least 1).
+    pub fn priority(mut self, priority: i64) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Pauses (`true`) or resumes (`false`).
+    pub fn paused(mut self, paused: bool) -> Self {
+        self.is_paused = Some(paused);
+        self
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {

@@ -90,7 +90,7 @@ impl ResponseError for ApiError {
                 | E::InvalidHeartbeatInterval => StatusCode::UNPROCESSABLE_ENTITY,
                 // A state conflict, not a malformed request: the queue exists and is the default.
                 E::DefaultQueueDeletion(_) => StatusCode::CONFLICT,
-                E::Stopped | E::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                E::Stopped | E::Busy | E::Timeout => StatusCode::SERVICE_UNAVAILABLE,
                 // The server subscribes each of its actors once.
                 E::AlreadySubscribed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
