@@ -12,7 +12,7 @@ use workbus_core::{
 
 use crate::body::{Json, OptionalJson};
 use crate::error::ApiError;
-use crate::response::{QueueResponse, WorkerResponse};
+use crate::response::{PoolResponse, QueueResponse, WorkerResponse};
 use crate::AppState;
 
 /// Prefect's API version (`prefect.client.constants.SERVER_API_VERSION`), served at `/api/version`.
@@ -206,14 +206,14 @@ pub(crate) async fn create_pool(
     Json(req): Json<CreatePool>,
 ) -> Result<HttpResponse> {
     let pool = st.bus.create_pool(req).await?;
-    Ok(HttpResponse::Created().json(pool))
+    Ok(HttpResponse::Created().json(PoolResponse::from(pool)))
 }
 
 pub(crate) async fn read_pool(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(st.bus.pool(&name).await?))
+    Ok(HttpResponse::Ok().json(PoolResponse::from(st.bus.pool(&name).await?)))
 }
 
 pub(crate) async fn update_pool(
@@ -288,6 +288,7 @@ pub(crate) async fn filter_pools(
         .bus
         .find_pools(within.as_deref(), keep, body.offset.unwrap_or(0), limit)
         .await;
+    let page: Vec<PoolResponse> = page.into_iter().map(PoolResponse::from).collect();
     Ok(HttpResponse::Ok().json(page))
 }
 
