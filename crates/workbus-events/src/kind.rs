@@ -58,17 +58,17 @@ pub enum EventKind {
 impl EventKind {
     /// Every kind, in the order of [`prefect::ALL_EVENTS`].
     pub const ALL: [EventKind; 12] = [
+        EventKind::PoolCreated,
         EventKind::PoolStatus(Status::Ready),
         EventKind::PoolStatus(Status::NotReady),
         EventKind::PoolStatus(Status::Paused),
         EventKind::PoolUpdated,
-        EventKind::PoolCreated,
         EventKind::PoolDeleted,
+        EventKind::QueueCreated,
         EventKind::QueueStatus(Status::Ready),
         EventKind::QueueStatus(Status::NotReady),
         EventKind::QueueStatus(Status::Paused),
         EventKind::QueueUpdated,
-        EventKind::QueueCreated,
         EventKind::QueueDeleted,
     ];
 

@@ -10,39 +10,8 @@ pub const DEFAULT_STREAM: &str = "WORKBUS_EVENTS";
 /// The default subject prefix: events go to `workbus.events.<event name>`.
 pub const DEFAULT_SUBJECT_PREFIX: &str = "workbus.events";
 
-/// A retry schedule: `initial`, doubling after each failure, never more than `max`.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use workbus_nats::Backoff;
-///
-/// let b = Backoff::new(Duration::from_millis(10), Duration::from_millis(50));
-/// assert_eq!(b.delay(0), Duration::from_millis(10));
-/// assert_eq!(b.delay(2), Duration::from_millis(40));
-/// assert_eq!(b.delay(30), Duration::from_millis(50));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay.
-    pub initial: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// A schedule from `initial` to `max`.
-    pub const fn new(initial: Duration, max: Duration) -> Self {
-        Backoff { initial, max }
-    }
-
-    /// The delay before retry number `attempt` (0 for the first retry).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-}
+/// The retry schedule of the whole workspace: one backoff, from the subscriber toolkit.
+pub use workbus_subscribers::toolkit::Backoff;
 
 /// Where a node's durable consumer starts when it is created for the first
 /// time. Afterwards it always resumes where it stopped.

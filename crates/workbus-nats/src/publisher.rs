@@ -13,7 +13,9 @@
 //! ## Failures
 //!
 //! When a publish fails, the batch's acknowledged head leaves the buffer and
-//! the rest is sent again after a backoff ([`Backoff`]),
+//! the rest is sent again after a backoff (the toolkit's one
+//! [`Backoff`], from
+//! [`NatsConfig::retry`](crate::NatsConfig::retry)),
 //! starting at the first unacknowledged event, so the order is kept.
 //! Messages of the failed batch that did reach the stream are dropped by
 //! JetStream's duplicate detection when they come again. An outage (no
@@ -28,21 +30,32 @@
 //! and logged (the first, then every 1,000th). For the local events offered,
 //! `accepted + dropped_overflow` is their number, and
 //! `accepted = published + duplicates + dropped_refused + dropped_shutdown + buffered`.
+//!
+//! ## Supervision
+//!
+//! The publisher is made of the subscriber toolkit of `workbus-subscribers`:
+//! its [`Drain`], its
+//! [`Backlog`], and its supervision. A
+//! panic in a handler is caught ([`guard`]),
+//! logged and counted in [`PublisherStats::restarts`], and the publisher
+//! restarts with the same address, mailbox and buffer: the batch that was in
+//! flight is sent again (JetStream drops what it already stored).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use async_nats::jetstream::context::{Publish, PublishErrorKind};
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
-use tokio::sync::oneshot;
 use workbus_core::Deliver;
 use workbus_events::SharedEvent;
+use workbus_subscribers::toolkit::{guard, Backlog, Backoff};
 
-use crate::config::Backoff;
 use crate::names::subject_for;
+
+pub(crate) use workbus_subscribers::toolkit::Drain;
 
 /// The header that carries the event id, for JetStream's duplicate detection.
 ///
@@ -53,60 +66,36 @@ pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 /// The header that carries the name of the node that published the event.
 pub const ORIGIN_HEADER: &str = "Workbus-Origin";
 
-/// Counters of the publishing side, readable at any time.
-#[derive(Debug, Default)]
-pub struct PublisherStats {
-    pub(crate) accepted: AtomicU64,
-    pub(crate) published: AtomicU64,
-    pub(crate) duplicates: AtomicU64,
-    pub(crate) skipped_remote: AtomicU64,
-    pub(crate) retries: AtomicU64,
-    pub(crate) dropped_overflow: AtomicU64,
-    pub(crate) dropped_refused: AtomicU64,
-    pub(crate) dropped_shutdown: AtomicU64,
-    pub(crate) buffered: AtomicUsize,
+workbus_subscribers::counters! {
+    /// Counters of the publishing side, readable at any time.
+    pub struct PublisherStats {
+        /// Local events taken into the buffer.
+        accepted: u64,
+        /// Events JetStream acknowledged and stored.
+        published: u64,
+        /// Events JetStream acknowledged as already stored (same id within its duplicate window).
+        duplicates: u64,
+        /// Events that came from another node, not published again.
+        skipped_remote: u64,
+        /// Times the publisher had to wait and try again: a publish failed, or the connection was down.
+        retries: u64,
+        /// Local events dropped because the buffer was full.
+        dropped_overflow: u64,
+        /// Events dropped because the server refused them every time, or they exceed its maximum payload.
+        dropped_refused: u64,
+        /// Events still buffered when shutdown gave up waiting (or that came after it).
+        dropped_shutdown: u64,
+        /// Restarts after a panic in the publisher (logged with the panic's message).
+        restarts: u64,
+        /// Events waiting in the buffer now (including those in flight).
+        buffered: usize,
+    }
 }
 
 impl PublisherStats {
-    /// Local events taken into the buffer.
-    pub fn accepted(&self) -> u64 {
-        self.accepted.load(Ordering::Relaxed)
-    }
-    /// Events JetStream acknowledged and stored.
-    pub fn published(&self) -> u64 {
-        self.published.load(Ordering::Relaxed)
-    }
-    /// Events JetStream acknowledged as already stored (same id within its duplicate window).
-    pub fn duplicates(&self) -> u64 {
-        self.duplicates.load(Ordering::Relaxed)
-    }
-    /// Events that came from another node, not published again.
-    pub fn skipped_remote(&self) -> u64 {
-        self.skipped_remote.load(Ordering::Relaxed)
-    }
-    /// Times the publisher had to wait and try again: a publish failed, or the connection was down.
-    pub fn retries(&self) -> u64 {
-        self.retries.load(Ordering::Relaxed)
-    }
-    /// Local events dropped because the buffer was full.
-    pub fn dropped_overflow(&self) -> u64 {
-        self.dropped_overflow.load(Ordering::Relaxed)
-    }
-    /// Events dropped because the server refused them every time, or they exceed its maximum payload.
-    pub fn dropped_refused(&self) -> u64 {
-        self.dropped_refused.load(Ordering::Relaxed)
-    }
-    /// Events still buffered when shutdown gave up waiting.
-    pub fn dropped_shutdown(&self) -> u64 {
-        self.dropped_shutdown.load(Ordering::Relaxed)
-    }
     /// Every local event that will never reach the stream.
     pub fn lost(&self) -> u64 {
         self.dropped_overflow() + self.dropped_refused() + self.dropped_shutdown()
-    }
-    /// Events waiting in the buffer now (including those in flight).
-    pub fn buffered(&self) -> usize {
-        self.buffered.load(Ordering::Relaxed)
     }
 }
 
@@ -118,7 +107,7 @@ pub(crate) struct PublisherSettings {
     pub(crate) stream: stream::Config,
     pub(crate) buffer: usize,
     pub(crate) max_in_flight: usize,
-    pub(crate) retry: Backoff,
+    pub(crate) retry: crate::Backoff,
     pub(crate) max_attempts: u32,
 }
 
@@ -131,12 +120,15 @@ pub struct NatsPublisher {
     buffer: VecDeque<SharedEvent>,
     sending: bool,
     waiting: Option<SpawnHandle>,
-    reconnected: Option<tokio::sync::watch::Receiver<u64>>,
+    /// Kept (and cloned at each start) so that a restarted publisher still wakes up on reconnection.
+    reconnected: tokio::sync::watch::Receiver<u64>,
+    /// The one retry schedule of the toolkit, from the bridge's settings.
+    backoff: Backoff,
     failures: u32,
     refusals: u32,
-    accepted: u64,
-    done: u64,
-    drains: Vec<(u64, oneshot::Sender<()>)>,
+    backlog: Backlog,
+    /// Set by [`Close`]: later events are counted as `dropped_shutdown`.
+    closed: bool,
     stats: Arc<PublisherStats>,
 }
 
@@ -152,15 +144,15 @@ impl NatsPublisher {
             js,
             client,
             buffer: VecDeque::with_capacity(settings.buffer.min(1024)),
+            backoff: settings.retry,
             settings,
             sending: false,
             waiting: None,
-            reconnected: Some(reconnected),
+            reconnected,
             failures: 0,
             refusals: 0,
-            accepted: 0,
-            done: 0,
-            drains: Vec::new(),
+            backlog: Backlog::default(),
+            closed: false,
             stats,
         }
     }
@@ -179,7 +171,7 @@ impl NatsPublisher {
 
     fn pop_done(&mut self) -> Option<SharedEvent> {
         let e = self.buffer.pop_front()?;
-        self.done += 1;
+        self.backlog.finish(1);
         Some(e)
     }
 
@@ -202,7 +194,7 @@ impl NatsPublisher {
         if self.client.connection_state() != async_nats::connection::State::Connected {
             // Sending now would only queue publishes in the client that time out; wait
             // for the reconnection (which wakes us) or the next retry, whichever comes first.
-            let delay = self.settings.retry.delay(self.failures);
+            let delay = self.backoff.delay(self.failures);
             self.failures = self.failures.saturating_add(1);
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             self.retry_later(delay, ctx);
@@ -229,14 +221,28 @@ impl NatsPublisher {
             self.settings.stream.clone(),
             batch,
         );
-        ctx.spawn(
-            fut.into_actor(self)
-                .map(|outcome, act, ctx| act.settle(outcome, ctx)),
-        );
+        ctx.spawn(fut.into_actor(self).map(|outcome, act, ctx| {
+            let stats = act.stats.clone();
+            let settled = guard(
+                ctx,
+                "nats-publisher",
+                || count_restart(&stats),
+                || act.settle(outcome),
+            );
+            if let Some(retry_in) = settled {
+                if let Some(delay) = retry_in {
+                    act.retry_later(delay, ctx);
+                }
+                act.pump(ctx);
+            }
+        }));
     }
 
-    fn settle(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+    /// Takes a batch's outcome; the caller pumps again (a retry waits for
+    /// `waiting`'s timer, which this sets).
+    fn settle(&mut self, outcome: Outcome) -> Option<std::time::Duration> {
         self.sending = false;
+        let mut retry_in = None;
         if !outcome.acked.is_empty() {
             self.refusals = 0;
         }
@@ -276,7 +282,7 @@ impl NatsPublisher {
                         }
                     }
                 }
-                let delay = self.settings.retry.delay(self.failures);
+                let delay = self.backoff.delay(self.failures);
                 if self.failures == 0 {
                     tracing::warn!(node = %self.settings.node, error = %err, buffered = self.buffer.len(),
                         retry_in = ?delay, "publishing to NATS failed; retrying");
@@ -285,12 +291,11 @@ impl NatsPublisher {
                         retry_in = ?delay, "publishing to NATS failed again");
                 }
                 self.failures = self.failures.saturating_add(1);
-                self.retry_later(delay, ctx);
+                retry_in = Some(delay);
             }
         }
         self.sync_stats();
-        self.answer_drains();
-        self.pump(ctx);
+        retry_in
     }
 
     fn retry_later(&mut self, delay: std::time::Duration, ctx: &mut Context<Self>) {
@@ -305,19 +310,11 @@ impl NatsPublisher {
             .buffered
             .store(self.buffer.len(), Ordering::Relaxed);
     }
+}
 
-    fn answer_drains(&mut self) {
-        let done = self.done;
-        let mut i = 0;
-        while i < self.drains.len() {
-            if self.drains[i].0 <= done {
-                let (_, tx) = self.drains.swap_remove(i);
-                let _ = tx.send(());
-            } else {
-                i += 1;
-            }
-        }
-    }
+/// Counts a panic of the publisher (the guard logs it).
+fn count_restart(stats: &PublisherStats) {
+    stats.restarts.fetch_add(1, Ordering::Relaxed);
 }
 
 /// What became of a batch: whether each acknowledged head event was a
@@ -381,14 +378,36 @@ impl Actor for NatsPublisher {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // The registry feeds subscribers with try_send, which respects this capacity;
         // what does not fit waits in the subscription's buffer in the registry.
-        ctx.set_mailbox_capacity(1024);
+        ctx.set_mailbox_capacity(workbus_subscribers::toolkit::MAILBOX);
         // Wake up as soon as the connection is back, rather than at the next retry.
-        if let Some(rx) = self.reconnected.take() {
-            let reconnects = futures_util::stream::unfold(rx, |mut rx| async move {
+        let reconnects =
+            futures_util::stream::unfold(self.reconnected.clone(), |mut rx| async move {
                 rx.changed().await.ok()?;
                 Some((Reconnected, rx))
             });
-            ctx.add_stream(reconnects);
+        ctx.add_stream(reconnects);
+        // After a restart: go on with what is buffered.
+        self.pump(ctx);
+    }
+
+    /// Starts the publisher supervised, as every subscriber of the toolkit is:
+    /// a panic in a handler restarts it with the same address and buffer.
+    fn start(self) -> Addr<Self>
+    where
+        Self: Actor<Context = Context<Self>>,
+    {
+        Supervisor::start(move |_| self)
+    }
+}
+
+impl Supervised for NatsPublisher {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        // The futures of the batch in flight and of the retry timer are gone with
+        // the old context: the buffer still holds the batch, send it again.
+        self.sending = false;
+        self.waiting = None;
+        if !self.closed {
+            tracing::info!(node = %self.settings.node, buffered = self.buffer.len(), "NATS publisher restarted");
         }
     }
 }
@@ -414,43 +433,56 @@ impl Handler<Deliver> for NatsPublisher {
     type Result = ();
 
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        let taken = guard(
+            ctx,
+            "nats-publisher",
+            || count_restart(&stats),
+            || self.take(event),
+        );
+        if taken == Some(true) {
+            self.pump(ctx);
+        }
+    }
+}
+
+impl NatsPublisher {
+    /// Buffers a local event; answers whether it was taken.
+    fn take(&mut self, event: SharedEvent) -> bool {
         if event.origin().is_some() {
             self.stats.skipped_remote.fetch_add(1, Ordering::Relaxed);
-            return;
+            return false;
+        }
+        if self.closed {
+            // An event the registry handed over before the unsubscribe took effect.
+            self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            let n = self.stats.dropped_shutdown.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(node = %self.settings.node, event = %event.event, id = %event.id, dropped = n,
+                "NATS bridge already shut down: event not published");
+            return false;
         }
         if self.buffer.len() >= self.settings.buffer {
             let n = self.stats.dropped_overflow.fetch_add(1, Ordering::Relaxed) + 1;
-            if n == 1 || n % 1000 == 0 {
+            if n == 1 || n.is_multiple_of(1000) {
                 tracing::warn!(node = %self.settings.node, buffer = self.settings.buffer, dropped = n,
                     event = %event.event, id = %event.id, "NATS publish buffer full: event dropped");
             }
-            return;
+            return false;
         }
         self.buffer.push_back(event);
-        self.accepted += 1;
+        self.backlog.take(1);
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
         self.sync_stats();
-        self.pump(ctx);
+        true
     }
 }
 
 /// Answers once every event accepted before it has left the buffer (published or counted as lost).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Drain;
-
 impl Handler<Drain> for NatsPublisher {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
-        if self.done >= self.accepted {
-            return Box::pin(async {});
-        }
-        let (tx, rx) = oneshot::channel();
-        self.drains.push((self.accepted, tx));
-        Box::pin(async move {
-            let _ = rx.await;
-        })
+        self.backlog.drain()
     }
 }
 
@@ -470,10 +502,12 @@ impl Handler<Close> for NatsPublisher {
                 .fetch_add(lost, Ordering::Relaxed);
             tracing::error!(node = %self.settings.node, lost, "NATS bridge shut down with unpublished events");
         }
-        self.done += lost;
         self.buffer.clear();
+        self.backlog.finish(lost);
+        self.closed = true;
         self.sync_stats();
-        self.answer_drains();
+        // Supervised: it stops for good once the bridge lets go of its address;
+        // until then a restart keeps it closed.
         ctx.stop();
         lost
     }

@@ -1,4 +1,4 @@
-//! The one error type of this crate.
+//! The error types of this crate.
 
 use std::path::PathBuf;
 
@@ -16,7 +16,8 @@ pub enum Error {
         /// The webhook's name.
         webhook: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        reason: SecretError,
     },
     /// A webhook URL is not an absolute `http://` or `https://` URL.
     #[error("invalid webhook URL {url:?}: {reason}")]
@@ -24,7 +25,8 @@ pub enum Error {
         /// The URL given.
         url: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        reason: UrlError,
     },
     /// A setting has a value this crate cannot use.
     #[error("invalid setting {name}={value:?}: {reason}")]
@@ -69,4 +71,42 @@ pub enum Error {
     /// The bus refused or could not answer (it has stopped).
     #[error(transparent)]
     Bus(#[from] workbus_core::Error),
+}
+
+/// What is wrong with a webhook secret (see [`Error::InvalidSecret`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The text after `whsec_` is not base64.
+    #[cfg(feature = "webhook")]
+    #[error("the text after whsec_ is not base64: {0}")]
+    NotBase64(#[source] base64::DecodeError),
+    /// The key is empty.
+    #[error("the key is empty")]
+    Empty,
+}
+
+/// What is wrong with a webhook URL (see [`Error::InvalidUrl`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// It is not a URL.
+    #[cfg(feature = "webhook")]
+    #[error("not a URL: {0}")]
+    Unparsable(#[source] awc::http::uri::InvalidUri),
+    /// Its scheme is neither `http` nor `https`, or it is relative.
+    #[error("not an absolute http:// or https:// URL")]
+    NotHttp,
+    /// It has no host.
+    #[error("no host")]
+    NoHost,
+    /// Its host is an IP address the SSRF guard refuses.
+    #[cfg(feature = "webhook")]
+    #[error("{addr} is a {why} address: refused, webhook targets must be globally routable")]
+    Refused {
+        /// The address.
+        addr: std::net::IpAddr,
+        /// Why it is refused.
+        why: crate::ssrf::Refusal,
+    },
 }

@@ -11,9 +11,12 @@
 //!   dead-letter sink; several webhooks, each with its own filter.
 //! - [`metrics`]: a `prometheus-client` registry with the bus's counters,
 //!   rendered as text for `GET /metrics`.
-//! - [`supervise`]: what keeps them running: a panic in a handler restarts
-//!   the subscriber, and the next events still arrive. Use
-//!   [`supervise::Guarded`] for your own.
+//! - [`toolkit`]: what they are made of, and what the NATS publisher of
+//!   `workbus-nats` uses too: one [`Drain`], one supervision
+//!   (a panic in a handler restarts the subscriber, and the next events still
+//!   arrive; use [`toolkit::Guarded`] for your own), one
+//!   [`Backoff`](toolkit::Backoff), one stats pattern ([`counters!`]), and a
+//!   [`LineWriter`](toolkit::LineWriter) that keeps file writes off the arbiter.
 //!
 //! Each sits behind a cargo feature of its name, all on by default.
 //!
@@ -38,7 +41,8 @@
 //!
 //! [`install`] starts what a [`SubscribersConfig`] asks for (from code or
 //! from the environment, [`SubscribersConfig::from_env`]) and returns the
-//! [`Subscribers`]: the metrics to render, and the shutdown.
+//! [`Subscribers`]: the metrics to render, and the shutdown. The metrics can
+//! still be rendered after [`Subscribers::shutdown`].
 //!
 //! # Examples
 //!
@@ -50,9 +54,9 @@
 //!     let bus = Bus::start();
 //!     let subscribers = install(&bus, SubscribersConfig::default()).await.unwrap();
 //!     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-//!     let metrics = subscribers.metrics().cloned().unwrap();
 //!     subscribers.shutdown().await;
-//!     assert!(metrics.render().contains("workbus_events_emitted_total{event=\"prefect.work-pool.created\"} 1"));
+//!     let text = subscribers.metrics().unwrap().render();
+//!     assert!(text.contains("workbus_events_emitted_total{event=\"prefect.work-pool.created\"} 1"));
 //! });
 //! ```
 #![warn(missing_docs)]
@@ -65,14 +69,19 @@ pub mod logger;
 pub mod metrics;
 #[cfg(feature = "webhook")]
 pub mod ssrf;
-pub mod supervise;
 mod telemetry;
+pub mod toolkit;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+/// The former name of [`toolkit`], kept so that paths such as
+/// `supervise::Guarded` still work.
+pub use toolkit as supervise;
+
 pub use config::{LogFormat, SubscribersConfig};
-pub use error::Error;
-pub use supervise::{Drain, EventHandler, Feed, Guarded, Handle};
+pub use error::{Error, SecretError, UrlError};
+pub use telemetry::DropReason;
+pub use toolkit::{Drain, EventHandler, Feed, Guarded, Handle};
 
 use workbus_core::Bus;
 
@@ -81,6 +90,8 @@ use workbus_core::Bus;
 pub struct Subscribers {
     bus: Bus,
     handles: Vec<Handle>,
+    /// Set by the first [`Subscribers::shutdown`]: a second one only waits.
+    stopped: std::sync::atomic::AtomicBool,
     #[cfg(feature = "metrics")]
     metrics: Option<metrics::Metrics>,
 }
@@ -120,6 +131,7 @@ pub async fn install(bus: &Bus, config: SubscribersConfig) -> Result<Subscribers
     Ok(Subscribers {
         bus: bus.clone(),
         handles,
+        stopped: std::sync::atomic::AtomicBool::new(false),
         #[cfg(feature = "metrics")]
         metrics,
     })
@@ -139,13 +151,20 @@ impl Subscribers {
 
     /// Stops gracefully: every event emitted before this call reaches every
     /// subscriber (webhooks: delivered or dead-lettered within their retry
-    /// budget); then they leave the bus. The metrics can still be rendered.
-    pub async fn shutdown(self) {
-        if self.bus.flush().await.is_err() {
-            tracing::warn!("bus stopped before its events were flushed to the subscribers");
-        }
-        for h in &self.handles {
-            h.unsubscribe().await;
+    /// budget; the logger: written and flushed); then they leave the bus.
+    ///
+    /// It takes `&self`, so [`metrics`](Self::metrics) can still be rendered
+    /// afterwards (the final counts). Calling it again is harmless: the
+    /// subscribers have left already, and it only waits for them to drain.
+    pub async fn shutdown(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.stopped.swap(true, Ordering::AcqRel) {
+            if self.bus.flush().await.is_err() {
+                tracing::warn!("bus stopped before its events were flushed to the subscribers");
+            }
+            for h in &self.handles {
+                h.unsubscribe().await;
+            }
         }
         futures_util::future::join_all(self.handles.iter().map(Handle::drain_mailbox)).await;
     }

@@ -26,7 +26,9 @@
 //! The event's Prefect JSON exactly as a webhook or websocket would send it
 //! (the bytes the bus encoded once and shares, never re-encoded), followed by
 //! a newline, to stdout, to a file opened for appending, or to any
-//! [`Write`]. A line that cannot be written is counted in
+//! [`Write`]. The lines are written by a thread of the logger's own (a
+//! [`LineWriter`]), never on the arbiter, in the order of the events, and
+//! flushed as soon as no line waits. A line that cannot be written is counted in
 //! `workbus_events_dropped_total{reason="write_failed"}` and logged.
 //!
 //! ## Guarantees
@@ -74,8 +76,8 @@ use serde_json::Value;
 use workbus_core::{Bus, Deliver, SharedEvent};
 use workbus_events::prefect;
 
-use crate::supervise::{guard, Drain, Feed, Handle, MAILBOX};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DropReason, Telemetry};
+use crate::toolkit::{guard, Drain, Feed, Handle, LineError, LineWriter, MAILBOX};
 use crate::Error;
 
 /// Where JSON lines go.
@@ -151,19 +153,81 @@ impl LoggerConfig {
     }
 }
 
-enum Sink {
-    Tracing,
-    Stdout(std::io::Stdout),
-    File(BufWriter<std::fs::File>, PathBuf),
-    Writer(Arc<Mutex<dyn Write + Send>>),
+/// One JSON line: the event's shared bytes, never re-encoded.
+struct Line(SharedEvent);
+
+impl AsRef<[u8]> for Line {
+    fn as_ref(&self) -> &[u8] {
+        self.0.json()
+    }
 }
 
-impl Sink {
-    fn open(output: &LogOutput) -> Result<Sink, Error> {
-        Ok(match output {
-            LogOutput::Tracing => Sink::Tracing,
-            LogOutput::JsonLines(JsonTarget::Stdout) => Sink::Stdout(std::io::stdout()),
-            LogOutput::JsonLines(JsonTarget::File(path)) => {
+/// A [`JsonTarget::Writer`] as the writer thread uses it.
+struct SharedWriter(Arc<Mutex<dyn Write + Send>>);
+
+impl Write for SharedWriter {
+    // A writer that panicked mid-line poisons the lock; the line it was
+    // writing is lost (and counted), the next ones are not.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+enum Output {
+    Tracing,
+    Lines(LineWriter<Line>),
+}
+
+impl Output {
+    fn open(name: &Arc<str>, output: &LogOutput, telemetry: &Telemetry) -> Result<Output, Error> {
+        let target = match output {
+            LogOutput::Tracing => return Ok(Output::Tracing),
+            LogOutput::JsonLines(target) => target,
+        };
+        let path = match target {
+            JsonTarget::File(path) => Some(path.clone()),
+            _ => None,
+        };
+        let report = {
+            let (name, telemetry, path) = (name.clone(), telemetry.clone(), path.clone());
+            let mut failures = 0u64;
+            move |line: &Line, written: Result<(), LineError>| {
+                let Err(error) = written else { return };
+                if let LineError::Panicked(panic) = &error {
+                    // The writer thread goes on with the next line: the restart of a writer.
+                    tracing::error!(subscriber = %name, %panic, event_id = %line.0.id,
+                        "the log writer panicked: the line is lost");
+                    telemetry.panicked(&name);
+                    return;
+                }
+                failures += 1;
+                telemetry.dropped(&name, DropReason::WriteFailed);
+                // The first failure and then every 1,000th, so a full disk does not flood the log.
+                if failures == 1 || failures.is_multiple_of(1000) {
+                    let path = path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    tracing::error!(subscriber = %name, %error, path, event_id = %line.0.id,
+                        failures, "could not write event: it is lost to this log");
+                }
+            }
+        };
+        let thread = format!("logger-{name}");
+        let spawned = match target {
+            JsonTarget::Stdout => LineWriter::spawn(&thread, std::io::stdout(), report),
+            JsonTarget::File(path) => {
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -172,48 +236,25 @@ impl Sink {
                         path: path.clone(),
                         source,
                     })?;
-                Sink::File(BufWriter::new(file), path.clone())
+                LineWriter::spawn(&thread, BufWriter::new(file), report)
             }
-            LogOutput::JsonLines(JsonTarget::Writer(w)) => Sink::Writer(w.clone()),
+            JsonTarget::Writer(w) => LineWriter::spawn(&thread, SharedWriter(w.clone()), report),
+        };
+        spawned.map(Output::Lines).map_err(|source| Error::Open {
+            path: path.unwrap_or_else(|| PathBuf::from("(writer thread)")),
+            source,
         })
-    }
-
-    /// Writes one line and flushes it.
-    fn write_line(&mut self, json: &[u8]) -> std::io::Result<()> {
-        fn line(w: &mut dyn Write, json: &[u8]) -> std::io::Result<()> {
-            w.write_all(json)?;
-            w.write_all(b"\n")?;
-            w.flush()
-        }
-        match self {
-            Sink::Tracing => Ok(()),
-            Sink::Stdout(out) => line(&mut out.lock(), json),
-            Sink::File(w, _) => line(w, json),
-            Sink::Writer(w) => {
-                // A writer that panicked mid-line poisons the lock; the line it
-                // was writing is lost (and counted), the next ones are not.
-                let mut w = w.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                line(&mut *w, json)
-            }
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Sink::Tracing => Ok(()),
-            Sink::Stdout(out) => out.flush(),
-            Sink::File(w, _) => w.flush(),
-            Sink::Writer(w) => w.lock().unwrap_or_else(|p| p.into_inner()).flush(),
-        }
     }
 }
 
 /// The logger actor. Start it with [`Logger::subscribe`].
+///
+/// Tracing events are emitted in its handler; JSON lines are written by a
+/// thread of its own ([`LineWriter`]), so a slow disk never blocks the arbiter.
 pub struct Logger {
     name: Arc<str>,
-    sink: Sink,
+    output: Output,
     telemetry: Telemetry,
-    write_errors: u64,
 }
 
 impl Logger {
@@ -227,15 +268,14 @@ impl Logger {
         config: LoggerConfig,
         telemetry: Telemetry,
     ) -> Result<Handle, Error> {
-        let sink = Sink::open(&config.output)?;
         let name: Arc<str> = config.name.as_str().into();
+        let output = Output::open(&name, &config.output, &telemetry)?;
         let addr = {
             let name = name.clone();
             Supervisor::start(move |_| Logger {
                 name,
-                sink,
+                output,
                 telemetry,
-                write_errors: 0,
             })
         };
         Handle::subscribe(
@@ -246,26 +286,6 @@ impl Logger {
             &config.feed,
         )
         .await
-    }
-
-    fn log(&mut self, event: &SharedEvent) {
-        if let Sink::Tracing = self.sink {
-            trace_event(event);
-            return;
-        }
-        if let Err(error) = self.sink.write_line(event.json()) {
-            self.write_errors += 1;
-            self.telemetry.dropped(&self.name, "write_failed");
-            // The first failure and then every 1,000th, so a full disk does not flood the log.
-            if self.write_errors == 1 || self.write_errors % 1000 == 0 {
-                let path = match &self.sink {
-                    Sink::File(_, p) => p.display().to_string(),
-                    _ => String::new(),
-                };
-                tracing::error!(subscriber = %self.name, %error, path, event_id = %event.id,
-                    failures = self.write_errors, "could not write event: it is lost to this log");
-            }
-        }
     }
 }
 
@@ -331,10 +351,6 @@ impl Actor for Logger {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(MAILBOX);
     }
-
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        let _ = self.sink.flush();
-    }
 }
 
 impl Supervised for Logger {
@@ -349,16 +365,38 @@ impl Handler<Deliver> for Logger {
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
         let (name, telemetry) = (self.name.clone(), self.telemetry.clone());
         telemetry.latency(&name, event.emitted_at().elapsed());
-        guard(ctx, &name, &telemetry, || self.log(&event));
+        match &self.output {
+            Output::Tracing => {
+                guard(
+                    ctx,
+                    &name,
+                    || telemetry.panicked(&name),
+                    || trace_event(&event),
+                );
+            }
+            Output::Lines(writer) => {
+                if let Err(gone) = writer.write(Line(event), ctx) {
+                    telemetry.dropped(&name, DropReason::WriteFailed);
+                    tracing::error!(subscriber = %name, error = %gone, event_id = %gone.0 .0.id,
+                        "could not write event: it is lost to this log");
+                }
+            }
+        }
     }
 }
 
 impl Handler<Drain> for Logger {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: Drain, _: &mut Context<Self>) {
-        if let Err(error) = self.sink.flush() {
-            tracing::error!(subscriber = %self.name, %error, "could not flush the event log");
-        }
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        let Output::Lines(writer) = &self.output else {
+            return Box::pin(async {});
+        };
+        let (flushed, name) = (writer.flush(), self.name.clone());
+        Box::pin(async move {
+            if let Err(error) = flushed.await {
+                tracing::error!(subscriber = %name, %error, "could not flush the event log");
+            }
+        })
     }
 }

@@ -1,5 +1,9 @@
-//! Prometheus metrics of the bus and its subscribers, rendered as the text
-//! exposition format (OpenMetrics text, which Prometheus scrapes natively).
+//! Prometheus metrics of the bus and its subscribers, rendered as text.
+//!
+//! [`Metrics::render`] returns Prometheus's text exposition format 0.0.4
+//! (serve it with [`CONTENT_TYPE`]); [`Metrics::render_openmetrics`] returns
+//! the OpenMetrics text format (serve it with [`OPENMETRICS_CONTENT_TYPE`]) for
+//! scrapers that ask for it. Both hold the same families and samples.
 //!
 //! ## The families
 //!
@@ -63,8 +67,8 @@ use uuid::Uuid;
 use workbus_core::{Bus, BusStats, Deliver, SharedEvent, Status, SubscriptionId};
 use workbus_events::prefect;
 
-use crate::supervise::{guard, Drain, Feed, Handle, MAILBOX};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DropReason, Telemetry};
+use crate::toolkit::{guard, Drain, Feed, Handle, MAILBOX};
 use crate::Error;
 
 /// The `Content-Type` of [`Metrics::render`]'s output: Prometheus's text format 0.0.4.
@@ -275,9 +279,11 @@ impl Metrics {
         Ok(handle)
     }
 
-    /// The metrics in Prometheus's text format 0.0.4, for `GET /metrics`
-    /// (serve it with [`CONTENT_TYPE`]). Every Prometheus-format parser
-    /// reads it; counters are declared by their sample names (`…_total`).
+    /// The metrics in Prometheus's text exposition format 0.0.4, for
+    /// `GET /metrics` (serve it with [`CONTENT_TYPE`]): the OpenMetrics text of
+    /// [`render_openmetrics`](Self::render_openmetrics) with each counter's
+    /// `# HELP` and `# TYPE` naming its samples (`…_total`), and without the
+    /// `# UNIT` and `# EOF` lines. Every Prometheus-format parser reads it.
     pub fn render(&self) -> String {
         to_prometheus_text(&self.render_openmetrics())
     }
@@ -305,7 +311,7 @@ impl Metrics {
             .observe(latency.as_secs_f64());
     }
 
-    pub(crate) fn count_dropped(&self, subscriber: &str, reason: &'static str, n: u64) {
+    pub(crate) fn count_dropped(&self, subscriber: &str, reason: DropReason, n: u64) {
         *lock(&self.0.deliveries.local_drops)
             .entry((subscriber.to_owned(), reason))
             .or_default() += n;
@@ -319,7 +325,7 @@ impl Metrics {
     }
 
     #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
-    pub(crate) fn count_request(&self, webhook: &str, outcome: &'static str) {
+    pub(crate) fn count_request(&self, webhook: &str, outcome: &str) {
         self.0
             .requests
             .get_or_create(&[
@@ -419,7 +425,7 @@ impl Default for MetricsConfig {
 struct DeliveryCollector {
     bus: Mutex<Option<Arc<BusStats>>>,
     seen: Mutex<Seen>,
-    local_drops: Mutex<HashMap<(String, &'static str), u64>>,
+    local_drops: Mutex<HashMap<(String, DropReason), u64>>,
 }
 
 #[derive(Default)]
@@ -498,7 +504,7 @@ impl Collector for SharedCollector {
             rows.push((name.to_string(), "closed", t[2]));
         }
         for ((name, reason), n) in lock(&c.local_drops).iter() {
-            rows.push((name.clone(), reason, *n));
+            rows.push((name.clone(), reason.as_str(), *n));
         }
         rows.sort();
         let mut dropped = encoder.encode_descriptor(
@@ -635,7 +641,13 @@ impl Handler<Deliver> for MetricsSubscriber {
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
         let (name, telemetry) = (self.name.clone(), self.telemetry.clone());
         telemetry.latency(&name, event.emitted_at().elapsed());
-        let lookup = guard(ctx, &name, &telemetry, || self.count(&event)).flatten();
+        let lookup = guard(
+            ctx,
+            &name,
+            || telemetry.panicked(&name),
+            || self.count(&event),
+        )
+        .flatten();
         // A queue created paused says so in no event: ask its actor.
         if let Some((id, seq)) = lookup {
             let Some(uuid) = id

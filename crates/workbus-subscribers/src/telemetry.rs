@@ -5,6 +5,32 @@
 
 use std::time::Duration;
 
+/// Why a subscriber lost an event it had taken: the `reason` label of
+/// `workbus_events_dropped_total` (besides the registry's `overflow` and `closed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// Its handler panicked while it handled the event.
+    Panic,
+    /// The line could not be written (the logger).
+    WriteFailed,
+    /// The dead-letter sink failed (a webhook).
+    DeadLetterFailed,
+    /// The dead-letter file is at its cap (a webhook).
+    DeadLetterFull,
+}
+
+impl DropReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Panic => "panic",
+            DropReason::WriteFailed => "write_failed",
+            DropReason::DeadLetterFailed => "dead_letter_failed",
+            DropReason::DeadLetterFull => "dead_letter_full",
+        }
+    }
+}
+
 /// A cheap, cloneable sink for counts; a no-op without metrics.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Telemetry {
@@ -29,15 +55,17 @@ impl Telemetry {
     }
 
     /// `subscriber` lost an event after taking it, for `reason`.
-    pub(crate) fn dropped(&self, subscriber: &str, reason: &'static str) {
+    pub(crate) fn dropped(&self, subscriber: &str, reason: DropReason) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.metrics {
             m.count_dropped(subscriber, reason, 1);
         }
     }
 
-    /// `subscriber` panicked and is being restarted.
-    pub(crate) fn restarted(&self, subscriber: &str) {
+    /// `subscriber` panicked while it handled an event, which is lost, and is
+    /// being restarted.
+    pub(crate) fn panicked(&self, subscriber: &str) {
+        self.dropped(subscriber, DropReason::Panic);
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.metrics {
             m.count_restart(subscriber);
@@ -45,10 +73,11 @@ impl Telemetry {
     }
 
     /// One HTTP attempt of `webhook` ended with `outcome`.
-    pub(crate) fn request(&self, webhook: &str, outcome: &'static str) {
+    #[cfg(feature = "webhook")]
+    pub(crate) fn request(&self, webhook: &str, outcome: crate::webhook::Outcome) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.metrics {
-            m.count_request(webhook, outcome);
+            m.count_request(webhook, outcome.as_str());
         }
     }
 

@@ -23,7 +23,7 @@ struct EveryThird {
 impl EventHandler for EveryThird {
     fn handle(&mut self, event: &SharedEvent) {
         self.n += 1;
-        if self.n % 3 == 0 {
+        if self.n.is_multiple_of(3) {
             panic!("event number {} is one too many", self.n);
         }
         self.seen.lock().unwrap().push(event.clone());
@@ -54,7 +54,7 @@ impl Write for PanickyWriter {
         }
         self.flushes += 1;
         let line = String::from_utf8(std::mem::take(&mut self.pending)).unwrap();
-        if self.flushes % 3 == 0 {
+        if self.flushes.is_multiple_of(3) {
             panic!("the disk caught fire");
         }
         self.lines.lock().unwrap().push(line.trim_end().to_owned());

@@ -114,6 +114,13 @@ fn bad_settings_are_refused_with_a_reason() {
         err(&[("WORKBUS_WEBHOOK_URL", "ftp://x/")]),
         Error::InvalidUrl { .. }
     ));
+    // awc is built with rustls: https targets are accepted.
+    let https = SubscribersConfig::from_vars(vars(&[(
+        "WORKBUS_WEBHOOK_URL",
+        "https://hooks.example.com/x",
+    )]))
+    .expect("an https URL is accepted");
+    assert_eq!(https.webhooks[0].url, "https://hooks.example.com/x");
     assert!(matches!(
         err(&[("WORKBUS_WEBHOOKS_FILE", "/nonexistent/hooks.json")]),
         Error::ConfigRead { .. }

@@ -45,6 +45,13 @@ async fn an_ip_literal_on_loopback_or_a_private_network_is_refused_when_configur
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]:8080/hook",
         "http://0.0.0.0/hook",
+        // Not globally routable either: NAT64 and 6to4 carrying the metadata
+        // address, multicast, benchmarking, reserved.
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://[2002:a9fe:a9fe::1]/hook",
+        "http://224.0.0.1/hook",
+        "http://198.18.0.1/hook",
+        "http://240.0.0.1/hook",
     ] {
         let on = WebhookConfig::new("guarded", url).refuse_private_addresses(true);
         let err = on.validate().expect_err(url);
