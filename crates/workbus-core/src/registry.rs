@@ -373,19 +373,22 @@ impl Registry {
     }
 }
 
-/// How many buffers' worth of events an [`Overflow::Block`] subscriber may hold
-/// before it loses events: the gate closes at one, so only operations that were
-/// already past it fill the rest.
-const HARD_BOUND: usize = 2;
+/// How many events an [`Overflow::Block`] subscriber may hold before it loses
+/// events: the gate closes at its buffer, so only operations that were already
+/// past it fill the rest. Twice the buffer, and at least 65,536 more than it, so
+/// that many concurrent producers caught past the gate never cost an event.
+fn hard_bound(buffer: usize) -> usize {
+    buffer.saturating_mul(2).max(buffer.saturating_add(65_536))
+}
 
 /// Holds an event for a subscriber whose mailbox is full; returns how many events it added to the backlog.
 fn park(sub: &mut Subscriber, e: SharedEvent, gate: &Gate) -> usize {
     // `Block` closes the gate at its buffer, but operations already past the gate
-    // still land: twice the buffer is the hard bound, past which even a lossless
-    // subscriber loses events, counted.
+    // still land, up to the hard bound, past which even a lossless subscriber
+    // loses events, counted.
     let full = match sub.overflow {
         Overflow::DropNewest => sub.pending.len() >= sub.buffer,
-        Overflow::Block => sub.pending.len() >= sub.buffer.saturating_mul(HARD_BOUND),
+        Overflow::Block => sub.pending.len() >= hard_bound(sub.buffer),
     };
     if full {
         let n = sub.stats.dropped_overflow.fetch_add(1, Ordering::Relaxed) + 1;

@@ -23,8 +23,9 @@ pub enum Overflow {
     /// Lose nothing: keep the event, and make new operations on the bus wait
     /// until the subscriber has drained half its buffer. The registry and
     /// other subscribers keep going; only producers slow down. Operations that
-    /// were already past the gate still land, up to twice the buffer: that is
-    /// the hard bound, past which events are dropped and counted in
+    /// were already past the gate still land, up to twice the buffer and at
+    /// least 65,536 events more than it: that is the hard bound, past which
+    /// events are dropped and counted in
     /// [`SubscriberStats::dropped_overflow`], so memory stays bounded whatever
     /// the producers do.
     #[default]
