@@ -434,8 +434,10 @@ impl Handler<Publish> for Registry {
     type Result = ();
 
     fn handle(&mut self, Publish(mut event): Publish, ctx: &mut Context<Self>) {
+        // The kind is read once: it decides both the link and the unlink.
+        let kind = event.kind();
         // Only queue events are linked; pool events skip the lookup.
-        let queue = queue_id(&event);
+        let queue = queue_id(kind, &event);
         let link = queue
             .and_then(|q| self.links.get(&q))
             .filter(|_| event.related.is_empty());
@@ -447,7 +449,7 @@ impl Handler<Publish> for Registry {
         if event.received.is_none() {
             event.make_mut().received = Some(self.clock.now());
         }
-        let unlink = queue.filter(|_| event.kind() == Some(EventKind::QueueDeleted));
+        let unlink = queue.filter(|_| kind == Some(EventKind::QueueDeleted));
         bump(&self.stats.published);
         self.dispatch(event, ctx);
         if let Some(q) = unlink {
@@ -472,8 +474,8 @@ impl Handler<Ingest> for Registry {
 
 /// The queue id of a work-queue event, read from its resource id
 /// (`prefect.work-queue.<uuid>`); `None` for every other event.
-fn queue_id(event: &Event) -> Option<uuid::Uuid> {
-    if event.kind()?.subject() != workbus_events::Subject::Queue {
+fn queue_id(kind: Option<EventKind>, event: &Event) -> Option<uuid::Uuid> {
+    if kind?.subject() != workbus_events::Subject::Queue {
         return None;
     }
     let id = event.resource.id().strip_prefix("prefect.work-queue.")?;
