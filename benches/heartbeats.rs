@@ -74,7 +74,7 @@ fn storm(c: &mut Criterion) {
             // One round first, so that every later heartbeat finds its pool ready: no events.
             for name in &names {
                 for w in &workers {
-                    bus.heartbeat(name, w, Some(3600)).await.unwrap();
+                    bus.heartbeat(name, every(w, 3600)).await.unwrap();
                 }
             }
             (bus, names)
@@ -87,7 +87,7 @@ fn storm(c: &mut Criterion) {
                     for (i, w) in workers.iter().enumerate() {
                         for name in &names {
                             while let Err(workbus::Error::Busy) =
-                                bus.heartbeat_nowait(name, w, Some(3600))
+                                bus.heartbeat_nowait(name, every(w, 3600))
                             {
                                 bus.ready().await;
                             }
@@ -118,7 +118,7 @@ fn storm(c: &mut Criterion) {
                 bus.create_pool(CreatePool::new(name.clone(), "process"))
                     .await
                     .unwrap();
-                bus.heartbeat(name, "worker-0", Some(3600)).await.unwrap();
+                bus.heartbeat(name, every("worker-0", 3600)).await.unwrap();
             }
             (bus, names)
         });
@@ -128,7 +128,7 @@ fn storm(c: &mut Criterion) {
                 for _ in 0..iters {
                     for w in &workers {
                         for name in &names {
-                            bus.heartbeat(name, w, Some(3600)).await.unwrap();
+                            bus.heartbeat(name, every(w, 3600)).await.unwrap();
                         }
                     }
                 }
@@ -168,3 +168,8 @@ fn storm(c: &mut Criterion) {
 
 criterion_group!(benches, storm);
 criterion_main!(benches);
+
+/// A heartbeat from `worker` that says it beats every `secs` seconds.
+fn every(worker: &str, secs: u32) -> workbus::Heartbeat {
+    workbus::Heartbeat::new(worker).every(workbus::HeartbeatInterval::from_secs(secs).unwrap())
+}

@@ -118,7 +118,7 @@ async fn workbus_run(spacing: Option<Duration>, lateness: &Lateness) -> Duration
             tokio::time::sleep_until((start + spacing * i as u32).into()).await;
         }
         let sent = Instant::now();
-        bus.heartbeat(n, "w", Some(1)).await.unwrap();
+        bus.heartbeat(n, every("w", 1)).await.unwrap();
         deadlines
             .lock()
             .unwrap()
@@ -195,3 +195,8 @@ fn offline(c: &mut Criterion) {
 
 criterion_group!(benches, offline);
 criterion_main!(benches);
+
+/// A heartbeat from `worker` that says it beats every `secs` seconds.
+fn every(worker: &str, secs: u32) -> workbus::Heartbeat {
+    workbus::Heartbeat::new(worker).every(workbus::HeartbeatInterval::from_secs(secs).unwrap())
+}

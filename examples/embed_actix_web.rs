@@ -51,7 +51,7 @@ async fn create(bus: web::Data<Bus>, name: web::Path<String>) -> HttpResponse {
 
 async fn heartbeat(bus: web::Data<Bus>, path: web::Path<(String, String)>) -> HttpResponse {
     let (pool, worker) = path.into_inner();
-    match bus.heartbeat(&pool, &worker, None).await {
+    match bus.heartbeat(&pool, &worker).await {
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(e) => error(e),
     }

@@ -43,9 +43,9 @@ async fn life(bus: &Bus) -> Result<(), workbus::Error> {
     bus.create_queue("ml", CreateQueue::new("gpu")).await?;
 
     // Workers arrive: etl becomes ready; ml is paused, so it stays paused.
-    bus.heartbeat("etl", "etl-worker-1", None).await?;
-    bus.heartbeat("etl", "etl-worker-2", None).await?;
-    bus.heartbeat("ml", "ml-worker-1", None).await?;
+    bus.heartbeat("etl", "etl-worker-1").await?;
+    bus.heartbeat("etl", "etl-worker-2").await?;
+    bus.heartbeat("ml", "ml-worker-1").await?;
 
     // Workers poll: their queues become ready.
     bus.poll_all("etl").await?;

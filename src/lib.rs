@@ -4,10 +4,10 @@
 // Exported on purpose, one by one: the actors' protocol stays inside the core.
 pub use workbus_core::{
     clock, model, name, Bus, BusBuilder, BusConfig, BusStats, Clock, CreatePool, CreateQueue,
-    Deliver, Error, Event, EventFilter, Overflow, PoolInfo, PoolKey, PoolUpdate, QueueInfo,
-    QueueUpdate, SharedEvent, Status, StorageConfiguration, SubscribeOptions, SubscriberStats,
-    Subscription, SubscriptionId, SubscriptionInfo, SystemClock, Timestamp, TokioClock, WorkerInfo,
-    WorkerStatus,
+    Deliver, Error, Event, EventFilter, Heartbeat, HeartbeatInterval, Overflow, PoolInfo, PoolKey,
+    PoolUpdate, QueueInfo, QueueUpdate, SharedEvent, Status, StorageConfiguration,
+    SubscribeOptions, SubscriberStats, Subscription, SubscriptionId, SubscriptionInfo, SystemClock,
+    Timestamp, TokioClock, WorkerInfo, WorkerStatus,
 };
 pub use workbus_events as events;
 pub use workbus_events::{prefect, EventKind, LabelPattern, Resource, Subject};
@@ -23,7 +23,8 @@ pub use workbus_core::testing;
 /// What most code that embeds the bus needs: `use workbus::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Bus, CreatePool, CreateQueue, Deliver, Error, EventFilter, EventKind, Overflow, PoolUpdate,
-        QueueUpdate, Resource, SharedEvent, Status, SubscribeOptions, Subscription,
+        Bus, CreatePool, CreateQueue, Deliver, Error, EventFilter, EventKind, Heartbeat,
+        HeartbeatInterval, Overflow, PoolUpdate, QueueUpdate, Resource, SharedEvent, Status,
+        SubscribeOptions, Subscription,
     };
 }

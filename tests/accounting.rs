@@ -125,7 +125,7 @@ fn run(kinds: Vec<Kind>, pools: usize, rounds: usize) -> Result<(), String> {
         for r in 0..rounds {
             for i in 0..pools {
                 let p = format!("p{i}");
-                bus.heartbeat(&p, &format!("w{r}"), None).await.unwrap();
+                bus.heartbeat(&p, &format!("w{r}")).await.unwrap();
                 bus.update_pool(&p, PoolUpdate::pause()).await.unwrap();
                 bus.update_pool(&p, PoolUpdate::resume()).await.unwrap();
                 bus.delete_worker(&p, &format!("w{r}")).await.unwrap();

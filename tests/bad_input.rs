@@ -4,7 +4,8 @@ mod support;
 
 use support::*;
 use workbus::{
-    Bus, BusConfig, CreatePool, CreateQueue, Error, EventFilter, PoolUpdate, QueueUpdate,
+    Bus, BusConfig, CreatePool, CreateQueue, Error, EventFilter, HeartbeatInterval, PoolUpdate,
+    QueueUpdate,
 };
 
 /// Runs `f` against a bus with one pool `etl` and one queue `q`, then checks that
@@ -209,7 +210,7 @@ fn unknown_pools_queues_and_workers_are_errors() {
             nope()
         );
         assert_eq!(bus.delete_pool("nope").await.unwrap_err(), nope());
-        assert_eq!(bus.heartbeat("nope", "w", None).await.unwrap_err(), nope());
+        assert_eq!(bus.heartbeat("nope", "w").await.unwrap_err(), nope());
         assert_eq!(bus.workers("nope").await.unwrap_err(), nope());
         assert_eq!(
             bus.create_queue("nope", CreateQueue::new("q"))
@@ -273,11 +274,16 @@ fn unknown_pools_queues_and_workers_are_errors() {
 fn heartbeats_need_a_worker_name_and_a_positive_interval() {
     refused(|bus| async move {
         assert!(matches!(
-            bus.heartbeat("etl", "", None).await,
+            bus.heartbeat("etl", "").await,
             Err(Error::InvalidName { .. })
         ));
+        // A zero interval cannot be written: the type refuses it before the bus sees it.
         assert_eq!(
-            bus.heartbeat("etl", "w", Some(0)).await,
+            HeartbeatInterval::from_secs(0),
+            Err(Error::InvalidHeartbeatInterval)
+        );
+        assert_eq!(
+            HeartbeatInterval::try_from(std::time::Duration::ZERO),
             Err(Error::InvalidHeartbeatInterval)
         );
         assert!(bus.workers("etl").await.unwrap().is_empty());

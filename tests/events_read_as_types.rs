@@ -18,7 +18,7 @@ async fn kind_status_and_pool_of_every_event() {
     bus.create_queue("etl", CreateQueue::new("gpu"))
         .await
         .unwrap();
-    bus.heartbeat("etl", "w", None).await.unwrap();
+    bus.heartbeat("etl", "w").await.unwrap();
     bus.flush().await.unwrap();
     let events = seen.events();
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind().unwrap()).collect();

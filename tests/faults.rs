@@ -354,7 +354,7 @@ fn flush_under_load_from_many_producers_loses_nothing_at_lossless_subscribers() 
                             for i in 0..pools_each {
                                 let p = format!("t{t}-p{i}");
                                 let w = format!("w{r}");
-                                bus.heartbeat(&p, &w, None).await.unwrap();
+                                bus.heartbeat(&p, &w).await.unwrap();
                                 bus.update_pool(&p, PoolUpdate::pause()).await.unwrap();
                                 bus.update_pool(&p, PoolUpdate::resume()).await.unwrap();
                                 bus.delete_worker(&p, &w).await.unwrap();

@@ -178,8 +178,8 @@ fn subscribers_receive_only_what_their_filter_matches() {
         )
         .await;
         let everything = collect(&bus, EventFilter::all()).await;
-        bus.heartbeat("a", "w", None).await.unwrap();
-        bus.heartbeat("b", "w", None).await.unwrap();
+        bus.heartbeat("a", "w").await.unwrap();
+        bus.heartbeat("b", "w").await.unwrap();
         bus.poll_all("a").await.unwrap();
         bus.poll_all("b").await.unwrap();
         settle(&bus).await;
@@ -224,7 +224,7 @@ fn a_thousand_filtered_subscribers_each_see_their_own_pool() {
             subs.push(seen);
         }
         for i in (0..1000).step_by(7) {
-            bus.heartbeat(&format!("p{i}"), "w", None).await.unwrap();
+            bus.heartbeat(&format!("p{i}"), "w").await.unwrap();
         }
         settle(&bus).await;
         for (i, seen) in subs.iter().enumerate() {

@@ -22,7 +22,7 @@ fn deleting_a_pool_deletes_every_queue_then_the_pool() {
             .create_queue("etl", CreateQueue::new("b"))
             .await
             .unwrap();
-        bus.heartbeat("etl", "w1", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.delete_pool("etl").await.unwrap();
         settle(&bus).await;

@@ -103,7 +103,7 @@ fn heartbeat_makes_not_ready_pool_ready_following_the_creation_status() {
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_secs(5)).await;
-        bus.heartbeat("etl", "w1", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
         settle(&bus).await;
         let events = seen.events();
         assert_eq!(events.len(), 3);
@@ -124,10 +124,10 @@ fn heartbeat_on_ready_pool_emits_nothing() {
         bus.create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
-        bus.heartbeat("etl", "w1", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        bus.heartbeat("etl", "w1", None).await.unwrap();
-        bus.heartbeat("etl", "w2", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
+        bus.heartbeat("etl", "w2").await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
     });
@@ -141,7 +141,7 @@ fn heartbeat_on_paused_pool_emits_nothing_but_the_worker_is_online() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        bus.heartbeat("etl", "w1", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
         let workers = bus.workers("etl").await.unwrap();
@@ -158,7 +158,7 @@ fn last_worker_offline_makes_ready_pool_not_ready_at_the_deadline() {
             .create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
-        bus.heartbeat("etl", "w1", Some(10)).await.unwrap();
+        bus.heartbeat("etl", every("w1", 10)).await.unwrap();
         settle(&bus).await;
         let seen = collect(&bus, EventFilter::all()).await;
         // 10 s × 3: offline at 30 s exactly, not in a later sweep.
@@ -188,8 +188,8 @@ fn pool_stays_ready_while_any_worker_is_online() {
         bus.create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
-        bus.heartbeat("etl", "short", Some(1)).await.unwrap();
-        bus.heartbeat("etl", "long", Some(10)).await.unwrap();
+        bus.heartbeat("etl", every("short", 1)).await.unwrap();
+        bus.heartbeat("etl", every("long", 10)).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(29)).await;
         settle(&bus).await;
@@ -212,7 +212,7 @@ fn fallback_interval_and_multiple_come_from_the_config() {
         bus.create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
-        bus.heartbeat("etl", "w1", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(11)).await;
         settle(&bus).await;
@@ -229,7 +229,7 @@ fn heartbeats_keep_the_worker_online() {
             .unwrap();
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool.not-ready"])).await;
         for _ in 0..100 {
-            bus.heartbeat("etl", "w1", Some(1)).await.unwrap();
+            bus.heartbeat("etl", every("w1", 1)).await.unwrap();
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         settle(&bus).await;
@@ -247,8 +247,8 @@ fn deleting_the_last_online_worker_makes_ready_pool_not_ready() {
         bus.create_pool(CreatePool::new("etl", "process"))
             .await
             .unwrap();
-        bus.heartbeat("etl", "w1", None).await.unwrap();
-        bus.heartbeat("etl", "w2", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
+        bus.heartbeat("etl", "w2").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.delete_worker("etl", "w1").await.unwrap();
         settle(&bus).await;
@@ -270,7 +270,7 @@ fn workers_timing_out_on_not_ready_or_paused_pools_emit_nothing() {
         bus.create_pool(CreatePool::new("idle", "process"))
             .await
             .unwrap();
-        bus.heartbeat("paused", "w1", Some(1)).await.unwrap();
+        bus.heartbeat("paused", every("w1", 1)).await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         tokio::time::sleep(Duration::from_secs(10)).await;
         settle(&bus).await;
@@ -288,7 +288,7 @@ fn pause_from_ready_or_not_ready_emits_paused() {
         bus.create_pool(CreatePool::new("b", "process"))
             .await
             .unwrap();
-        bus.heartbeat("a", "w1", None).await.unwrap();
+        bus.heartbeat("a", "w1").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let a = bus.update_pool("a", PoolUpdate::pause()).await.unwrap();
         let b = bus.update_pool("b", PoolUpdate::pause()).await.unwrap();
@@ -323,7 +323,7 @@ fn resume_with_an_online_worker_emits_ready() {
         bus.create_pool(CreatePool::new("a", "process").paused())
             .await
             .unwrap();
-        bus.heartbeat("a", "w1", None).await.unwrap();
+        bus.heartbeat("a", "w1").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let a = bus.update_pool("a", PoolUpdate::resume()).await.unwrap();
         settle(&bus).await;
@@ -339,7 +339,7 @@ fn resume_without_an_online_worker_emits_not_ready() {
         bus.create_pool(CreatePool::new("a", "process").paused())
             .await
             .unwrap();
-        bus.heartbeat("a", "w1", Some(1)).await.unwrap();
+        bus.heartbeat("a", every("w1", 1)).await.unwrap();
         tokio::time::sleep(Duration::from_secs(5)).await;
         let seen = collect(&bus, EventFilter::all()).await;
         let a = bus.update_pool("a", PoolUpdate::resume()).await.unwrap();
@@ -359,7 +359,7 @@ fn resuming_a_running_pool_emits_nothing() {
         bus.create_pool(CreatePool::new("b", "process"))
             .await
             .unwrap();
-        bus.heartbeat("b", "w1", None).await.unwrap();
+        bus.heartbeat("b", "w1").await.unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         bus.update_pool("a", PoolUpdate::resume()).await.unwrap();
         bus.update_pool("b", PoolUpdate::resume()).await.unwrap();
@@ -376,10 +376,10 @@ fn status_events_follow_the_previous_one_only_within_ten_minutes() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool."])).await;
-        bus.heartbeat("a", "w1", Some(1)).await.unwrap(); // ready at 0 s
+        bus.heartbeat("a", every("w1", 1)).await.unwrap(); // ready at 0 s
         tokio::time::sleep(Duration::from_secs(3)).await; // not-ready at 3 s
         tokio::time::sleep(Duration::from_secs(600)).await;
-        bus.heartbeat("a", "w1", Some(1)).await.unwrap(); // ready at 603 s: over 10 min later
+        bus.heartbeat("a", every("w1", 1)).await.unwrap(); // ready at 603 s: over 10 min later
         settle(&bus).await;
         let e = seen.events();
         assert_eq!(
@@ -406,7 +406,7 @@ fn agent_pools_keep_prefects_rule_that_pause_never_changes_status() {
             pool.status, None,
             "Prefect shows agent pools with a null status"
         );
-        bus.heartbeat("agents", "w1", None).await.unwrap();
+        bus.heartbeat("agents", "w1").await.unwrap();
         bus.update_pool("agents", PoolUpdate::resume())
             .await
             .unwrap();
@@ -429,4 +429,9 @@ fn agent_pools_keep_prefects_rule_that_pause_never_changes_status() {
 fn the_default_pool_type_is_prefect_agent() {
     let req: CreatePool = serde_json::from_str(r#"{"name": "x"}"#).unwrap();
     assert_eq!(req.pool_type, "prefect-agent");
+}
+
+/// A heartbeat from `worker` that says it beats every `secs` seconds.
+fn every(worker: &str, secs: u32) -> workbus::Heartbeat {
+    workbus::Heartbeat::new(worker).every(workbus::HeartbeatInterval::from_secs(secs).unwrap())
 }

@@ -385,7 +385,7 @@ fn heartbeats_do_not_touch_queue_status() {
         let bus = bus_at_t0(BusConfig::default());
         pool_with_queue(&bus, CreateQueue::new("q")).await;
         let seen = collect(&bus, queues()).await;
-        bus.heartbeat("etl", "w1", None).await.unwrap();
+        bus.heartbeat("etl", "w1").await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
     });

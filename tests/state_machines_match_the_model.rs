@@ -27,8 +27,9 @@ use serde_json::{json, Map, Value};
 use support::{bus_at_t0, T0};
 use uuid::Uuid;
 use workbus::{
-    Bus, BusConfig, CreatePool, CreateQueue, Deliver, Error, EventFilter, PoolUpdate, QueueUpdate,
-    SharedEvent, Status, SubscribeOptions, Timestamp, WorkerStatus,
+    Bus, BusConfig, CreatePool, CreateQueue, Deliver, Error, EventFilter, Heartbeat,
+    HeartbeatInterval, PoolUpdate, QueueUpdate, SharedEvent, Status, SubscribeOptions, Timestamp,
+    WorkerStatus,
 };
 
 const POOLS: [&str; 3] = ["p0", "p1", "p2"];
@@ -869,7 +870,7 @@ impl Harness {
                     (
                         w.name,
                         w.last_heartbeat_time,
-                        w.heartbeat_interval_seconds,
+                        w.heartbeat_interval.map(HeartbeatInterval::secs),
                         online,
                     )
                 })
@@ -1011,7 +1012,13 @@ impl Harness {
                 worker,
                 interval,
             } => (
-                bus.heartbeat(POOLS[pool], WORKERS[worker], interval).await,
+                match interval.map(HeartbeatInterval::from_secs).transpose() {
+                    Ok(every) => {
+                        let beat = Heartbeat::new(WORKERS[worker]).interval_opt(every);
+                        bus.heartbeat(POOLS[pool], beat).await
+                    }
+                    Err(zero) => Err(zero),
+                },
                 m.heartbeat(pool, worker, interval),
             ),
             Op::DeleteWorker { pool, worker } => (

@@ -95,7 +95,7 @@ async fn a_users_actor_on_its_own_arbiter_receives_every_event() {
         bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
             .await
             .unwrap();
-        bus.heartbeat(&format!("p{i}"), "w", None).await.unwrap();
+        bus.heartbeat(&format!("p{i}"), "w").await.unwrap();
     }
     bus.flush().await.unwrap();
     wait_for(|| total(&counts) == 200).await;
@@ -134,7 +134,7 @@ fn each_subscriber_sees_each_resource_in_order_under_concurrent_producers_from_m
                             for i in (t..pools).step_by(8) {
                                 let p = format!("p{i}");
                                 let w = format!("w{round}");
-                                bus.heartbeat(&p, &w, None).await.unwrap();
+                                bus.heartbeat(&p, &w).await.unwrap();
                                 bus.update_pool(&p, PoolUpdate::pause()).await.unwrap();
                                 bus.update_pool(&p, PoolUpdate::resume()).await.unwrap();
                                 bus.delete_worker(&p, &w).await.unwrap();

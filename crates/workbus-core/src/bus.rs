@@ -8,12 +8,12 @@ use uuid::Uuid;
 use crate::clock::{Clock, TokioClock};
 use crate::directory::{Core, Directory, PoolEntry};
 use crate::model::{
-    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
+    CreatePool, CreateQueue, Heartbeat, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
 };
 use crate::name::shown;
 use crate::pool::{
-    AddQueue, DeletePool, DeleteWorker, GetPool, Heartbeat, ListWorkers, PoolQueues, PoolShared,
-    QueueSlot, RemoveQueue, UpdatePool, UpdatePoolAndRead, UpdatePoolQueue, WorkPool,
+    AddQueue, DeletePool, DeleteWorker, GetPool, ListWorkers, PoolQueues, PoolShared, QueueSlot,
+    RemoveQueue, UpdatePool, UpdatePoolAndRead, UpdatePoolQueue, WorkPool, WorkerHeartbeat,
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
@@ -104,7 +104,7 @@ impl BusBuilder {
 /// actix::System::new().block_on(async {
 ///     let bus = Bus::start();
 ///     let pool = bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-///     bus.heartbeat("etl", "worker-1", None).await.unwrap();
+///     bus.heartbeat("etl", "worker-1").await.unwrap();
 ///     let pool = bus.pool("etl").await.unwrap();
 ///     assert_eq!(pool.status, Some(workbus_core::Status::Ready));
 /// });
@@ -401,40 +401,42 @@ impl Bus {
         entry.addr.send(DeletePool).await.map_err(gone(name))?
     }
 
-    /// A worker's heartbeat. `interval_seconds` is how often it heartbeats
-    /// (`None`: the fallback). A `NOT_READY` pool becomes `READY`.
+    /// A worker's heartbeat: a worker name alone, or a [`Heartbeat`] with
+    /// the interval the worker gives. A `NOT_READY` pool becomes `READY`.
     ///
     /// A heartbeat from a worker the pool counts online, with no new
-    /// interval, changes only its last-heartbeat time: that is done in
-    /// place and answered at once (the pool keeps its workers' times where the handle can move them); every other one is
-    /// handled by the pool actor before this returns. An in-place heartbeat
-    /// takes effect when it is made, so it is not ordered behind messages
-    /// sent to the pool actor directly with `do_send` and still queued
-    /// (a `DeleteWorker`, say); operations through `Bus` are awaited and keep
-    /// their order.
-    pub async fn heartbeat(
-        &self,
-        pool: &str,
-        worker: &str,
-        interval_seconds: Option<u32>,
-    ) -> Result<(), Error> {
+    /// interval, changes only its last-heartbeat time: that is done in place
+    /// (the pool keeps its workers' times where this handle can move them)
+    /// and answered at once; every other one is handled by the pool's actor
+    /// before this returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workbus_core::{Bus, CreatePool, Heartbeat, HeartbeatInterval};
+    ///
+    /// actix::System::new().block_on(async {
+    ///     let bus = Bus::start();
+    ///     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+    ///     bus.heartbeat("etl", "worker-1").await.unwrap();
+    ///     let every = HeartbeatInterval::from_secs(10).unwrap();
+    ///     bus.heartbeat("etl", Heartbeat::new("worker-2").every(every)).await.unwrap();
+    ///     assert_eq!(bus.workers("etl").await.unwrap().len(), 2);
+    /// });
+    /// ```
+    pub async fn heartbeat(&self, pool: &str, beat: impl Into<Heartbeat>) -> Result<(), Error> {
+        let (worker, interval) = beat.into().into_parts();
         let addr = {
             let entry = self.pool_ref(pool)?;
-            if entry
-                .shared
-                .refresh(worker, interval_seconds, self.core.now())
-            {
+            if entry.shared.refresh(&worker, interval, self.core.now()) {
                 return Ok(());
             }
             entry.addr.clone()
         };
         self.core.gate.pass().await;
-        addr.send(Heartbeat {
-            worker: worker.to_owned(),
-            interval_seconds,
-        })
-        .await
-        .map_err(gone(pool))?
+        addr.send(WorkerHeartbeat { worker, interval })
+            .await
+            .map_err(gone(pool))?
     }
 
     /// A heartbeat that does not wait for the pool to handle it: the pool is
@@ -444,26 +446,20 @@ impl Bus {
     /// It passes the same gate as every operation: while a lossless
     /// subscriber is full, one that would need the pool's actor is refused
     /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again).
-    pub fn heartbeat_nowait(
-        &self,
-        pool: &str,
-        worker: &str,
-        interval_seconds: Option<u32>,
-    ) -> Result<(), Error> {
+    pub fn heartbeat_nowait(&self, pool: &str, beat: impl Into<Heartbeat>) -> Result<(), Error> {
         let entry = self.pool_ref(pool)?;
+        let beat = beat.into();
         if entry
             .shared
-            .refresh(worker, interval_seconds, self.core.now())
+            .refresh(beat.worker(), beat.interval(), self.core.now())
         {
             return Ok(());
         }
         if !self.core.gate.is_open() {
             return Err(Error::Busy);
         }
-        entry.addr.do_send(Heartbeat {
-            worker: worker.to_owned(),
-            interval_seconds,
-        });
+        let (worker, interval) = beat.into_parts();
+        entry.addr.do_send(WorkerHeartbeat { worker, interval });
         Ok(())
     }
 

@@ -77,8 +77,8 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::BusConfig;
 pub use error::Error;
 pub use model::{
-    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, StorageConfiguration,
-    WorkerInfo, WorkerStatus,
+    CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, PoolInfo, PoolUpdate, QueueInfo,
+    QueueUpdate, StorageConfiguration, WorkerInfo, WorkerStatus,
 };
 pub use registry::BusStats;
 pub use subscription::{

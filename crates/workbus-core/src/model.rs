@@ -5,6 +5,9 @@
 //! fields (Prefect's `extra="forbid"`); in the updates an absent field means
 //! "leave it", and `null` means "set it to null" where the field allows it.
 
+use std::num::NonZeroU32;
+use std::time::Duration;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -383,6 +386,153 @@ pub struct QueueInfo {
     pub status: Status,
 }
 
+/// How often a worker says it heartbeats: whole seconds, at least one
+/// (Prefect's `heartbeat_interval_seconds`). A worker that gives none gets
+/// [`BusConfig::fallback_heartbeat_interval`](crate::BusConfig::fallback_heartbeat_interval).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use workbus_core::HeartbeatInterval;
+///
+/// let every = HeartbeatInterval::from_secs(30).unwrap();
+/// assert_eq!(every.as_duration(), Duration::from_secs(30));
+/// assert_eq!(HeartbeatInterval::try_from(Duration::from_secs(30)).unwrap(), every);
+/// assert!(HeartbeatInterval::from_secs(0).is_err());
+/// assert!(HeartbeatInterval::try_from(Duration::from_millis(1500)).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct HeartbeatInterval(NonZeroU32);
+
+impl HeartbeatInterval {
+    /// An interval of `secs` seconds; zero is [`Error::InvalidHeartbeatInterval`].
+    pub fn from_secs(secs: u32) -> Result<Self, Error> {
+        NonZeroU32::new(secs)
+            .map(HeartbeatInterval)
+            .ok_or(Error::InvalidHeartbeatInterval)
+    }
+
+    /// The interval in whole seconds, as Prefect's JSON gives it.
+    pub fn secs(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The interval as a `Duration`.
+    pub fn as_duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0.get()))
+    }
+}
+
+impl TryFrom<u32> for HeartbeatInterval {
+    type Error = Error;
+
+    fn try_from(secs: u32) -> Result<Self, Error> {
+        HeartbeatInterval::from_secs(secs)
+    }
+}
+
+impl TryFrom<Duration> for HeartbeatInterval {
+    type Error = Error;
+
+    /// Whole seconds only, as on Prefect's wire: `1.5 s` is refused rather than rounded.
+    fn try_from(d: Duration) -> Result<Self, Error> {
+        if d.subsec_nanos() != 0 {
+            return Err(Error::InvalidHeartbeatInterval);
+        }
+        u32::try_from(d.as_secs())
+            .map_err(|_| Error::InvalidHeartbeatInterval)
+            .and_then(HeartbeatInterval::from_secs)
+    }
+}
+
+impl From<HeartbeatInterval> for u32 {
+    fn from(i: HeartbeatInterval) -> u32 {
+        i.secs()
+    }
+}
+
+impl From<HeartbeatInterval> for Duration {
+    fn from(i: HeartbeatInterval) -> Duration {
+        i.as_duration()
+    }
+}
+
+/// A worker's heartbeat, for [`Bus::heartbeat`](crate::Bus::heartbeat): the
+/// worker's name and, if it says one, its interval. A name alone converts, so
+/// the common call reads `bus.heartbeat("etl", "worker-1")`.
+///
+/// # Examples
+///
+/// ```
+/// use workbus_core::{Heartbeat, HeartbeatInterval};
+///
+/// let beat = Heartbeat::new("worker-1").every(HeartbeatInterval::from_secs(10).unwrap());
+/// assert_eq!(beat.worker(), "worker-1");
+/// assert_eq!(beat.interval().map(HeartbeatInterval::secs), Some(10));
+/// assert_eq!(Heartbeat::from("worker-1").interval(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    worker: String,
+    interval: Option<HeartbeatInterval>,
+}
+
+impl Heartbeat {
+    /// A heartbeat from `worker`, at the bus's fallback interval.
+    pub fn new(worker: impl Into<String>) -> Self {
+        Heartbeat {
+            worker: worker.into(),
+            interval: None,
+        }
+    }
+
+    /// The worker says it heartbeats this often (kept for its later heartbeats that say none).
+    pub fn every(mut self, interval: HeartbeatInterval) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Sets or clears the interval, for callers holding an `Option` (a wire body).
+    pub fn interval_opt(mut self, interval: Option<HeartbeatInterval>) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The worker's name.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// The interval it gave, if any.
+    pub fn interval(&self) -> Option<HeartbeatInterval> {
+        self.interval
+    }
+
+    pub(crate) fn into_parts(self) -> (String, Option<HeartbeatInterval>) {
+        (self.worker, self.interval)
+    }
+}
+
+impl From<&str> for Heartbeat {
+    fn from(worker: &str) -> Self {
+        Heartbeat::new(worker)
+    }
+}
+
+impl From<String> for Heartbeat {
+    fn from(worker: String) -> Self {
+        Heartbeat::new(worker)
+    }
+}
+
+impl From<&String> for Heartbeat {
+    fn from(worker: &String) -> Self {
+        Heartbeat::new(worker.as_str())
+    }
+}
+
 /// Whether a worker is sending heartbeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -405,7 +555,8 @@ pub struct WorkerInfo {
     /// Its last heartbeat.
     pub last_heartbeat_time: Timestamp,
     /// The interval it said it heartbeats at, if it said one.
-    pub heartbeat_interval_seconds: Option<u32>,
+    #[serde(rename = "heartbeat_interval_seconds")]
+    pub heartbeat_interval: Option<HeartbeatInterval>,
     /// Online or offline.
     pub status: WorkerStatus,
 }

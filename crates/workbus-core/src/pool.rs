@@ -46,8 +46,8 @@ use workbus_events::Timestamp;
 use crate::beat::{Beat, Expiry};
 use crate::directory::{Core, Hasher, QueueEntry};
 use crate::model::{
-    CreatePool, CreateQueue, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, StorageConfiguration,
-    WorkerInfo, WorkerStatus, AGENT_POOL_TYPE,
+    CreatePool, CreateQueue, HeartbeatInterval, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate,
+    StorageConfiguration, WorkerInfo, WorkerStatus, AGENT_POOL_TYPE,
 };
 use crate::queue::{DeleteQueue, UpdateQueue, WorkQueue};
 use crate::registry::Link;
@@ -59,7 +59,7 @@ pub const MAILBOX: usize = 1024;
 /// A worker's row: its last heartbeat and online flag are one [`Beat`].
 struct Worker {
     created: Timestamp,
-    interval: Option<u32>,
+    interval: Option<HeartbeatInterval>,
     beat: Beat,
 }
 
@@ -114,7 +114,12 @@ impl PoolShared {
     /// A heartbeat that changes nothing but the time, done in place: `false`
     /// when the pool itself must handle it (unknown or offline worker, new
     /// interval, invalid input).
-    pub(crate) fn refresh(&self, worker: &str, interval: Option<u32>, now: Timestamp) -> bool {
+    pub(crate) fn refresh(
+        &self,
+        worker: &str,
+        interval: Option<HeartbeatInterval>,
+        now: Timestamp,
+    ) -> bool {
         let workers = self.workers();
         let Some(w) = workers.get(worker) else {
             return false;
@@ -241,9 +246,9 @@ impl WorkPool {
     }
 
     /// How long a worker with this interval stays online after a heartbeat.
-    fn lifetime(&self, interval: Option<u32>) -> Duration {
+    fn lifetime(&self, interval: Option<HeartbeatInterval>) -> Duration {
         interval
-            .map(|s| Duration::from_secs(u64::from(s)))
+            .map(HeartbeatInterval::as_duration)
             .unwrap_or(self.core.config.fallback_heartbeat_interval)
             * self.core.config.worker_inactivity_multiple
     }
@@ -377,30 +382,27 @@ impl Actor for WorkPool {
     }
 }
 
-/// A worker's heartbeat: the worker is online until its interval times the inactivity multiple passes.
+/// A worker's heartbeat that the pool itself handles: the worker is online
+/// until its interval times the inactivity multiple passes.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<(), Error>")]
-pub struct Heartbeat {
-    /// The worker's name.
-    pub worker: String,
-    /// How often it says it heartbeats, in seconds (`None`: the bus's fallback).
-    pub interval_seconds: Option<u32>,
+pub(crate) struct WorkerHeartbeat {
+    pub(crate) worker: String,
+    /// `None`: the interval the worker gave before, or the bus's fallback.
+    pub(crate) interval: Option<HeartbeatInterval>,
 }
 
-impl Handler<Heartbeat> for WorkPool {
+impl Handler<WorkerHeartbeat> for WorkPool {
     type Result = Result<(), Error>;
 
-    fn handle(&mut self, hb: Heartbeat, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, hb: WorkerHeartbeat, ctx: &mut Context<Self>) -> Self::Result {
         crate::name::validate_worker_name(&hb.worker)?;
-        if hb.interval_seconds == Some(0) {
-            return Err(Error::InvalidHeartbeatInterval);
-        }
         let now = self.core.now();
         let mut workers = self.shared.workers_mut();
         let (came_online, deadline) = match workers.get_mut(hb.worker.as_str()) {
             Some(w) => {
-                if hb.interval_seconds.is_some() {
-                    w.interval = hb.interval_seconds;
+                if hb.interval.is_some() {
+                    w.interval = hb.interval;
                 }
                 let was_online = w.beat.mark(now);
                 // A refresh may have moved the time past `now` already.
@@ -415,12 +417,12 @@ impl Handler<Heartbeat> for WorkPool {
                         max,
                     });
                 }
-                let deadline = now.add(self.lifetime(hb.interval_seconds));
+                let deadline = now.add(self.lifetime(hb.interval));
                 workers.insert(
                     CompactString::from(hb.worker),
                     Worker {
                         created: now,
-                        interval: hb.interval_seconds,
+                        interval: hb.interval,
                         beat: Beat::new(Some(now), true),
                     },
                 );
@@ -495,7 +497,7 @@ impl Handler<ListWorkers> for WorkPool {
                 name: name.to_string(),
                 work_pool_id: self.labels.id(),
                 last_heartbeat_time: w.beat.at().unwrap_or(w.created),
-                heartbeat_interval_seconds: w.interval,
+                heartbeat_interval: w.interval,
                 status: if w.beat.is_flagged() {
                     WorkerStatus::Online
                 } else {

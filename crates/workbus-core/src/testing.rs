@@ -24,7 +24,7 @@
 //!     let bus = bus_at("2026-12-01T00:00:00Z".parse().unwrap(), BusConfig::default());
 //!     let seen = collect(&bus, EventFilter::prefix(["prefect.work-pool.not-ready"])).await;
 //!     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-//!     bus.heartbeat("etl", "worker-1", Some(30)).await.unwrap();
+//!     bus.heartbeat("etl", "worker-1").await.unwrap();
 //!     // Offline at 30 s × 3, not a millisecond later.
 //!     advance(&bus, Duration::from_secs(90)).await;
 //!     assert_eq!(bus.pool("etl").await.unwrap().status, Some(Status::NotReady));

@@ -30,7 +30,7 @@ async fn two_buses_share_events_both_ways_once_each_without_echo() {
     b.create_pool(CreatePool::new("pool-b", "process"))
         .await
         .unwrap();
-    b.heartbeat("pool-b", "worker-1", None).await.unwrap();
+    b.heartbeat("pool-b", "worker-1").await.unwrap();
     bridge_a.flush().await.unwrap();
     bridge_b.flush().await.unwrap();
 

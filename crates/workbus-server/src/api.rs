@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 use workbus_core::{
-    CreatePool, CreateQueue, PoolUpdate, QueueUpdate, SharedEvent, Timestamp, WorkerStatus,
+    CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, PoolUpdate, QueueUpdate, SharedEvent,
+    Timestamp, WorkerStatus,
 };
 
 use crate::body::{Json, OptionalJson};
@@ -373,8 +374,12 @@ pub(crate) async fn heartbeat(
     pool: web::Path<String>,
     Json(body): Json<HeartbeatBody>,
 ) -> Result<HttpResponse> {
+    let every = body
+        .heartbeat_interval_seconds
+        .map(HeartbeatInterval::from_secs)
+        .transpose()?;
     st.bus
-        .heartbeat(&pool, &body.name, body.heartbeat_interval_seconds)
+        .heartbeat(&pool, Heartbeat::new(body.name).interval_opt(every))
         .await?;
     Ok(no_content())
 }

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use workbus_core::{Bus, CreatePool, CreateQueue, PoolUpdate, QueueUpdate};
+use workbus_core::{
+    Bus, CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, PoolUpdate, QueueUpdate,
+};
 
 struct Worker {
     pool: &'static str,
@@ -67,7 +69,13 @@ pub async fn run(bus: Bus) {
         for w in &WORKERS {
             let away = w.away.contains(&phase);
             if !away && step.is_multiple_of(u64::from(w.interval)) {
-                let _ = bus.heartbeat(w.pool, w.name, Some(w.interval)).await;
+                let _ = bus
+                    .heartbeat(
+                        w.pool,
+                        Heartbeat::new(w.name)
+                            .interval_opt(HeartbeatInterval::from_secs(w.interval).ok()),
+                    )
+                    .await;
             }
         }
         if step.is_multiple_of(5) {

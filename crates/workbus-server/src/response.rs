@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 use workbus_core::{
-    PoolInfo, QueueInfo, Status, StorageConfiguration, Timestamp, WorkerInfo, WorkerStatus,
+    HeartbeatInterval, PoolInfo, QueueInfo, Status, StorageConfiguration, Timestamp, WorkerInfo,
+    WorkerStatus,
 };
 
 /// Prefect's `WorkPool` response, field by field in Prefect's order.
@@ -104,7 +105,7 @@ impl From<WorkerInfo> for WorkerResponse {
             name: w.name,
             work_pool_id: w.work_pool_id,
             last_heartbeat_time: w.last_heartbeat_time,
-            heartbeat_interval_seconds: w.heartbeat_interval_seconds,
+            heartbeat_interval_seconds: w.heartbeat_interval.map(HeartbeatInterval::secs),
             status: w.status,
         }
     }

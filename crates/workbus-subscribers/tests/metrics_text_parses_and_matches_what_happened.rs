@@ -88,7 +88,7 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
         .await
         .unwrap();
     bus.delete_pool("gone").await.unwrap();
-    bus.heartbeat("pool-0", "worker-2", None).await.unwrap();
+    bus.heartbeat("pool-0", "worker-2").await.unwrap();
     bus.update_pool("pool-2", PoolUpdate::pause())
         .await
         .unwrap();

@@ -226,7 +226,7 @@ pub async fn workload(bus: &workbus_core::Bus, pools: usize) {
     }
     for i in 0..pools {
         let name = format!("pool-{i}");
-        bus.heartbeat(&name, "worker-1", None).await.unwrap();
+        bus.heartbeat(&name, "worker-1").await.unwrap();
         let update = PoolUpdate {
             description: Some(Some(format!("pool number {i}"))),
             ..Default::default()
