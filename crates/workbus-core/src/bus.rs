@@ -6,7 +6,9 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::clock::{Clock, TokioClock};
-use crate::directory::{Core, Directory, PoolEntry};
+use crate::core::Core;
+use crate::directory::{Directory, PoolEntry};
+use crate::gate::Gate;
 use crate::model::{
     CreatePool, CreateQueue, Heartbeat, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
 };
@@ -16,7 +18,8 @@ use crate::pool::{
     RemoveQueue, UpdatePool, UpdatePoolAndRead, UpdatePoolQueue, WorkPool, WorkerHeartbeat,
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
-use crate::registry::{BusStats, Flush, Gate, Ingest, Registry, Subscribe, Unsubscribe};
+use crate::registry::{Flush, Ingest, Registry, Subscribe, Unsubscribe};
+use crate::stats::BusStats;
 use crate::subscription::{Deliver, SubscribeOptions, Subscription, SubscriptionId};
 use crate::{BusConfig, Error};
 

@@ -2,18 +2,14 @@
 
 use std::sync::Arc;
 
-use actix::{Addr, ArbiterHandle};
+use actix::Addr;
 use compact_str::CompactString;
 use dashmap::DashMap;
 use uuid::Uuid;
-use workbus_events::{Event, SharedEvent};
 
 use crate::beat::Beat;
-use crate::clock::Clock;
 use crate::pool::{PoolShared, WorkPool};
 use crate::queue::WorkQueue;
-use crate::registry::{BusStats, Gate, Publish, Registry};
-use crate::BusConfig;
 
 #[derive(Clone)]
 pub(crate) struct PoolEntry {
@@ -38,29 +34,4 @@ pub(crate) struct Directory {
     pub(crate) pools: DashMap<CompactString, PoolEntry, Hasher>,
     pub(crate) pool_names: DashMap<Uuid, Arc<str>, Hasher>,
     pub(crate) queues: DashMap<Uuid, QueueEntry, Hasher>,
-}
-
-/// What every actor of one bus shares.
-pub(crate) struct Core {
-    pub(crate) registry: Addr<Registry>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: BusConfig,
-    pub(crate) directory: Directory,
-    pub(crate) arbiter: ArbiterHandle,
-    pub(crate) gate: Arc<Gate>,
-    pub(crate) stats: Arc<BusStats>,
-}
-
-impl Core {
-    /// Hands an event to the registry. `do_send` keeps the actor's handler
-    /// synchronous; the registry's own buffers bound what subscribers hold.
-    /// The event is shared here, so the message is one pointer and the event
-    /// is moved into its final place once, not copied through two mailboxes.
-    pub(crate) fn emit(&self, event: Event) {
-        self.registry.do_send(Publish(SharedEvent::new(event)));
-    }
-
-    pub(crate) fn now(&self) -> workbus_events::Timestamp {
-        self.clock.now()
-    }
 }

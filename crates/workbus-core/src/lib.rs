@@ -61,13 +61,16 @@ mod beat;
 mod bus;
 pub mod clock;
 mod config;
+mod core;
 mod directory;
 mod error;
+mod gate;
 pub mod model;
 pub mod name;
 mod pool;
 mod queue;
 mod registry;
+mod stats;
 pub mod subscription;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -80,7 +83,7 @@ pub use model::{
     CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, PoolInfo, PoolUpdate, QueueInfo,
     QueueUpdate, StorageConfiguration, WorkerInfo, WorkerStatus,
 };
-pub use registry::BusStats;
+pub use stats::BusStats;
 pub use subscription::{
     Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,
     SubscriptionInfo,

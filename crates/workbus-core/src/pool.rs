@@ -44,7 +44,8 @@ use workbus_events::prefect::{self, Changes, PoolLabels, QueueLabels, Status};
 use workbus_events::Timestamp;
 
 use crate::beat::{Beat, Expiry};
-use crate::directory::{Core, Hasher, QueueEntry};
+use crate::core::Core;
+use crate::directory::{Hasher, QueueEntry};
 use crate::model::{
     CreatePool, CreateQueue, HeartbeatInterval, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate,
     StorageConfiguration, WorkerInfo, WorkerStatus, AGENT_POOL_TYPE,

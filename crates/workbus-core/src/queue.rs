@@ -30,7 +30,7 @@ use workbus_events::prefect::{self, Changes, QueueLabels, Status};
 use workbus_events::{no_related, Timestamp};
 
 use crate::beat::{Beat, Expiry};
-use crate::directory::Core;
+use crate::core::Core;
 use crate::model::{CreateQueue, QueueInfo, QueueUpdate};
 use crate::Error;
 

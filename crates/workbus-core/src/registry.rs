@@ -20,15 +20,17 @@
 //! never waits for a subscriber.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 use workbus_events::{Event, EventKind, IndexHint, Resource, SharedEvent};
 
 use crate::clock::Clock;
+use crate::gate::Gate;
+use crate::stats::BusStats;
 use crate::subscription::{
     bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, SubscriptionId, SubscriptionInfo,
 };
@@ -36,75 +38,6 @@ use crate::Error;
 
 /// Resource ids are long strings hashed on every event: a fast hasher pays off.
 type Map<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
-
-/// The gate that [`Overflow::Block`] closes: operations on the bus pass it
-/// first, at the cost of one atomic load while it is open.
-#[derive(Debug, Default)]
-pub(crate) struct Gate {
-    closed_by: AtomicUsize,
-    notify: Notify,
-}
-
-impl Gate {
-    pub(crate) async fn pass(&self) {
-        while self.closed_by.load(Ordering::Acquire) > 0 {
-            let notified = self.notify.notified();
-            if self.closed_by.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            notified.await;
-        }
-    }
-
-    /// Whether operations may go on now.
-    pub(crate) fn is_open(&self) -> bool {
-        self.closed_by.load(Ordering::Acquire) == 0
-    }
-
-    fn close(&self) {
-        self.closed_by.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn open(&self) {
-        if self.closed_by.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.notify.notify_waiters();
-        }
-    }
-}
-
-/// Counters of the whole bus, readable at any time without asking the registry.
-#[derive(Debug, Default)]
-pub struct BusStats {
-    pub(crate) published: AtomicU64,
-    pub(crate) subscribers: AtomicUsize,
-    pub(crate) workers_online: AtomicUsize,
-    pub(crate) subscriptions: dashmap::DashMap<SubscriptionId, SubscriptionInfo>,
-}
-
-impl BusStats {
-    /// Events the registry has taken in.
-    pub fn published(&self) -> u64 {
-        self.published.load(Ordering::Relaxed)
-    }
-    /// Live subscriptions.
-    pub fn subscribers(&self) -> usize {
-        self.subscribers.load(Ordering::Relaxed)
-    }
-    /// Workers online, over all pools.
-    pub fn workers_online(&self) -> usize {
-        self.workers_online.load(Ordering::Relaxed)
-    }
-    /// The live subscriptions with their counters, by id.
-    pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
-        let mut out: Vec<SubscriptionInfo> = self
-            .subscriptions
-            .iter()
-            .map(|e| e.value().clone())
-            .collect();
-        out.sort_by_key(|s| s.id);
-        out
-    }
-}
 
 struct Subscriber {
     id: SubscriptionId,

@@ -1,0 +1,39 @@
+//! What every actor of one bus shares: the registry's address, the clock,
+//! the settings, the lookup tables, the gate and the counters.
+
+use std::sync::Arc;
+
+use actix::{Addr, ArbiterHandle};
+use workbus_events::{Event, SharedEvent};
+
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::gate::Gate;
+use crate::registry::{Publish, Registry};
+use crate::stats::BusStats;
+use crate::BusConfig;
+
+/// What every actor of one bus shares.
+pub(crate) struct Core {
+    pub(crate) registry: Addr<Registry>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: BusConfig,
+    pub(crate) directory: Directory,
+    pub(crate) arbiter: ArbiterHandle,
+    pub(crate) gate: Arc<Gate>,
+    pub(crate) stats: Arc<BusStats>,
+}
+
+impl Core {
+    /// Hands an event to the registry. `do_send` keeps the actor's handler
+    /// synchronous; the registry's own buffers bound what subscribers hold.
+    /// The event is shared here, so the message is one pointer and the event
+    /// is moved into its final place once, not copied through two mailboxes.
+    pub(crate) fn emit(&self, event: Event) {
+        self.registry.do_send(Publish(SharedEvent::new(event)));
+    }
+
+    pub(crate) fn now(&self) -> workbus_events::Timestamp {
+        self.clock.now()
+    }
+}
