@@ -6,6 +6,8 @@
 //! - [`guard`], [`Guarded`] and [`EventHandler`]: the one supervision. A
 //!   panic in a handler is caught, logged and counted, and becomes a stop,
 //!   which actix's `Supervisor` turns into a restart with the same mailbox.
+//!   A handler that also answers queries implements [`Answers`]; callers
+//!   send it [`Ask`], under the same supervision.
 //! - [`Backoff`]: the one retry schedule (exponential, capped, with jitter).
 //! - [`counters!`](crate::counters): the one stats pattern, a struct of
 //!   atomic counters with an accessor each.
@@ -55,6 +57,6 @@ mod writer;
 pub use backlog::{Backlog, Drain};
 pub use backoff::Backoff;
 pub use guard::{guard, panic_message};
-pub use guarded::{EventHandler, Guarded};
+pub use guarded::{Answers, Ask, EventHandler, Guarded, Panicked};
 pub use handle::{Feed, Handle, MAILBOX};
 pub use writer::{LineError, LineWriter, WriterGone};
