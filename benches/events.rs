@@ -104,5 +104,37 @@ fn events(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, events);
+/// Event ids: ours (a 12-bit counter and wyrand per thread) against uuid's own
+/// `ContextV7` (a 42-bit counter, rand's generator) in a thread-local, and against
+/// `Uuid::now_v7` (one context shared behind a lock, and a clock read).
+fn ids(c: &mut Criterion) {
+    thread_local! {
+        static CTX: uuid::ContextV7 = const { uuid::ContextV7::new() };
+    }
+    let at = workbus::Timestamp::from_micros(1_700_000_000_123_456);
+    let mut group = c.benchmark_group("ids");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    group.bench_function("workbus_event_id", |b| {
+        b.iter(|| black_box(prefect::event_id(black_box(at))))
+    });
+    group.bench_function("uuid_context_v7_baseline", |b| {
+        b.iter(|| {
+            let micros = black_box(at).as_micros();
+            let (secs, sub) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
+            CTX.with(|ctx| {
+                let ts = uuid::Timestamp::from_unix(ctx, secs as u64, sub as u32 * 1000);
+                black_box(Uuid::new_v7(ts))
+            })
+        })
+    });
+    group.bench_function("uuid_now_v7_baseline", |b| {
+        b.iter(|| black_box(Uuid::now_v7()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, events, ids);
 criterion_main!(benches);

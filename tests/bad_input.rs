@@ -7,6 +7,7 @@ use workbus::{
     Bus, BusConfig, CreatePool, CreateQueue, Error, EventFilter, HeartbeatInterval, PoolUpdate,
     QueueUpdate,
 };
+use workbus_server::request::{CreatePoolBody, CreateQueueBody, PoolUpdateBody, QueueUpdateBody};
 
 /// Runs `f` against a bus with one pool `etl` and one queue `q`, then checks that
 /// nothing was emitted and the pool and queue are as they were.
@@ -298,14 +299,20 @@ fn request_bodies_refuse_unknown_fields_and_wrong_types() {
         r#"{"type": "process"}"#,
         r#"{"name": "x", "concurrency_limit": "many"}"#,
     ] {
-        assert!(serde_json::from_str::<CreatePool>(body).is_err(), "{body}");
+        assert!(
+            serde_json::from_str::<CreatePoolBody>(body).is_err(),
+            "{body}"
+        );
     }
     for body in [
         r#"{"name": "x"}"#,
         r#"{"type": "docker"}"#,
         r#"{"is_paused": null}"#,
     ] {
-        assert!(serde_json::from_str::<PoolUpdate>(body).is_err(), "{body}");
+        assert!(
+            serde_json::from_str::<PoolUpdateBody>(body).is_err(),
+            "{body}"
+        );
     }
     for body in [
         r#"{"filter": {}}"#,
@@ -313,9 +320,12 @@ fn request_bodies_refuse_unknown_fields_and_wrong_types() {
         r#"{"name": null}"#,
         r#"{"priority": null}"#,
     ] {
-        assert!(serde_json::from_str::<QueueUpdate>(body).is_err(), "{body}");
+        assert!(
+            serde_json::from_str::<QueueUpdateBody>(body).is_err(),
+            "{body}"
+        );
     }
-    assert!(serde_json::from_str::<CreateQueue>(r#"{"name": "q", "extra": 1}"#).is_err());
+    assert!(serde_json::from_str::<CreateQueueBody>(r#"{"name": "q", "extra": 1}"#).is_err());
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Fuzzing on stable: every decoder that takes outside input refuses bad input with an error,
 //! never a panic, a stack overflow, or allocation out of proportion to its input.
 //!
-//! The decoders: `Event::from_json`, `EventFilter` JSON, the request bodies `CreatePool`,
-//! `PoolUpdate`, `CreateQueue` and `QueueUpdate`, `Timestamp` parsing, and label pattern
+//! The decoders: `Event::from_json`, `EventFilter` JSON, the server's request bodies
+//! (`CreatePoolBody`, `PoolUpdateBody`, `CreateQueueBody`, `QueueUpdateBody`), `Timestamp` parsing, and label pattern
 //! matching. They get arbitrary bytes, arbitrary strings, structured JSON built from the
 //! fields they know, mutations of valid inputs, the files of `tests/corpus/`, and generated
 //! giants (100,000-deep nesting, a 10 MB string, hostile glob patterns).
@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use workbus::events::{Event, EventFilter, LabelPattern};
-use workbus::{CreatePool, CreateQueue, PoolUpdate, QueueUpdate, Timestamp};
+use workbus::Timestamp;
+use workbus_server::request::{CreatePoolBody, CreateQueueBody, PoolUpdateBody, QueueUpdateBody};
 
 /// Feeds `input` to every JSON decoder. Whatever is accepted must survive a round trip.
 fn decode_all(input: &[u8]) {
@@ -30,10 +31,10 @@ fn decode_all(input: &[u8]) {
             let _ = f.matches(&e);
         }
     }
-    let _ = serde_json::from_slice::<CreatePool>(input);
-    let _ = serde_json::from_slice::<PoolUpdate>(input);
-    let _ = serde_json::from_slice::<CreateQueue>(input);
-    let _ = serde_json::from_slice::<QueueUpdate>(input);
+    let _ = serde_json::from_slice::<CreatePoolBody>(input);
+    let _ = serde_json::from_slice::<PoolUpdateBody>(input);
+    let _ = serde_json::from_slice::<CreateQueueBody>(input);
+    let _ = serde_json::from_slice::<QueueUpdateBody>(input);
     let _ = serde_json::from_slice::<Timestamp>(input);
     if let Ok(s) = std::str::from_utf8(input) {
         parse_timestamp(s);
@@ -342,8 +343,10 @@ fn the_corpus_is_refused_or_read_without_panic() {
         Event::from_json(&read("deep-127-payload.json")).is_ok(),
         "120 deep is fine"
     );
-    assert!(serde_json::from_slice::<CreatePool>(&read("invalid-utf8-in-string.json")).is_err());
-    assert!(serde_json::from_slice::<CreatePool>(&read("huge-limits.json")).is_err());
+    assert!(
+        serde_json::from_slice::<CreatePoolBody>(&read("invalid-utf8-in-string.json")).is_err()
+    );
+    assert!(serde_json::from_slice::<CreatePoolBody>(&read("huge-limits.json")).is_err());
 }
 
 /// `n` levels of `open`, then `close` as many times.
@@ -396,9 +399,9 @@ fn nesting_100000_deep_is_refused_by_every_decoder_at_every_field() {
         ] {
             let b = body.as_bytes();
             let refused = match name {
-                "CreatePool" => serde_json::from_slice::<CreatePool>(b).is_err(),
-                "PoolUpdate" => serde_json::from_slice::<PoolUpdate>(b).is_err(),
-                "QueueUpdate" => serde_json::from_slice::<QueueUpdate>(b).is_err(),
+                "CreatePool" => serde_json::from_slice::<CreatePoolBody>(b).is_err(),
+                "PoolUpdate" => serde_json::from_slice::<PoolUpdateBody>(b).is_err(),
+                "QueueUpdate" => serde_json::from_slice::<QueueUpdateBody>(b).is_err(),
                 _ => serde_json::from_slice::<EventFilter>(b).is_err(),
             };
             assert!(refused, "{name} refuses nesting past serde_json's limit");
@@ -408,7 +411,7 @@ fn nesting_100000_deep_is_refused_by_every_decoder_at_every_field() {
     // Just under serde_json's recursion limit (128) is accepted where a value may nest.
     let ok = nested("[", "]", 120);
     let body = format!("{{\"name\":\"p\",\"base_job_template\":{{\"x\":{ok}}}}}");
-    assert!(serde_json::from_slice::<CreatePool>(body.as_bytes()).is_ok());
+    assert!(serde_json::from_slice::<CreatePoolBody>(body.as_bytes()).is_ok());
 }
 
 #[test]

@@ -427,8 +427,9 @@ fn agent_pools_keep_prefects_rule_that_pause_never_changes_status() {
 
 #[test]
 fn the_default_pool_type_is_prefect_agent() {
-    let req: CreatePool = serde_json::from_str(r#"{"name": "x"}"#).unwrap();
-    assert_eq!(req.pool_type, "prefect-agent");
+    let body: workbus_server::request::CreatePoolBody =
+        serde_json::from_str(r#"{"name": "x"}"#).unwrap();
+    assert_eq!(CreatePool::from(body).pool_type, "prefect-agent");
 }
 
 /// A heartbeat from `worker` that says it beats every `secs` seconds.

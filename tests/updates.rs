@@ -6,6 +6,7 @@ mod support;
 use serde_json::json;
 use support::*;
 use workbus::{BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, QueueUpdate};
+use workbus_server::request::{PoolUpdateBody, QueueUpdateBody};
 
 #[test]
 fn pool_update_covers_every_changed_field_in_prefects_order() {
@@ -17,7 +18,7 @@ fn pool_update_covers_every_changed_field_in_prefects_order() {
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         // Given in JSON in another order than Prefect's field order.
-        let update: PoolUpdate = serde_json::from_value(json!({
+        let update: PoolUpdate = from_wire::<PoolUpdateBody, _>(json!({
             "concurrency_limit": 5,
             "storage_configuration": {"default_result_storage_block_id": "00000000-0000-0000-0000-000000000001"},
             "base_job_template": {"job_configuration": {"command": "{{ command }}"}, "variables": {"type": "object"}},
@@ -64,7 +65,8 @@ fn pool_update_lists_only_fields_that_changed() {
         .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let update: PoolUpdate =
-            serde_json::from_value(json!({"description": "same", "concurrency_limit": 2})).unwrap();
+            from_wire::<PoolUpdateBody, _>(json!({"description": "same", "concurrency_limit": 2}))
+                .unwrap();
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -85,7 +87,7 @@ fn pool_update_that_changes_nothing_emits_nothing() {
         .await
         .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate = serde_json::from_value(
+        let update: PoolUpdate = from_wire::<PoolUpdateBody, _>(
             json!({"description": "d", "base_job_template": {}, "concurrency_limit": null}),
         )
         .unwrap();
@@ -107,7 +109,7 @@ fn clearing_a_field_reports_null_as_its_new_value() {
         .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let update: PoolUpdate =
-            serde_json::from_value(json!({"concurrency_limit": null})).unwrap();
+            from_wire::<PoolUpdateBody, _>(json!({"concurrency_limit": null})).unwrap();
         let info = bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -127,7 +129,8 @@ fn pool_updated_comes_before_the_status_event_of_the_same_request() {
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let update: PoolUpdate =
-            serde_json::from_value(json!({"is_paused": true, "description": "d2"})).unwrap();
+            from_wire::<PoolUpdateBody, _>(json!({"is_paused": true, "description": "d2"}))
+                .unwrap();
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -154,7 +157,7 @@ fn queue_update_covers_every_changed_field_in_prefects_order() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate = serde_json::from_value(
+        let update: QueueUpdate = from_wire::<QueueUpdateBody, _>(
             json!({"priority": 5, "concurrency_limit": 4, "description": "x", "name": "q3"}),
         )
         .unwrap();
@@ -232,7 +235,7 @@ fn queue_updated_comes_before_the_status_event_of_the_same_request() {
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
         let update: QueueUpdate =
-            serde_json::from_value(json!({"is_paused": true, "priority": 9})).unwrap();
+            from_wire::<QueueUpdateBody, _>(json!({"is_paused": true, "priority": 9})).unwrap();
         bus.update_queue("etl", "q", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -253,7 +256,7 @@ fn queue_update_that_changes_nothing_emits_nothing() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate = serde_json::from_value(
+        let update: QueueUpdate = from_wire::<QueueUpdateBody, _>(
             json!({"name": "q", "description": "", "priority": 2, "concurrency_limit": null}),
         )
         .unwrap();
@@ -291,4 +294,11 @@ fn legacy_update_by_id_behaves_the_same() {
             ["prefect.work-queue.updated", "prefect.work-queue.paused"]
         );
     });
+}
+
+/// An update as the server reads it from Prefect's JSON (absent and `null` differ).
+fn from_wire<B: serde::de::DeserializeOwned + Into<U>, U>(
+    v: serde_json::Value,
+) -> Result<U, serde_json::Error> {
+    serde_json::from_value::<B>(v).map(Into::into)
 }

@@ -1,14 +1,15 @@
 //! What goes into the bus and what comes out: requests, updates and snapshots of pools,
 //! queues and workers, in Prefect's field names.
 //!
-//! The requests deserialize from Prefect's JSON bodies, refusing unknown
-//! fields (Prefect's `extra="forbid"`); in the updates an absent field means
-//! "leave it", and `null` means "set it to null" where the field allows it.
+//! The requests are plain Rust, built with their constructors and builders;
+//! reading them from Prefect's JSON (its `extra="forbid"`, absent versus
+//! `null`) is the server's business (`workbus_server::request`). The
+//! snapshots serialize in Prefect's field names.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 use workbus_events::prefect::Status;
@@ -20,48 +21,33 @@ use crate::Error;
 pub const AGENT_POOL_TYPE: &str = "prefect-agent";
 
 /// Where a pool's flow runs keep their bundles and results (Prefect's `WorkPoolStorageConfiguration`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StorageConfiguration {
     /// The step that uploads bundles.
-    #[serde(default)]
     pub bundle_upload_step: Option<Map<String, Value>>,
     /// The step that runs bundles.
-    #[serde(default)]
     pub bundle_execution_step: Option<Map<String, Value>>,
     /// The block document holding default result storage.
-    #[serde(default)]
     pub default_result_storage_block_id: Option<Uuid>,
 }
 
 /// A request to create a work pool (Prefect's `WorkPoolCreate`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CreatePool {
     /// Its name: unique, not starting with `prefect`, none of `/ % & > <`.
     pub name: String,
     /// Its type, such as `process` (default `prefect-agent`, as Prefect's).
-    #[serde(rename = "type", default = "agent_type")]
     pub pool_type: String,
     /// A description.
-    #[serde(default)]
     pub description: Option<String>,
     /// The job template, a JSON object (default `{}`).
-    #[serde(default)]
     pub base_job_template: Map<String, Value>,
     /// Whether it starts paused.
-    #[serde(default)]
     pub is_paused: bool,
     /// How many runs it may run at once (`None`: no limit).
-    #[serde(default)]
     pub concurrency_limit: Option<i64>,
     /// Its storage configuration.
-    #[serde(default)]
     pub storage_configuration: StorageConfiguration,
-}
-
-fn agent_type() -> String {
-    AGENT_POOL_TYPE.to_owned()
 }
 
 impl CreatePool {
@@ -100,35 +86,18 @@ impl CreatePool {
     }
 }
 
-/// Deserializes a present field, `null` included, as `Some(..)`, so that
-/// "absent" (the `#[serde(default)]` `None`) and "null" differ.
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
-/// A change to a work pool (Prefect's `WorkPoolUpdate`); absent fields stay as they are,
-/// and `null` is refused for fields that cannot be null.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A change to a work pool (Prefect's `WorkPoolUpdate`): `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PoolUpdate {
     /// The new description (`Some(None)` clears it).
-    #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
     /// Pause (`true`) or resume (`false`).
-    #[serde(default, deserialize_with = "present")]
     pub is_paused: Option<bool>,
     /// The new job template.
-    #[serde(default, deserialize_with = "present")]
     pub base_job_template: Option<Map<String, Value>>,
     /// The new concurrency limit (`Some(None)` removes it).
-    #[serde(default, deserialize_with = "present")]
     pub concurrency_limit: Option<Option<i64>>,
     /// The new storage configuration.
-    #[serde(default, deserialize_with = "present")]
     pub storage_configuration: Option<StorageConfiguration>,
 }
 
@@ -190,22 +159,17 @@ impl PoolUpdate {
 }
 
 /// A request to create a work queue in a pool (Prefect's `WorkQueueCreate`).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CreateQueue {
     /// Its name, unique in its pool.
     pub name: String,
     /// A description (default `""`).
-    #[serde(default)]
     pub description: Option<String>,
     /// Whether it starts paused (then its status is `PAUSED`).
-    #[serde(default)]
     pub is_paused: bool,
     /// How many runs it may run at once.
-    #[serde(default)]
     pub concurrency_limit: Option<i64>,
     /// Its priority, at least 1 (default: one more than the pool's highest).
-    #[serde(default)]
     pub priority: Option<i64>,
 }
 
@@ -225,28 +189,20 @@ impl CreateQueue {
     }
 }
 
-/// A change to a work queue (Prefect's `WorkQueueUpdate`); absent fields stay as they are,
-/// and `null` is refused for fields that cannot be null.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A change to a work queue (Prefect's `WorkQueueUpdate`): `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueueUpdate {
     /// A new name, unique in the pool.
-    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
     /// A new description.
-    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
     /// Pause (`true`) or resume (`false`).
-    #[serde(default, deserialize_with = "present")]
     pub is_paused: Option<bool>,
     /// A new concurrency limit (`Some(None)` removes it).
-    #[serde(default, deserialize_with = "present")]
     pub concurrency_limit: Option<Option<i64>>,
     /// A new priority, at least 1.
-    #[serde(default, deserialize_with = "present")]
     pub priority: Option<i64>,
     /// When it was last polled (taken into account by a resume in the same update).
-    #[serde(default, deserialize_with = "present")]
     pub last_polled: Option<Option<Timestamp>>,
 }
 

@@ -7,12 +7,12 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 use workbus_core::{
-    CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, PoolUpdate, QueueUpdate, SharedEvent,
-    Timestamp, WorkerStatus,
+    CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, SharedEvent, Timestamp, WorkerStatus,
 };
 
 use crate::body::{Json, OptionalJson};
 use crate::error::ApiError;
+use crate::request::{CreatePoolBody, CreateQueueBody, PoolUpdateBody, QueueUpdateBody};
 use crate::response::{PoolResponse, QueueResponse, WorkerResponse};
 use crate::AppState;
 
@@ -204,9 +204,9 @@ fn window<T>(
 
 pub(crate) async fn create_pool(
     st: web::Data<AppState>,
-    Json(req): Json<CreatePool>,
+    Json(req): Json<CreatePoolBody>,
 ) -> Result<HttpResponse> {
-    let pool = st.bus.create_pool(req).await?;
+    let pool = st.bus.create_pool(req.into()).await?;
     Ok(HttpResponse::Created().json(PoolResponse::from(pool)))
 }
 
@@ -220,9 +220,9 @@ pub(crate) async fn read_pool(
 pub(crate) async fn update_pool(
     st: web::Data<AppState>,
     name: web::Path<String>,
-    Json(update): Json<PoolUpdate>,
+    Json(update): Json<PoolUpdateBody>,
 ) -> Result<HttpResponse> {
-    st.bus.update_pool(&name, update).await?;
+    st.bus.update_pool(&name, update.into()).await?;
     Ok(no_content())
 }
 
@@ -436,9 +436,9 @@ pub(crate) async fn delete_worker(
 pub(crate) async fn create_queue(
     st: web::Data<AppState>,
     pool: web::Path<String>,
-    Json(req): Json<CreateQueue>,
+    Json(req): Json<CreateQueueBody>,
 ) -> Result<HttpResponse> {
-    let queue = st.bus.create_queue(&pool, req).await?;
+    let queue = st.bus.create_queue(&pool, req.into()).await?;
     Ok(HttpResponse::Created().json(QueueResponse::from(queue)))
 }
 
@@ -453,10 +453,10 @@ pub(crate) async fn read_queue(
 pub(crate) async fn update_queue(
     st: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    Json(update): Json<QueueUpdate>,
+    Json(update): Json<QueueUpdateBody>,
 ) -> Result<HttpResponse> {
     let (pool, queue) = path.into_inner();
-    st.bus.update_queue(&pool, &queue, update).await?;
+    st.bus.update_queue(&pool, &queue, update.into()).await?;
     Ok(no_content())
 }
 
@@ -567,10 +567,10 @@ pub(crate) async fn legacy_read_queue(
 pub(crate) async fn legacy_update_queue(
     st: web::Data<AppState>,
     id: web::Path<String>,
-    Json(update): Json<QueueUpdate>,
+    Json(update): Json<QueueUpdateBody>,
 ) -> Result<HttpResponse> {
     let id = parse_uuid(&id)?;
-    st.bus.update_queue_by_id(id, update).await?;
+    st.bus.update_queue_by_id(id, update.into()).await?;
     Ok(no_content())
 }
 

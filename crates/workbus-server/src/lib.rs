@@ -30,6 +30,7 @@ pub mod hub;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod request;
 pub mod response;
 pub mod ws;
 
