@@ -85,11 +85,16 @@ pub async fn settle(bus: &Bus) {
     }
 }
 
-/// A subscriber that keeps every event it receives.
+/// A subscriber that keeps every event it receives, with room in its
+/// mailbox for 65,536, so that the registry rarely holds events back.
 struct Collector(Arc<Mutex<Vec<SharedEvent>>>);
 
 impl Actor for Collector {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1 << 16);
+    }
 }
 
 impl Handler<Deliver> for Collector {
@@ -103,16 +108,13 @@ impl Handler<Deliver> for Collector {
     }
 }
 
-/// What a collecting subscriber received (see [`collect`]); its subscription
-/// lasts as long as this does.
-pub struct Collected {
-    events: Arc<Mutex<Vec<SharedEvent>>>,
-    _subscription: Subscription,
-}
+/// What a collecting subscriber received so far (see [`collector`] and [`collect`]).
+#[derive(Clone, Default)]
+pub struct Events(Arc<Mutex<Vec<SharedEvent>>>);
 
-impl Collected {
+impl Events {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SharedEvent>> {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every event so far, in the order received.
@@ -130,9 +132,29 @@ impl Collected {
         self.lock().iter().map(|e| e.kind()).collect()
     }
 
+    /// Their JSON, as subscribers receive it.
+    ///
+    /// # Panics
+    ///
+    /// If an event's JSON does not parse (a bug in its encoder).
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.lock()
+            .iter()
+            .map(|e| {
+                serde_json::from_slice(e.json())
+                    .unwrap_or_else(|err| panic!("an event's JSON parses: {err}"))
+            })
+            .collect()
+    }
+
     /// Takes every event so far, leaving none.
     pub fn take(&self) -> Vec<SharedEvent> {
         std::mem::take(&mut *self.lock())
+    }
+
+    /// Takes every event so far and gives their names.
+    pub fn take_names(&self) -> Vec<String> {
+        self.take().iter().map(|e| e.event.to_string()).collect()
     }
 
     /// How many events so far.
@@ -146,16 +168,39 @@ impl Collected {
     }
 }
 
+/// A collecting subscriber, not yet subscribed: its recipient, to subscribe
+/// as you like (to test subscribing itself), and what it receives.
+pub fn collector() -> (Recipient<Deliver>, Events) {
+    let events = Events::default();
+    let addr = Collector(events.0.clone()).start();
+    (addr.recipient(), events)
+}
+
+/// What a collecting subscriber received (see [`collect`]); its subscription
+/// lasts as long as this does. It reads as [`Events`].
+pub struct Collected {
+    events: Events,
+    _subscription: Subscription,
+}
+
+impl std::ops::Deref for Collected {
+    type Target = Events;
+
+    fn deref(&self) -> &Events {
+        &self.events
+    }
+}
+
 /// Subscribes a collecting subscriber with `filter`, lossless.
 ///
 /// # Panics
 ///
 /// If the bus has stopped.
 pub async fn collect(bus: &Bus, filter: EventFilter) -> Collected {
-    let events = Arc::new(Mutex::new(Vec::new()));
+    let (recipient, events) = collector();
     let subscription = bus
         .subscribe(
-            Collector(events.clone()).start().recipient(),
+            recipient,
             SubscribeOptions::new("test-collector").filter(filter),
         )
         .await

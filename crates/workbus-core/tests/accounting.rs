@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use proptest::prelude::*;
-use workbus::{Bus, CreatePool, Deliver, Overflow, PoolUpdate, SubscribeOptions, Subscription};
+use workbus_core::{
+    Bus, CreatePool, Deliver, Overflow, PoolUpdate, SubscribeOptions, Subscription,
+};
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {

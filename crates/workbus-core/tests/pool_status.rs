@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
-use workbus::{BusConfig, CreatePool, EventFilter, PoolUpdate, Status};
+use workbus_core::{BusConfig, CreatePool, EventFilter, PoolUpdate, Status};
 
 fn cfg() -> BusConfig {
     BusConfig::default()
@@ -145,7 +145,7 @@ fn heartbeat_on_paused_pool_emits_nothing_but_the_worker_is_online() {
         settle(&bus).await;
         assert!(seen.names().is_empty());
         let workers = bus.workers("etl").await.unwrap();
-        assert_eq!(workers[0].status, workbus::WorkerStatus::Online);
+        assert_eq!(workers[0].status, workbus_core::WorkerStatus::Online);
         assert_eq!(bus.pool("etl").await.unwrap().status, Some(Status::Paused));
     });
 }
@@ -176,7 +176,7 @@ fn last_worker_offline_makes_ready_pool_not_ready_at_the_deadline() {
             format!("prefect.work-pool.{}", pool.id)
         );
         let workers = bus.workers("etl").await.unwrap();
-        assert_eq!(workers[0].status, workbus::WorkerStatus::Offline);
+        assert_eq!(workers[0].status, workbus_core::WorkerStatus::Offline);
         assert_eq!(bus.stats().workers_online(), 0);
     });
 }
@@ -425,14 +425,8 @@ fn agent_pools_keep_prefects_rule_that_pause_never_changes_status() {
     });
 }
 
-#[test]
-fn the_default_pool_type_is_prefect_agent() {
-    let body: workbus_server::request::CreatePoolBody =
-        serde_json::from_str(r#"{"name": "x"}"#).unwrap();
-    assert_eq!(CreatePool::from(body).pool_type, "prefect-agent");
-}
-
 /// A heartbeat from `worker` that says it beats every `secs` seconds.
-fn every(worker: &str, secs: u32) -> workbus::Heartbeat {
-    workbus::Heartbeat::new(worker).every(workbus::HeartbeatInterval::from_secs(secs).unwrap())
+fn every(worker: &str, secs: u32) -> workbus_core::Heartbeat {
+    workbus_core::Heartbeat::new(worker)
+        .every(workbus_core::HeartbeatInterval::from_secs(secs).unwrap())
 }

@@ -3,20 +3,8 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use actix::prelude::*;
-use support::{Collector, Seen};
-use workbus::{Bus, CreatePool, Error, SubscribeOptions};
-
-fn collector() -> (Addr<Collector>, Seen) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let addr = Collector {
-        events: events.clone(),
-    }
-    .start();
-    (addr, Seen(events))
-}
+use support::collector;
+use workbus_core::{Bus, CreatePool, Error, SubscribeOptions};
 
 #[actix_rt::test]
 async fn a_dropped_guard_receives_nothing_more_and_a_kept_one_does() {
@@ -24,11 +12,11 @@ async fn a_dropped_guard_receives_nothing_more_and_a_kept_one_does() {
     let (dropped, dropped_seen) = collector();
     let (kept, kept_seen) = collector();
     let guard = bus
-        .subscribe(dropped.recipient(), SubscribeOptions::new("dropped"))
+        .subscribe(dropped.clone(), SubscribeOptions::new("dropped"))
         .await
         .unwrap();
     let info = bus
-        .subscribe(kept.recipient(), SubscribeOptions::new("kept"))
+        .subscribe(kept.clone(), SubscribeOptions::new("kept"))
         .await
         .unwrap()
         .keep();
@@ -61,17 +49,17 @@ async fn the_same_recipient_twice_is_refused() {
     let bus = Bus::start();
     let (addr, _) = collector();
     let first = bus
-        .subscribe(addr.clone().recipient(), SubscribeOptions::new("once"))
+        .subscribe(addr.clone(), SubscribeOptions::new("once"))
         .await
         .unwrap();
     let again = bus
-        .subscribe(addr.clone().recipient(), SubscribeOptions::new("twice"))
+        .subscribe(addr.clone(), SubscribeOptions::new("twice"))
         .await;
     assert_eq!(again.err(), Some(Error::AlreadySubscribed(first.id)));
     // Once unsubscribed, it may subscribe again.
     assert!(first.unsubscribe().await.unwrap());
     let _again = bus
-        .subscribe(addr.recipient(), SubscribeOptions::new("again"))
+        .subscribe(addr.clone(), SubscribeOptions::new("again"))
         .await
         .unwrap();
 }

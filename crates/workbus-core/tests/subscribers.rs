@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use support::*;
-use workbus::{
+use workbus_core::{
     Bus, BusConfig, CreatePool, Deliver, EventFilter, Overflow, PoolUpdate, SharedEvent,
     SubscribeOptions,
 };
@@ -292,29 +292,16 @@ async fn flush_returns_when_a_subscriber_dies_holding_a_backlog() {
 #[actix::test]
 async fn every_subscriber_shares_one_event_and_one_encoding() {
     let bus = Bus::start();
-    let grabbed: Arc<Mutex<Vec<SharedEvent>>> = Arc::default();
-    struct Grab(Arc<Mutex<Vec<SharedEvent>>>);
-    impl Actor for Grab {
-        type Context = Context<Self>;
-    }
-    impl Handler<Deliver> for Grab {
-        type Result = ();
-        fn handle(&mut self, Deliver(e): Deliver, _: &mut Context<Self>) {
-            e.json();
-            self.0.lock().unwrap().push(e);
-        }
-    }
+    let mut grabbers = Vec::new();
     for _ in 0..8 {
-        let addr = Grab(grabbed.clone()).start();
-        let opts = SubscribeOptions::new("grab")
-            .filter(EventFilter::prefix(["prefect.work-pool.not-ready"]));
-        bus.subscribe(addr.recipient(), opts).await.unwrap().keep();
+        grabbers.push(collect(&bus, EventFilter::prefix(["prefect.work-pool.not-ready"])).await);
     }
     bus.create_pool(CreatePool::new("p", "process"))
         .await
         .unwrap();
     settle(&bus).await;
-    let got = grabbed.lock().unwrap();
+    // Taken out, so that only these eight handles hold the event.
+    let got: Vec<SharedEvent> = grabbers.iter().flat_map(|g| g.take()).collect();
     assert_eq!(got.len(), 8);
     assert!(
         got.iter()

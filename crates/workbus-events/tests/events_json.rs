@@ -2,7 +2,7 @@
 //! Prefect's validation rules refuse what Prefect refuses.
 
 use serde_json::json;
-use workbus::events::{Event, EventError, MAX_EVENT_SIZE};
+use workbus_events::{Event, EventError, MAX_EVENT_SIZE};
 
 /// The two events of `prefect-semantics.md`, exactly as Prefect 3.9.1 streamed them.
 const POOL_READY: &str = r#"{"occurred":"2026-12-01T06:27:27.028685Z","event":"prefect.work-pool.ready","resource":{"prefect.resource.id":"prefect.work-pool.dd18f2e4-7889-416c-a057-1e0867d1f37d","prefect.resource.name":"rs-pool","prefect.work-pool.type":"process"},"related":[],"payload":{},"id":"01a23049-68b4-7c86-b895-d7a4794175e9","follows":"01a23049-5cc4-7650-bac8-4a58f9795360","received":"2026-12-01T06:27:27.032262Z"}"#;
@@ -126,7 +126,7 @@ fn wrong_types_and_bad_timestamps_are_refused() {
 fn oversized_json_is_refused_before_it_is_parsed() {
     let big = vec![b' '; MAX_EVENT_SIZE + 1];
     match Event::from_json(&big) {
-        Err(workbus::events::EventJsonError::Invalid(EventError::TooLarge { len, max })) => {
+        Err(workbus_events::EventJsonError::Invalid(EventError::TooLarge { len, max })) => {
             assert_eq!((len, max), (MAX_EVENT_SIZE + 1, MAX_EVENT_SIZE));
         }
         other => panic!("{other:?}"),

@@ -18,18 +18,16 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::prelude::*;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use support::{bus_at_t0, T0};
+use support::{bus_at_t0, collect, paused, T0};
 use uuid::Uuid;
-use workbus::{
-    Bus, BusConfig, CreatePool, CreateQueue, Deliver, Error, EventFilter, Heartbeat,
-    HeartbeatInterval, PoolUpdate, QueueUpdate, SharedEvent, Status, SubscribeOptions, Timestamp,
-    WorkerStatus,
+use workbus_core::testing::Collected;
+use workbus_core::{
+    Bus, BusConfig, CreatePool, CreateQueue, Error, EventFilter, Heartbeat, HeartbeatInterval,
+    PoolUpdate, QueueUpdate, SharedEvent, Status, Timestamp, WorkerStatus,
 };
 
 const POOLS: [&str; 3] = ["p0", "p1", "p2"];
@@ -691,23 +689,6 @@ fn description_of(n: u8) -> String {
 // ---------------------------------------------------------------------------------------
 // The real bus, observed.
 
-/// A subscriber with room for everything, so the registry never has to hold events back.
-struct Recorder(Arc<Mutex<Vec<SharedEvent>>>);
-
-impl Actor for Recorder {
-    type Context = Context<Self>;
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(1 << 16);
-    }
-}
-
-impl Handler<Deliver> for Recorder {
-    type Result = ();
-    fn handle(&mut self, Deliver(e): Deliver, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(e);
-    }
-}
-
 fn observed(e: &SharedEvent) -> Ev {
     let v: Value = serde_json::from_slice(e.json()).unwrap();
     let label = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
@@ -730,7 +711,7 @@ fn observed(e: &SharedEvent) -> Ev {
 
 struct Harness {
     bus: Bus,
-    seen: Arc<Mutex<Vec<SharedEvent>>>,
+    seen: Collected,
     model: Model,
     /// Model event id -> real event id, for comparing `follows`.
     ids: HashMap<Key, Key>,
@@ -750,7 +731,7 @@ impl Harness {
             for _ in 0..16 {
                 tokio::task::yield_now().await;
             }
-            let got = self.seen.lock().unwrap().len() + self.compared;
+            let got = self.seen.len() + self.compared;
             if got as u64 == self.bus.stats().published() {
                 break;
             }
@@ -760,10 +741,7 @@ impl Harness {
     /// Compares what the bus emitted since the last step with what the model predicts.
     /// `unordered`: events of one instant from several timers, compared in resource order.
     fn compare(&mut self, step: &str, unordered: bool) -> Result<(), String> {
-        let mut real: Vec<Ev> = std::mem::take(&mut *self.seen.lock().unwrap())
-            .iter()
-            .map(observed)
-            .collect();
+        let mut real: Vec<Ev> = self.seen.take().iter().map(observed).collect();
         self.compared += real.len();
         let mut want = std::mem::take(&mut self.model.out);
         if unordered {
@@ -1063,23 +1041,9 @@ impl Harness {
 
 /// Runs `ops` on a fresh actix system on paused time, and on the model.
 fn run(cfg: BusConfig, ops: &[Op]) -> Result<(), String> {
-    let sys = actix::System::with_tokio_rt(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap()
-    });
-    sys.block_on(async {
+    paused(|| async {
         let bus = bus_at_t0(cfg.clone());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        bus.subscribe(
-            Recorder(seen.clone()).start().recipient(),
-            SubscribeOptions::new("model-check").filter(EventFilter::all()),
-        )
-        .await
-        .unwrap()
-        .keep();
+        let seen = collect(&bus, EventFilter::all()).await;
         let mut h = Harness {
             bus,
             seen,

@@ -1,7 +1,7 @@
 //! Updates are written with builders that read at the call site, and mean the
 //! same as the structs they build.
 
-use workbus::{Bus, CreatePool, CreateQueue, PoolUpdate, QueueUpdate};
+use workbus_core::{Bus, CreatePool, CreateQueue, PoolUpdate, QueueUpdate};
 
 #[actix_rt::test]
 async fn pool_and_queue_updates_from_builders() {

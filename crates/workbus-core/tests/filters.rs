@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use workbus::{BusConfig, CreatePool, CreateQueue, Event, EventFilter};
+use workbus_core::{BusConfig, CreatePool, CreateQueue, Event, EventFilter};
 
 fn filter(v: serde_json::Value) -> EventFilter {
     serde_json::from_value(v).unwrap()
@@ -135,7 +135,7 @@ fn prefect_filter_json_parses_and_unknown_fields_are_refused() {
         "related": null, "any_resource": null, "id": {"id": null}, "text": null,
         "order": "ASC"
     }));
-    assert_eq!(f.order, workbus::events::filter::Order::Asc);
+    assert_eq!(f.order, workbus_events::filter::Order::Asc);
     for bad in [
         json!({"bogus": 1}),
         json!({"event": {"prefixes": ["x"]}}),

@@ -4,8 +4,8 @@
 mod support;
 
 use support::collect;
-use workbus::events::{EventKind, Subject};
-use workbus::{Bus, CreatePool, CreateQueue, EventFilter, Status};
+use workbus_core::{Bus, CreatePool, CreateQueue, EventFilter, Status};
+use workbus_events::{EventKind, Subject};
 
 #[actix_rt::test]
 async fn kind_status_and_pool_of_every_event() {
@@ -36,7 +36,7 @@ async fn kind_status_and_pool_of_every_event() {
         let p = e.pool().expect("every event names its pool");
         assert_eq!(p.name(), Some("etl"));
         assert_eq!(p.uuid(), Some(pool.id));
-        assert_eq!(p.id(), workbus::prefect::pool_resource_id(pool.id));
+        assert_eq!(p.id(), workbus_events::prefect::pool_resource_id(pool.id));
         let subject = e.kind().unwrap().subject();
         assert_eq!(
             subject == Subject::Queue,

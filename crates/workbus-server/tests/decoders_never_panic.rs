@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use workbus::events::{Event, EventFilter, LabelPattern};
-use workbus::Timestamp;
+use workbus_events::Timestamp;
+use workbus_events::{Event, EventFilter, LabelPattern};
 use workbus_server::request::{CreatePoolBody, CreateQueueBody, PoolUpdateBody, QueueUpdateBody};
 
 /// Feeds `input` to every JSON decoder. Whatever is accepted must survive a round trip.

@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use workbus::{BusConfig, CreatePool, CreateQueue, Error, EventFilter};
+use workbus_core::{BusConfig, CreatePool, CreateQueue, Error, EventFilter};
 
 #[test]
 fn deleting_a_pool_deletes_every_queue_then_the_pool() {

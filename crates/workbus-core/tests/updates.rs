@@ -5,8 +5,9 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use workbus::{BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, QueueUpdate};
-use workbus_server::request::{PoolUpdateBody, QueueUpdateBody};
+use workbus_core::{
+    BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, QueueUpdate, StorageConfiguration,
+};
 
 #[test]
 fn pool_update_covers_every_changed_field_in_prefects_order() {
@@ -17,14 +18,17 @@ fn pool_update_covers_every_changed_field_in_prefects_order() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        // Given in JSON in another order than Prefect's field order.
-        let update: PoolUpdate = from_wire::<PoolUpdateBody, _>(json!({
-            "concurrency_limit": 5,
-            "storage_configuration": {"default_result_storage_block_id": "00000000-0000-0000-0000-000000000001"},
-            "base_job_template": {"job_configuration": {"command": "{{ command }}"}, "variables": {"type": "object"}},
-            "description": "d1",
-        }))
-        .unwrap();
+        // Given in another order than Prefect's field order.
+        let update: PoolUpdate = PoolUpdate {
+            storage_configuration: Some(StorageConfiguration {
+                default_result_storage_block_id: Some(uuid::Uuid::from_u128(1)),
+                ..StorageConfiguration::default()
+            }),
+            ..PoolUpdate::new()
+                .concurrency_limit(Some(5))
+                .base_job_template(object(json!({"job_configuration": {"command": "{{ command }}"}, "variables": {"type": "object"}})))
+                .description("d1")
+        };
         let info = bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         let events = seen.events();
@@ -64,9 +68,9 @@ fn pool_update_lists_only_fields_that_changed() {
         .await
         .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate =
-            from_wire::<PoolUpdateBody, _>(json!({"description": "same", "concurrency_limit": 2}))
-                .unwrap();
+        let update: PoolUpdate = PoolUpdate::new()
+            .description("same")
+            .concurrency_limit(Some(2));
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -87,10 +91,10 @@ fn pool_update_that_changes_nothing_emits_nothing() {
         .await
         .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate = from_wire::<PoolUpdateBody, _>(
-            json!({"description": "d", "base_job_template": {}, "concurrency_limit": null}),
-        )
-        .unwrap();
+        let update: PoolUpdate = PoolUpdate::new()
+            .description("d")
+            .base_job_template(Default::default())
+            .concurrency_limit(None);
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
@@ -108,8 +112,7 @@ fn clearing_a_field_reports_null_as_its_new_value() {
         .await
         .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate =
-            from_wire::<PoolUpdateBody, _>(json!({"concurrency_limit": null})).unwrap();
+        let update: PoolUpdate = PoolUpdate::new().concurrency_limit(None);
         let info = bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -128,9 +131,7 @@ fn pool_updated_comes_before_the_status_event_of_the_same_request() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: PoolUpdate =
-            from_wire::<PoolUpdateBody, _>(json!({"is_paused": true, "description": "d2"}))
-                .unwrap();
+        let update: PoolUpdate = PoolUpdate::new().paused(true).description("d2");
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -157,10 +158,11 @@ fn queue_update_covers_every_changed_field_in_prefects_order() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate = from_wire::<QueueUpdateBody, _>(
-            json!({"priority": 5, "concurrency_limit": 4, "description": "x", "name": "q3"}),
-        )
-        .unwrap();
+        let update: QueueUpdate = QueueUpdate::new()
+            .priority(5)
+            .concurrency_limit(Some(4))
+            .description("x")
+            .name("q3");
         let info = bus.update_queue("etl", "q2", update).await.unwrap();
         settle(&bus).await;
         let events = seen.events();
@@ -209,7 +211,7 @@ fn a_renamed_queue_is_found_and_announced_under_its_new_name() {
         .unwrap();
         assert!(matches!(
             bus.queue("etl", "old").await,
-            Err(workbus::Error::QueueNotFound { .. })
+            Err(workbus_core::Error::QueueNotFound { .. })
         ));
         assert_eq!(bus.queue("etl", "new").await.unwrap().id, q.id);
         let seen = collect(&bus, EventFilter::all()).await;
@@ -234,8 +236,7 @@ fn queue_updated_comes_before_the_status_event_of_the_same_request() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate =
-            from_wire::<QueueUpdateBody, _>(json!({"is_paused": true, "priority": 9})).unwrap();
+        let update: QueueUpdate = QueueUpdate::new().paused(true).priority(9);
         bus.update_queue("etl", "q", update).await.unwrap();
         settle(&bus).await;
         assert_eq!(
@@ -256,10 +257,11 @@ fn queue_update_that_changes_nothing_emits_nothing() {
             .await
             .unwrap();
         let seen = collect(&bus, EventFilter::all()).await;
-        let update: QueueUpdate = from_wire::<QueueUpdateBody, _>(
-            json!({"name": "q", "description": "", "priority": 2, "concurrency_limit": null}),
-        )
-        .unwrap();
+        let update: QueueUpdate = QueueUpdate::new()
+            .name("q")
+            .description("")
+            .priority(2)
+            .concurrency_limit(None);
         bus.update_queue("etl", "q", update).await.unwrap();
         settle(&bus).await;
         assert!(seen.names().is_empty());
@@ -296,9 +298,10 @@ fn legacy_update_by_id_behaves_the_same() {
     });
 }
 
-/// An update as the server reads it from Prefect's JSON (absent and `null` differ).
-fn from_wire<B: serde::de::DeserializeOwned + Into<U>, U>(
-    v: serde_json::Value,
-) -> Result<U, serde_json::Error> {
-    serde_json::from_value::<B>(v).map(Into::into)
+/// A JSON object as a map (a job template).
+fn object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        other => panic!("not an object: {other}"),
+    }
 }

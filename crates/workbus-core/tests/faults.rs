@@ -12,7 +12,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use workbus::{Bus, CreatePool, Deliver, Overflow, PoolUpdate, SubscribeOptions, Subscription};
+use workbus_core::{
+    Bus, CreatePool, Deliver, Overflow, PoolUpdate, SubscribeOptions, Subscription,
+};
 
 /// What a test subscriber does with each event.
 #[derive(Clone)]

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
-use workbus::{BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, QueueUpdate, Status};
+use workbus_core::{
+    BusConfig, CreatePool, CreateQueue, EventFilter, PoolUpdate, QueueUpdate, Status,
+};
 
 async fn pool_with_queue(
-    bus: &workbus::Bus,
+    bus: &workbus_core::Bus,
     queue: CreateQueue,
-) -> (workbus::PoolInfo, workbus::QueueInfo) {
+) -> (workbus_core::PoolInfo, workbus_core::QueueInfo) {
     let pool = bus
         .create_pool(CreatePool::new("etl", "process"))
         .await
