@@ -1,4 +1,20 @@
-#![doc = include_str!("../README.md")]
+// The README is the crate doc. Its links are relative to the repository, which rustdoc
+// cannot follow, so definitions for rustdoc go first: in Markdown the first definition of
+// a label wins, so here the README's `[docs/….md]` links point into the repository (its
+// URL from Cargo.toml) and `[`Bus`]` to the item, while a forge shows the README's own.
+#![doc = concat!(
+    "[`Deliver`]: crate::Deliver\n",
+    "[`Bus`]: crate::Bus\n",
+    "[docs/architecture.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/architecture.md\n",
+    "[docs/events.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/events.md\n",
+    "[docs/prefect-compatibility.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/prefect-compatibility.md\n",
+    "[docs/operations.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/operations.md\n",
+    "[docs/subscribers.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/subscribers.md\n",
+    "[docs/distributed.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/distributed.md\n",
+    "[docs/performance.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/performance.md\n",
+    "\n",
+    include_str!("../README.md")
+)]
 #![warn(missing_docs)]
 
 // Exported on purpose, one by one: the actors' protocol stays inside the core.

@@ -4,6 +4,11 @@
 //! rules differ from shell and path globs in small ways (no path separators,
 //! no `**`, an unclosed `[` is a literal), so the matcher is written here to
 //! those rules rather than borrowed from a path-glob crate.
+//!
+//! Prefect 3.9.1's server strips one leading `!` (negation) and passes the rest to
+//! `fnmatch.fnmatchcase` (`prefect.server.events.schemas.events.matches`). The test
+//! `label_patterns_match_as_python_fnmatchcase` holds this matcher to the answers
+//! Python 3.11 gave on `tests/fnmatch/corpus.json` (written by `tests/fnmatch/make_corpus.py`).
 
 use std::fmt;
 

@@ -1,4 +1,7 @@
-//! The bridge's settings, and how they are read from the environment.
+//! The bridge's settings: a plain struct with defaults, built in code.
+//!
+//! This crate reads no environment variable; the `workbus` binary parses its
+//! `--nats-*` flags and their `WORKBUS_NATS_*` variables once and builds a [`NatsConfig`].
 
 use std::time::Duration;
 
@@ -27,8 +30,8 @@ pub enum StartFrom {
 /// The bridge's settings.
 ///
 /// [`NatsConfig::new`] gives the defaults for a server address and a node
-/// name; [`NatsConfig::from_env`] reads them from the environment. The fields
-/// are public so that a test or an embedding program can change any of them:
+/// name (a unique one is [`default_node_name`]). The fields are public so
+/// that a test or an embedding program can change any of them:
 ///
 /// ```
 /// use std::time::Duration;
@@ -115,73 +118,6 @@ impl NatsConfig {
         }
     }
 
-    /// The settings from the process environment; `Ok(None)` when
-    /// `WORKBUS_NATS_URL` is unset or empty (the bridge is off).
-    ///
-    /// | variable | setting | default |
-    /// | --- | --- | --- |
-    /// | `WORKBUS_NATS_URL` | [`url`](Self::url) | (bridge off) |
-    /// | `WORKBUS_NODE` | [`node`](Self::node) | [`default_node_name`] |
-    /// | `WORKBUS_NATS_STREAM` | [`stream`](Self::stream) | `WORKBUS_EVENTS` |
-    /// | `WORKBUS_NATS_SUBJECT_PREFIX` | [`subject_prefix`](Self::subject_prefix) | `workbus.events` |
-    /// | `WORKBUS_NATS_BUFFER` | [`buffer`](Self::buffer) | 10000 |
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// // With WORKBUS_NATS_URL unset the bridge stays off.
-    /// if let Ok(Some(config)) = workbus_nats::NatsConfig::from_env() {
-    ///     println!("bridging to {} as {}", config.url, config.node);
-    /// }
-    /// ```
-    pub fn from_env() -> Result<Option<Self>, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// [`from_env`](Self::from_env) reading variables through `var` (for tests, or another source).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workbus_nats::NatsConfig;
-    ///
-    /// let config = NatsConfig::from_lookup(|name| match name {
-    ///     "WORKBUS_NATS_URL" => Some("nats://10.0.0.5:4222".into()),
-    ///     "WORKBUS_NODE" => Some("api-1".into()),
-    ///     _ => None,
-    /// })
-    /// .unwrap()
-    /// .unwrap();
-    /// assert_eq!(config.node, "api-1");
-    /// assert_eq!(config.stream, "WORKBUS_EVENTS");
-    /// ```
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Error> {
-        let get = |name: &str| {
-            var(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let Some(url) = get("WORKBUS_NATS_URL") else {
-            return Ok(None);
-        };
-        let node = get("WORKBUS_NODE").unwrap_or_else(default_node_name);
-        let mut config = NatsConfig::new(url, node);
-        if let Some(stream) = get("WORKBUS_NATS_STREAM") {
-            config.stream = stream;
-        }
-        if let Some(prefix) = get("WORKBUS_NATS_SUBJECT_PREFIX") {
-            config.subject_prefix = prefix;
-        }
-        if let Some(buffer) = get("WORKBUS_NATS_BUFFER") {
-            config.buffer = buffer.parse().map_err(|e| Error::InvalidConfig {
-                setting: "WORKBUS_NATS_BUFFER",
-                reason: format!("{buffer:?} is not a count: {e}"),
-            })?;
-        }
-        config.validate()?;
-        Ok(Some(config))
-    }
-
     /// Checks the settings: a server address, a node name without control
     /// characters, a valid stream name and subject prefix, non-zero sizes and times.
     pub fn validate(&self) -> Result<(), Error> {
@@ -257,50 +193,9 @@ pub fn default_node_name() -> String {
 mod tests {
     use super::*;
 
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn no_url_means_off() {
-        assert!(NatsConfig::from_lookup(lookup(&[("WORKBUS_NODE", "a")]))
-            .unwrap()
-            .is_none());
-        assert!(
-            NatsConfig::from_lookup(lookup(&[("WORKBUS_NATS_URL", "  ")]))
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn env_settings_are_read() {
-        let c = NatsConfig::from_lookup(lookup(&[
-            ("WORKBUS_NATS_URL", "nats://h:1"),
-            ("WORKBUS_NODE", "n1"),
-            ("WORKBUS_NATS_STREAM", "S"),
-            ("WORKBUS_NATS_SUBJECT_PREFIX", "a.b"),
-            ("WORKBUS_NATS_BUFFER", "7"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (c.url.as_str(), c.node.as_str(), c.stream.as_str()),
-            ("nats://h:1", "n1", "S")
-        );
-        assert_eq!((c.subject_prefix.as_str(), c.buffer), ("a.b", 7));
-    }
-
     #[test]
     fn default_node_is_unique() {
-        let c = NatsConfig::from_lookup(lookup(&[("WORKBUS_NATS_URL", "nats://h:1")]))
-            .unwrap()
-            .unwrap();
+        let c = NatsConfig::new("nats://h:1", default_node_name());
         assert!(c.node.contains(&std::process::id().to_string()));
         assert_ne!(default_node_name(), default_node_name());
     }
@@ -344,18 +239,6 @@ mod tests {
             bad(|c| c.ack_timeout = Duration::ZERO),
             Error::InvalidConfig {
                 setting: "ack_timeout",
-                ..
-            }
-        ));
-        let err = NatsConfig::from_lookup(lookup(&[
-            ("WORKBUS_NATS_URL", "x"),
-            ("WORKBUS_NATS_BUFFER", "many"),
-        ]))
-        .unwrap_err();
-        assert!(matches!(
-            err,
-            Error::InvalidConfig {
-                setting: "WORKBUS_NATS_BUFFER",
                 ..
             }
         ));

@@ -13,7 +13,7 @@ pub enum Error {
     /// A setting is out of range or malformed.
     #[error("invalid NATS bridge setting {setting}: {reason}")]
     InvalidConfig {
-        /// The setting (a field of [`NatsConfig`](crate::NatsConfig), or an environment variable).
+        /// The setting: a field of [`NatsConfig`](crate::NatsConfig).
         setting: &'static str,
         /// What is wrong with it.
         reason: String,

@@ -82,8 +82,9 @@
 //! .unwrap();
 //! ```
 //!
-//! A server turns the bridge on from the environment
-//! ([`NatsConfig::from_env`]): `WORKBUS_NATS_URL` set means on.
+//! This crate reads no environment variable: the `workbus` binary turns the
+//! bridge on with `--nats-url` (or `WORKBUS_NATS_URL`), parses its other
+//! `--nats-*` flags once, and builds the [`NatsConfig`].
 #![warn(missing_docs)]
 
 mod bridge;

@@ -1,4 +1,7 @@
 //! The server's settings: flags with environment-variable fallbacks.
+//!
+//! Every `WORKBUS_*` variable is read here, once, by clap; the libraries' configs
+//! ([`SubscribersConfig`], [`NatsConfig`]) are plain structs built from the parsed flags.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -6,7 +9,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use workbus_core::BusConfig;
-use workbus_nats::NatsConfig;
+use workbus_nats::{default_node_name, NatsConfig};
+use workbus_subscribers::config::webhooks_file;
+use workbus_subscribers::logger::JsonTarget;
+use workbus_subscribers::webhook::WebhookConfig;
 use workbus_subscribers::SubscribersConfig;
 
 use crate::error::ServerError;
@@ -83,7 +89,7 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
-    /// The name the subscribers' configuration reads (`pretty` or `json`).
+    /// The value as the flag spells it (`pretty` or `json`).
     pub fn as_str(self) -> &'static str {
         match self {
             LogFormat::Pretty => "pretty",
@@ -161,7 +167,7 @@ pub struct ServeArgs {
     pub nats_subject_prefix: Option<String>,
     /// Local events buffered while NATS is away (default 10000).
     #[arg(long, env = "WORKBUS_NATS_BUFFER")]
-    pub nats_buffer: Option<String>,
+    pub nats_buffer: Option<usize>,
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "WORKBUS_BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit_bytes: usize,
@@ -483,34 +489,76 @@ impl TryFrom<ServeArgs> for ServerConfig {
     }
 }
 
-/// The subscribers from the flags: the names `SubscribersConfig::from_vars` reads,
-/// answered from the parsed flags (which clap already filled from the environment).
-fn subscribers_config(a: &ServeArgs) -> Result<SubscribersConfig, ServerError> {
-    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    SubscribersConfig::from_vars(|name| match name {
-        "WORKBUS_LOG_FORMAT" => Some(a.log_format.as_str().to_owned()),
-        "WORKBUS_LOG_FILE" => path(&a.log_file),
-        "WORKBUS_WEBHOOK_URL" => a.webhook_url.clone(),
-        "WORKBUS_WEBHOOK_SECRET" => a.webhook_secret.clone(),
-        "WORKBUS_WEBHOOKS_FILE" => path(&a.webhooks_file),
-        "WORKBUS_WEBHOOK_REFUSE_PRIVATE" => Some(a.webhook_refuse_private.to_string()),
-        // A webhooks file may name the variable that holds a secret (`secret_env`).
-        other => std::env::var(other).ok(),
-    })
-    .map_err(ServerError::Subscribers)
+/// A text setting, or `None` when it is unset or blank (`WORKBUS_X=` counts as unset).
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.trim().is_empty())
 }
 
-/// The NATS bridge from the flags; `None` without a NATS URL.
+/// A path setting, or `None` when it is unset or blank.
+fn given_path(value: &Option<PathBuf>) -> Option<&PathBuf> {
+    value
+        .as_ref()
+        .filter(|p| !p.to_str().is_some_and(|s| s.trim().is_empty()))
+}
+
+/// The subscribers from the flags: the logger's format and file, the webhook of
+/// `--webhook-url`, those of `--webhooks-file`, and the SSRF guard over all of them.
+fn subscribers_config(a: &ServeArgs) -> Result<SubscribersConfig, ServerError> {
+    let mut config = SubscribersConfig::default();
+    if a.log_format == LogFormat::Json {
+        let target =
+            given_path(&a.log_file).map_or(JsonTarget::Stdout, |p| JsonTarget::File(p.clone()));
+        config = config.json_lines(target);
+    }
+    let secret = given(&a.webhook_secret);
+    match (given(&a.webhook_url), secret) {
+        (Some(url), secret) => {
+            let hook = WebhookConfig {
+                secret: secret.map(str::to_owned),
+                ..WebhookConfig::new("webhook", url)
+            };
+            config = config.webhook(hook);
+        }
+        (None, Some(_)) => {
+            return Err(ServerError::Config(
+                "WORKBUS_WEBHOOK_SECRET (--webhook-secret) needs a URL: WORKBUS_WEBHOOK_URL is not set"
+                    .into(),
+            ));
+        }
+        (None, None) => {}
+    }
+    if let Some(path) = given_path(&a.webhooks_file) {
+        // The file may name the variable that holds a secret (`secret_env`).
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        for hook in webhooks_file(path, &var).map_err(ServerError::Subscribers)? {
+            config = config.webhook(hook);
+        }
+    }
+    if a.webhook_refuse_private {
+        config = config.refuse_private_addresses();
+    }
+    config.validate().map_err(ServerError::Subscribers)?;
+    Ok(config)
+}
+
+/// The NATS bridge from the flags; `None` without a NATS URL. Values are trimmed.
 fn nats_config(a: &ServeArgs) -> Result<Option<NatsConfig>, ServerError> {
-    NatsConfig::from_lookup(|name| match name {
-        "WORKBUS_NATS_URL" => a.nats_url.clone(),
-        "WORKBUS_NODE" => a.node.clone(),
-        "WORKBUS_NATS_STREAM" => a.nats_stream.clone(),
-        "WORKBUS_NATS_SUBJECT_PREFIX" => a.nats_subject_prefix.clone(),
-        "WORKBUS_NATS_BUFFER" => a.nats_buffer.clone(),
-        _ => None,
-    })
-    .map_err(ServerError::Nats)
+    let Some(url) = given(&a.nats_url) else {
+        return Ok(None);
+    };
+    let node = given(&a.node).map_or_else(default_node_name, |n| n.trim().to_owned());
+    let mut config = NatsConfig::new(url.trim(), node);
+    if let Some(stream) = given(&a.nats_stream) {
+        config.stream = stream.trim().to_owned();
+    }
+    if let Some(prefix) = given(&a.nats_subject_prefix) {
+        config.subject_prefix = prefix.trim().to_owned();
+    }
+    if let Some(buffer) = a.nats_buffer {
+        config.buffer = buffer;
+    }
+    config.validate().map_err(ServerError::Nats)?;
+    Ok(Some(config))
 }
 
 #[cfg(test)]
@@ -566,5 +614,143 @@ mod tests {
         ] {
             assert!(ServerConfig::try_from(bad).is_err());
         }
+    }
+
+    /// The flags of `serve`, parsed by clap as the binary parses them.
+    fn parse(flags: &[&str]) -> Result<ServeArgs, clap::Error> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let argv = std::iter::once("workbus").chain(flags.iter().copied());
+        Cli::try_parse_from(argv).map(|c| c.serve)
+    }
+
+    #[test]
+    fn no_nats_url_means_the_bridge_is_off() {
+        let off = |a: ServeArgs| ServerConfig::try_from(a).unwrap().nats.is_none();
+        assert!(off(ServeArgs {
+            node: Some("a".into()),
+            ..ServeArgs::default()
+        }));
+        assert!(off(ServeArgs {
+            nats_url: Some("  ".into()),
+            ..ServeArgs::default()
+        }));
+    }
+
+    #[test]
+    fn nats_settings_are_read_from_the_flags() {
+        let a = parse(&[
+            "--nats-url",
+            "nats://h:1",
+            "--node",
+            "n1",
+            "--nats-stream",
+            "S",
+            "--nats-subject-prefix",
+            "a.b",
+            "--nats-buffer",
+            "7",
+        ])
+        .unwrap();
+        let c = ServerConfig::try_from(a).unwrap().nats.unwrap();
+        assert_eq!(
+            (c.url.as_str(), c.node.as_str(), c.stream.as_str()),
+            ("nats://h:1", "n1", "S")
+        );
+        assert_eq!((c.subject_prefix.as_str(), c.buffer), ("a.b", 7));
+        // Without --node, a unique name.
+        let a = parse(&["--nats-url", "nats://h:1"]).unwrap();
+        let c = ServerConfig::try_from(a).unwrap().nats.unwrap();
+        assert!(c.node.contains(&std::process::id().to_string()));
+        assert_eq!(c.buffer, 10_000);
+    }
+
+    #[test]
+    fn bad_nats_settings_are_refused() {
+        assert!(parse(&["--nats-url", "x", "--nats-buffer", "many"]).is_err());
+        let a = ServeArgs {
+            nats_url: Some("nats://h:1".into()),
+            nats_stream: Some("a.b".into()),
+            ..ServeArgs::default()
+        };
+        let err = ServerConfig::try_from(a).err().unwrap();
+        assert!(matches!(
+            err,
+            ServerError::Nats(workbus_nats::Error::InvalidConfig {
+                setting: "stream",
+                ..
+            })
+        ));
+        assert!(err.is_config());
+    }
+
+    #[test]
+    fn subscribers_from_the_flags() {
+        use workbus_subscribers::logger::LogOutput;
+        let a = parse(&[
+            "--log-format",
+            "json",
+            "--log-file",
+            "/tmp/events.jsonl",
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+            "--webhook-secret",
+            "whsec_c2VjcmV0",
+        ])
+        .unwrap();
+        let c = ServerConfig::try_from(a).unwrap().subscribers.unwrap();
+        assert_eq!(c.log_format, workbus_subscribers::LogFormat::Json);
+        match c.logger.unwrap().output {
+            LogOutput::JsonLines(JsonTarget::File(p)) => {
+                assert_eq!(p.to_str(), Some("/tmp/events.jsonl"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.webhooks.len(), 1);
+        assert_eq!(c.webhooks[0].name, "webhook");
+        assert_eq!(c.webhooks[0].url, "http://127.0.0.1:9/hook");
+        assert_eq!(c.webhooks[0].secret.as_deref(), Some("whsec_c2VjcmV0"));
+        assert!(!c.webhooks[0].refuse_private_addresses);
+
+        // Nothing set: the pretty logger and the metrics; blank values count as unset.
+        let a = ServeArgs {
+            webhook_url: Some(" ".into()),
+            log_file: Some("/tmp/ignored-without-json".into()),
+            ..ServeArgs::default()
+        };
+        let c = ServerConfig::try_from(a).unwrap().subscribers.unwrap();
+        assert_eq!(c.log_format, workbus_subscribers::LogFormat::Pretty);
+        assert!(matches!(c.logger.unwrap().output, LogOutput::Tracing));
+        assert!(c.metrics.is_some());
+        assert!(c.webhooks.is_empty());
+    }
+
+    #[test]
+    fn bad_subscriber_settings_are_refused() {
+        assert!(parse(&["--log-format", "xml"]).is_err());
+        // `WORKBUS_WEBHOOK_REFUSE_PRIVATE=maybe`: tests/binary.rs, as it takes the environment.
+        let secret_alone = ServeArgs {
+            webhook_secret: Some("whsec_c2VjcmV0".into()),
+            ..ServeArgs::default()
+        };
+        let err = ServerConfig::try_from(secret_alone)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("WORKBUS_WEBHOOK_URL is not set"), "{err}");
+        assert!(!err.contains("c2VjcmV0"), "{err}");
+        // The SSRF guard covers the webhook of --webhook-url too.
+        let guarded = ServeArgs {
+            webhook_url: Some("http://127.0.0.1:4300/hook".into()),
+            webhook_refuse_private: true,
+            ..ServeArgs::default()
+        };
+        let err = ServerConfig::try_from(guarded).err().unwrap();
+        assert!(err.is_config());
+        assert!(err.to_string().contains("127.0.0.1"), "{err}");
     }
 }

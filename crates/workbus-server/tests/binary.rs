@@ -107,6 +107,9 @@ fn bad_settings_exit_with_a_message() {
         ("WORKBUS_QUEUE_POLL_TIMEOUT_SECONDS", "-1"),
         ("WORKBUS_PORT", "not-a-port"),
         ("WORKBUS_LOG_FORMAT", "xml"),
+        // Parsed once, by clap, whether or not the webhook or NATS is on.
+        ("WORKBUS_WEBHOOK_REFUSE_PRIVATE", "maybe"),
+        ("WORKBUS_NATS_BUFFER", "many"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_workbus"))
             .env(k, v)

@@ -1,17 +1,25 @@
-//! What [`install`](crate::install) starts, from code or from the environment.
+//! What [`install`](crate::install) starts: a plain struct, built in code.
 //!
-//! ## Environment
+//! This crate reads no environment variable. The `workbus` binary parses its
+//! flags and their `WORKBUS_*` variables once (clap) and builds a
+//! [`SubscribersConfig`] from them; an embedding program builds one the same way:
 //!
-//! | variable | meaning |
-//! |---|---|
-//! | `WORKBUS_LOG_FORMAT` | `pretty` (default): events as `tracing` events; `json`: events as Prefect JSON lines (and the server should use a JSON `tracing` layer) |
-//! | `WORKBUS_LOG_FILE` | with `json`: append the lines to this file instead of stdout |
-//! | `WORKBUS_WEBHOOK_URL` | one webhook, named `webhook`, sending every event here |
-//! | `WORKBUS_WEBHOOK_SECRET` | its Standard Webhooks secret (`whsec_…`) |
-//! | `WORKBUS_WEBHOOKS_FILE` | a JSON file defining more webhooks (below) |
-//! | `WORKBUS_WEBHOOK_REFUSE_PRIVATE` | `true`: the SSRF guard for every webhook (see [`crate::ssrf`]); default `false` |
+//! ```
+//! use workbus_subscribers::logger::JsonTarget;
+//! use workbus_subscribers::webhook::WebhookConfig;
+//! use workbus_subscribers::SubscribersConfig;
+//!
+//! let config = SubscribersConfig::default()
+//!     .json_lines(JsonTarget::Stdout)
+//!     .webhook(WebhookConfig::new("ops", "https://ops.example.com/hooks/workbus"))
+//!     .refuse_private_addresses();
+//! assert_eq!(config.webhooks.len(), 1);
+//! assert!(config.webhooks[0].refuse_private_addresses);
+//! ```
 //!
 //! ## The webhooks file
+//!
+//! [`webhooks_file`] reads more webhooks from a JSON file:
 //!
 //! ```json
 //! {"webhooks": [
@@ -28,13 +36,12 @@
 //! ```
 //!
 //! Only `url` is required. `secret` may be given inline, or `secret_env`
-//! names the variable holding it. `filter` is Prefect's event filter JSON.
-//! `buffer` and `overflow` (`"block"`, the default, or `"drop_newest"`) set
-//! how the registry feeds it.
+//! names the variable holding it (looked up through the function the caller
+//! passes). `filter` is Prefect's event filter JSON. `buffer` and `overflow`
+//! (`"block"`, the default, or `"drop_newest"`) set how the registry feeds it.
 
 #[cfg(feature = "webhook")]
 use std::path::Path;
-use std::path::PathBuf;
 
 use crate::Error;
 
@@ -46,22 +53,6 @@ pub enum LogFormat {
     Pretty,
     /// JSON logs; events as Prefect JSON lines.
     Json,
-}
-
-impl std::str::FromStr for LogFormat {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "pretty" | "" => Ok(LogFormat::Pretty),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(Error::InvalidSetting {
-                name: "WORKBUS_LOG_FORMAT".into(),
-                value: s.into(),
-                reason: "expected pretty or json".into(),
-            }),
-        }
-    }
 }
 
 /// Which subscribers [`install`](crate::install) starts, and how.
@@ -110,83 +101,40 @@ impl SubscribersConfig {
         }
     }
 
-    /// Reads the process environment (see the [module docs](self)).
-    pub fn from_env() -> Result<Self, Error> {
-        Self::from_vars(|k| std::env::var(k).ok())
+    /// Logs events as Prefect JSON lines to `target` (and tells the server, through
+    /// [`log_format`](Self::log_format), to write its own logs as JSON).
+    #[cfg(feature = "logger")]
+    pub fn json_lines(mut self, target: crate::logger::JsonTarget) -> Self {
+        self.log_format = LogFormat::Json;
+        self.logger = Some(crate::logger::LoggerConfig::json_lines(target));
+        self
     }
 
-    /// Reads settings through `var` instead of the environment (for tests, or flags).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
-        let mut config = SubscribersConfig::default();
-        if let Some(f) = var("WORKBUS_LOG_FORMAT") {
-            config.log_format = f.parse()?;
-        }
-        let log_file = var("WORKBUS_LOG_FILE").map(PathBuf::from);
-        #[cfg(feature = "logger")]
-        {
-            use crate::logger::{JsonTarget, LoggerConfig};
-            if config.log_format == LogFormat::Json {
-                let target = log_file.map_or(JsonTarget::Stdout, JsonTarget::File);
-                config.logger = Some(LoggerConfig::json_lines(target));
-            }
-        }
-        #[cfg(not(feature = "logger"))]
-        if config.log_format == LogFormat::Json || log_file.is_some() {
-            return Err(Error::FeatureDisabled("logger"));
-        }
+    /// Adds a webhook. It is checked when [`install`](crate::install) starts it, or
+    /// earlier by [`WebhookConfig::validate`](crate::webhook::WebhookConfig::validate).
+    #[cfg(feature = "webhook")]
+    pub fn webhook(mut self, hook: crate::webhook::WebhookConfig) -> Self {
+        self.webhooks.push(hook);
+        self
+    }
 
-        let url = var("WORKBUS_WEBHOOK_URL");
-        let secret = var("WORKBUS_WEBHOOK_SECRET");
-        let file = var("WORKBUS_WEBHOOKS_FILE").map(PathBuf::from);
-        let refuse_private = match var("WORKBUS_WEBHOOK_REFUSE_PRIVATE") {
-            None => false,
-            Some(v) => parse_bool(&v).ok_or_else(|| Error::InvalidSetting {
-                name: "WORKBUS_WEBHOOK_REFUSE_PRIVATE".into(),
-                value: v.clone(),
-                reason: "expected true or false".into(),
-            })?,
-        };
-        if url.is_none() && secret.is_some() {
-            return Err(Error::InvalidSetting {
-                name: "WORKBUS_WEBHOOK_SECRET".into(),
-                value: "(set)".into(),
-                reason: "WORKBUS_WEBHOOK_URL is not set".into(),
-            });
+    /// Turns the SSRF guard (see [`crate::ssrf`]) on for every webhook added so far.
+    #[cfg(feature = "webhook")]
+    pub fn refuse_private_addresses(mut self) -> Self {
+        for hook in &mut self.webhooks {
+            hook.refuse_private_addresses = true;
         }
+        self
+    }
+
+    /// Checks every webhook (its URL, its secret, its SSRF guard), as
+    /// [`install`](crate::install) would when it starts them.
+    pub fn validate(&self) -> Result<(), Error> {
         #[cfg(feature = "webhook")]
-        {
-            if let Some(url) = url {
-                let mut hook = crate::webhook::WebhookConfig::new("webhook", url);
-                hook.secret = secret;
-                hook.refuse_private_addresses = refuse_private;
-                hook.validate()?;
-                config.webhooks.push(hook);
-            }
-            if let Some(path) = file {
-                for mut hook in webhooks_file(&path, &var)? {
-                    if refuse_private && !hook.refuse_private_addresses {
-                        hook.refuse_private_addresses = true;
-                        hook.validate()?;
-                    }
-                    config.webhooks.push(hook);
-                }
-            }
+        for hook in &self.webhooks {
+            hook.validate()?;
         }
-        #[cfg(not(feature = "webhook"))]
-        if url.is_some() || file.is_some() || refuse_private {
-            return Err(Error::FeatureDisabled("webhook"));
-        }
-        Ok(config)
-    }
-}
-
-/// `true`/`false` as environment variables spell them.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
+        Ok(())
     }
 }
 

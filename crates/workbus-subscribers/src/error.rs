@@ -31,7 +31,7 @@ pub enum Error {
     /// A setting has a value this crate cannot use.
     #[error("invalid setting {name}={value:?}: {reason}")]
     InvalidSetting {
-        /// The environment variable or configuration key.
+        /// The configuration key (a webhook's field, a webhooks file's entry).
         name: String,
         /// The value given.
         value: String,

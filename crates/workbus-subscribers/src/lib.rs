@@ -39,8 +39,9 @@
 //!
 //! ## Wiring it up
 //!
-//! [`install`] starts what a [`SubscribersConfig`] asks for (from code or
-//! from the environment, [`SubscribersConfig::from_env`]) and returns the
+//! [`install`] starts what a [`SubscribersConfig`] asks for (built in code;
+//! this crate reads no environment variable, the `workbus` binary maps its
+//! flags onto one) and returns the
 //! [`Subscribers`]: the metrics to render, and the shutdown. The metrics can
 //! still be rendered after [`Subscribers::shutdown`].
 //!

@@ -60,20 +60,15 @@ async fn an_ip_literal_on_loopback_or_a_private_network_is_refused_when_configur
         // Off (the default), the same URL is fine.
         WebhookConfig::new("open", url).validate().unwrap();
     }
-    // The environment turns it on for every webhook.
-    let err = SubscribersConfig::from_vars(|k| match k {
-        "WORKBUS_WEBHOOK_URL" => Some("http://127.0.0.1:4300/hook".into()),
-        "WORKBUS_WEBHOOK_REFUSE_PRIVATE" => Some("true".into()),
-        _ => None,
-    })
-    .expect_err("refused");
+    // One switch turns it on for every webhook (the server's `--webhook-refuse-private`).
+    let err = SubscribersConfig::none()
+        .webhook(WebhookConfig::new("webhook", "http://127.0.0.1:4300/hook"))
+        .refuse_private_addresses()
+        .validate()
+        .expect_err("refused");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
-    let bad = SubscribersConfig::from_vars(|k| match k {
-        "WORKBUS_WEBHOOK_URL" => Some("http://127.0.0.1:4300/hook".into()),
-        "WORKBUS_WEBHOOK_REFUSE_PRIVATE" => Some("maybe".into()),
-        _ => None,
-    });
-    assert!(bad.is_err());
+    // A value of the switch that is neither true nor false (`maybe`) is the binary's to
+    // refuse: workbus-server's `binary.rs`, `bad_settings_exit_with_a_message`.
 }
 
 #[actix_rt::test]

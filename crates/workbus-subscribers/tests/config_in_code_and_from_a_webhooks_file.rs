@@ -1,11 +1,13 @@
-//! `SubscribersConfig::from_vars`: the environment variables the server
-//! passes on, and a file of several webhooks.
+//! `SubscribersConfig` built in code, and a file of several webhooks. The crate reads no
+//! environment variable: the `workbus` binary parses its flags and `WORKBUS_*` variables
+//! once and builds this config (its tests cover that mapping and the refusals of flags).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use workbus_subscribers::config::webhooks_file;
 use workbus_subscribers::logger::{JsonTarget, LogOutput};
-use workbus_subscribers::webhook::DeadLetterSink;
+use workbus_subscribers::webhook::{DeadLetterSink, WebhookConfig};
 use workbus_subscribers::{Error, LogFormat, SubscribersConfig};
 
 fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -16,9 +18,16 @@ fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |k| map.get(k).cloned()
 }
 
+fn hook(url: &str, secret: Option<&str>) -> WebhookConfig {
+    WebhookConfig {
+        secret: secret.map(str::to_owned),
+        ..WebhookConfig::new("webhook", url)
+    }
+}
+
 #[test]
-fn nothing_set_gives_the_pretty_logger_and_the_metrics() {
-    let c = SubscribersConfig::from_vars(vars(&[])).unwrap();
+fn the_default_is_the_pretty_logger_and_the_metrics() {
+    let c = SubscribersConfig::default();
     assert_eq!(c.log_format, LogFormat::Pretty);
     assert!(matches!(c.logger.unwrap().output, LogOutput::Tracing));
     assert!(c.metrics.is_some());
@@ -26,14 +35,11 @@ fn nothing_set_gives_the_pretty_logger_and_the_metrics() {
 }
 
 #[test]
-fn url_secret_and_json_logs_from_the_environment() {
-    let c = SubscribersConfig::from_vars(vars(&[
-        ("WORKBUS_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
-        ("WORKBUS_WEBHOOK_SECRET", "whsec_c2VjcmV0"),
-        ("WORKBUS_LOG_FORMAT", "JSON"),
-        ("WORKBUS_LOG_FILE", "/tmp/events.jsonl"),
-    ]))
-    .unwrap();
+fn url_secret_and_json_logs_in_code() {
+    let c = SubscribersConfig::default()
+        .json_lines(JsonTarget::File("/tmp/events.jsonl".into()))
+        .webhook(hook("http://127.0.0.1:9/hook", Some("whsec_c2VjcmV0")));
+    c.validate().unwrap();
     assert_eq!(c.log_format, LogFormat::Json);
     match c.logger.unwrap().output {
         LogOutput::JsonLines(JsonTarget::File(p)) => {
@@ -63,13 +69,9 @@ fn a_file_defines_several_webhooks_each_with_its_own_url_secret_and_filter() {
         ]}"#,
     )
     .unwrap();
-    let c = SubscribersConfig::from_vars(vars(&[
-        ("WORKBUS_WEBHOOKS_FILE", path.to_str().unwrap()),
-        ("OPS_SECRET", "whsec_b3Bz"),
-    ]))
-    .unwrap();
-    assert_eq!(c.webhooks.len(), 2);
-    let ops = &c.webhooks[0];
+    let webhooks = webhooks_file(&path, &vars(&[("OPS_SECRET", "whsec_b3Bz")])).unwrap();
+    assert_eq!(webhooks.len(), 2);
+    let ops = &webhooks[0];
     assert_eq!(ops.name, "ops");
     assert_eq!(ops.secret.as_deref(), Some("whsec_b3Bz"));
     assert_eq!(ops.timeout, Duration::from_millis(1500));
@@ -89,40 +91,38 @@ fn a_file_defines_several_webhooks_each_with_its_own_url_secret_and_filter() {
     assert_eq!(ops.feed.buffer, 100);
     assert_eq!(ops.feed.overflow, workbus_core::Overflow::DropNewest);
     assert!(ops.feed.filter.event.is_some());
-    assert_eq!(c.webhooks[1].name, "webhook-2");
+    assert_eq!(webhooks[1].name, "webhook-2");
+    // A `secret_env` that names an unset variable is refused, naming the file's entry.
+    assert!(matches!(
+        webhooks_file(&path, &vars(&[])).unwrap_err(),
+        Error::InvalidSetting { .. }
+    ));
 }
 
 #[test]
 fn bad_settings_are_refused_with_a_reason() {
-    let err = |pairs: &[(&str, &str)]| SubscribersConfig::from_vars(vars(pairs)).unwrap_err();
+    // An unknown log format and a secret without a URL are flags' mistakes: the binary
+    // refuses them (workbus-server's `binary.rs` and `binary_keeps_secrets_and_fails_clearly.rs`).
+    let err = |hook: WebhookConfig| {
+        SubscribersConfig::none()
+            .webhook(hook)
+            .validate()
+            .unwrap_err()
+    };
     assert!(matches!(
-        err(&[("WORKBUS_LOG_FORMAT", "xml")]),
-        Error::InvalidSetting { .. }
-    ));
-    assert!(matches!(
-        err(&[("WORKBUS_WEBHOOK_SECRET", "whsec_c2VjcmV0")]),
-        Error::InvalidSetting { .. }
-    ));
-    assert!(matches!(
-        err(&[
-            ("WORKBUS_WEBHOOK_URL", "http://x/"),
-            ("WORKBUS_WEBHOOK_SECRET", "whsec_not base64!")
-        ]),
+        err(hook("http://x/", Some("whsec_not base64!"))),
         Error::InvalidSecret { .. }
     ));
     assert!(matches!(
-        err(&[("WORKBUS_WEBHOOK_URL", "ftp://x/")]),
+        err(hook("ftp://x/", None)),
         Error::InvalidUrl { .. }
     ));
     // awc is built with rustls: https targets are accepted.
-    let https = SubscribersConfig::from_vars(vars(&[(
-        "WORKBUS_WEBHOOK_URL",
-        "https://hooks.example.com/x",
-    )]))
-    .expect("an https URL is accepted");
+    let https = SubscribersConfig::none().webhook(hook("https://hooks.example.com/x", None));
+    https.validate().expect("an https URL is accepted");
     assert_eq!(https.webhooks[0].url, "https://hooks.example.com/x");
     assert!(matches!(
-        err(&[("WORKBUS_WEBHOOKS_FILE", "/nonexistent/hooks.json")]),
+        webhooks_file("/nonexistent/hooks.json".as_ref(), &vars(&[])).unwrap_err(),
         Error::ConfigRead { .. }
     ));
 }
