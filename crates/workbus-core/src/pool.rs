@@ -225,6 +225,7 @@ impl WorkPool {
 
     fn set_status(&mut self, status: Status, now: Timestamp) {
         if self.status != status {
+            crate::stats::moved(&self.core.stats.pools, Some(self.status), Some(status));
             self.status = status;
             self.emit_status(now);
         }
@@ -362,6 +363,7 @@ impl Actor for WorkPool {
         // Chosen, not actix's default of 16: heartbeats arrive in bursts from many
         // workers, and a full mailbox makes every sender park and retry.
         ctx.set_mailbox_capacity(MAILBOX);
+        crate::stats::moved(&self.core.stats.pools, None, Some(self.status));
         // Prefect's order: the default queue's `created`, the pool's `created`, the pool's status.
         let default = CreateQueue {
             name: "default".to_owned(),
@@ -380,6 +382,10 @@ impl Actor for WorkPool {
             prefect::event_id(now),
         ));
         self.emit_status(now);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        crate::stats::moved(&self.core.stats.pools, Some(self.status), None);
     }
 }
 

@@ -126,6 +126,7 @@ impl WorkQueue {
         if self.status == status {
             return;
         }
+        crate::stats::moved(&self.core.stats.queues, Some(self.status), Some(status));
         self.status = status;
         // The registry adds the pool as related resource, from its link.
         self.core.emit(prefect::queue_status(
@@ -179,6 +180,11 @@ impl Actor for WorkQueue {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(crate::pool::MAILBOX);
+        crate::stats::moved(&self.core.stats.queues, None, Some(self.status));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        crate::stats::moved(&self.core.stats.queues, Some(self.status), None);
     }
 }
 

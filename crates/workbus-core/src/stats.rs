@@ -3,9 +3,13 @@
 //!
 //! Each counter is read on its own (a gauge, a total): no reader needs two
 //! of them to agree, so every access is `Relaxed`; the atomics order nothing
-//! else.
+//! else. A pool that changes status is taken from one count and then added
+//! to the other, so a reader between the two sees it in neither for that
+//! instant; each count is exact once the actor's handler has returned.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use workbus_events::prefect::Status;
 
 use crate::subscription::{SubscriptionId, SubscriptionInfo};
 
@@ -16,6 +20,32 @@ pub struct BusStats {
     pub(crate) subscribers: AtomicUsize,
     pub(crate) workers_online: AtomicUsize,
     pub(crate) subscriptions: dashmap::DashMap<SubscriptionId, SubscriptionInfo>,
+    /// Pools by status, indexed by [`slot`].
+    pub(crate) pools: [AtomicUsize; 3],
+    /// Queues by status, indexed by [`slot`].
+    pub(crate) queues: [AtomicUsize; 3],
+}
+
+/// Where a status is counted.
+fn slot(status: Status) -> usize {
+    match status {
+        Status::Ready => 0,
+        Status::NotReady => 1,
+        Status::Paused => 2,
+    }
+}
+
+/// Moves one from `from`'s count to `to`'s (`None`: created, or gone).
+pub(crate) fn moved(counts: &[AtomicUsize; 3], from: Option<Status>, to: Option<Status>) {
+    if from == to {
+        return;
+    }
+    if let Some(s) = from {
+        counts[slot(s)].fetch_sub(1, Ordering::Relaxed);
+    }
+    if let Some(s) = to {
+        counts[slot(s)].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl BusStats {
@@ -26,6 +56,15 @@ impl BusStats {
     /// Live subscriptions.
     pub fn subscribers(&self) -> usize {
         self.subscribers.load(Ordering::Relaxed)
+    }
+    /// Pools with this status now, read from the count the pools keep
+    /// (for gauges: no event stream to follow, nothing to reconcile).
+    pub fn pools(&self, status: Status) -> usize {
+        self.pools[slot(status)].load(Ordering::Relaxed)
+    }
+    /// Queues with this status now, likewise.
+    pub fn queues(&self, status: Status) -> usize {
+        self.queues[slot(status)].load(Ordering::Relaxed)
     }
     /// Workers online, over all pools.
     pub fn workers_online(&self) -> usize {
