@@ -46,7 +46,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use async_nats::jetstream::context::{Publish, PublishErrorKind};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use workbus_core::Deliver;
@@ -334,7 +335,7 @@ async fn publish_batch(
     let mut pending = Vec::with_capacity(batch.len());
     let mut error = None;
     for (subject, id, payload) in batch {
-        let publish = Publish::build()
+        let publish = PublishMessage::build()
             .payload(payload)
             .message_id(id)
             .header(ORIGIN_HEADER, node.as_ref());

@@ -21,7 +21,7 @@
 //! is opened again, after a backoff, if it was deleted.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,58 +40,29 @@ use crate::publisher::ORIGIN_HEADER;
 /// The origin given to a message that carries no `Workbus-Origin` header (not published by workbus).
 pub const UNKNOWN_ORIGIN: &str = "unknown";
 
-/// Counters of the consuming side, readable at any time.
-///
-/// Of the messages `received`: `ingested + skipped_own + duplicates + invalid`.
-#[derive(Debug, Default)]
-pub struct SourceStats {
-    pub(crate) received: AtomicU64,
-    pub(crate) ingested: AtomicU64,
-    pub(crate) skipped_own: AtomicU64,
-    pub(crate) duplicates: AtomicU64,
-    pub(crate) invalid: AtomicU64,
-    pub(crate) ack_failures: AtomicU64,
-    pub(crate) pull_errors: AtomicU64,
-    pub(crate) reopened: AtomicU64,
-    pub(crate) acks_pending: AtomicUsize,
-}
-
-impl SourceStats {
-    /// Messages delivered by the durable consumer.
-    pub fn received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
-    }
-    /// Other nodes' events handed to the local bus.
-    pub fn ingested(&self) -> u64 {
-        self.ingested.load(Ordering::Relaxed)
-    }
-    /// This node's own events, skipped.
-    pub fn skipped_own(&self) -> u64 {
-        self.skipped_own.load(Ordering::Relaxed)
-    }
-    /// Events delivered again (same id within the window), skipped.
-    pub fn duplicates(&self) -> u64 {
-        self.duplicates.load(Ordering::Relaxed)
-    }
-    /// Messages that were not valid events, terminated.
-    pub fn invalid(&self) -> u64 {
-        self.invalid.load(Ordering::Relaxed)
-    }
-    /// Acknowledgements the server did not confirm (the message will come again, and be skipped).
-    pub fn ack_failures(&self) -> u64 {
-        self.ack_failures.load(Ordering::Relaxed)
-    }
-    /// Failed pulls: missed heartbeats, no JetStream, a deleted consumer.
-    pub fn pull_errors(&self) -> u64 {
-        self.pull_errors.load(Ordering::Relaxed)
-    }
-    /// Times the consumer had to be opened again.
-    pub fn reopened(&self) -> u64 {
-        self.reopened.load(Ordering::Relaxed)
-    }
-    /// Acknowledgements sent and not confirmed yet.
-    pub fn acks_pending(&self) -> usize {
-        self.acks_pending.load(Ordering::Relaxed)
+workbus_subscribers::counters! {
+    /// Counters of the consuming side, readable at any time.
+    ///
+    /// Of the messages `received`: `ingested + skipped_own + duplicates + invalid`.
+    pub struct SourceStats {
+        /// Messages delivered by the durable consumer.
+        received: u64,
+        /// Other nodes' events handed to the local bus.
+        ingested: u64,
+        /// This node's own events, skipped.
+        skipped_own: u64,
+        /// Events delivered again (same id within the window), skipped.
+        duplicates: u64,
+        /// Messages that were not valid events, terminated.
+        invalid: u64,
+        /// Acknowledgements the server did not confirm (the message will come again, and be skipped).
+        ack_failures: u64,
+        /// Failed pulls: missed heartbeats, no JetStream, a deleted consumer.
+        pull_errors: u64,
+        /// Times the consumer had to be opened again.
+        reopened: u64,
+        /// Acknowledgements sent and not confirmed yet.
+        acks_pending: usize,
     }
 }
 

@@ -79,6 +79,9 @@ pub struct AppState {
     pub metrics: Option<workbus_subscribers::metrics::Metrics>,
     /// The NATS bridge's counters, when it runs.
     pub nats: Option<workbus_nats::BridgeStats>,
+    /// The server's own metric families (streams, history, client faults,
+    /// NATS), rendered at `GET /metrics` after the subscribers' ones.
+    pub server_metrics: metrics::ServerMetrics,
 }
 
 async fn not_found() -> actix_web::HttpResponse {
@@ -257,7 +260,7 @@ impl ServerBuilder {
         let state = AppState {
             bus: bus.clone(),
             history,
-            stream_stats,
+            stream_stats: stream_stats.clone(),
             auth: cfg.api_auth_string.as_deref().map(Arc::from),
             ws_buffer: cfg.websocket_client_buffer.max(1),
             body_limit: cfg.body_limit,
@@ -268,6 +271,10 @@ impl ServerBuilder {
                 ..cfg.websocket_limits
             },
             metrics: subscribers.as_ref().and_then(|s| s.metrics().cloned()),
+            server_metrics: metrics::ServerMetrics::new(
+                stream_stats.clone(),
+                bridge.as_ref().map(NatsBridge::stats),
+            ),
             nats: bridge.as_ref().map(NatsBridge::stats),
         };
         let services = self.services;

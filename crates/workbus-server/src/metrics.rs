@@ -1,7 +1,15 @@
 //! `GET /metrics`: the subscribers' Prometheus metrics, then the server's own.
 //!
-//! The text is Prometheus's exposition format 0.0.4
-//! ([`CONTENT_TYPE`](workbus_subscribers::metrics::CONTENT_TYPE)). It sits
+//! The server's families are a prometheus-client [`Collector`] in a
+//! [`Registry`] of their own ([`ServerMetrics`]), read from the server's
+//! counters at each scrape, and rendered next to the subscribers' registry
+//! ([`workbus_subscribers::metrics::Metrics`]).
+//!
+//! `GET /metrics` answers Prometheus's exposition format 0.0.4
+//! ([`CONTENT_TYPE`](workbus_subscribers::metrics::CONTENT_TYPE)), [`render`];
+//! [`render_openmetrics`] gives the same families and samples in the
+//! OpenMetrics text format
+//! ([`OPENMETRICS_CONTENT_TYPE`](workbus_subscribers::metrics::OPENMETRICS_CONTENT_TYPE)). It sits
 //! behind the same auth as the API when `WORKBUS_API_AUTH_STRING` is set, as
 //! every route of Prefect's server does: give the scraper `basic_auth` with the
 //! auth string split at its first `:`.
@@ -24,148 +32,213 @@
 //! | `workbus_nats_published_total`, `_ingested_total`, `_lost_total`, `_retries_total`, `_duplicates_total` | counter | the NATS bridge, when it runs |
 //! | `workbus_nats_buffered` | gauge | local events waiting for NATS |
 
-use std::fmt::Write as _;
+use std::fmt;
+use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
-use crate::AppState;
+use crate::{AppState, StreamStats};
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-    );
+/// The server's own metrics: a prometheus-client registry holding one
+/// collector that reads the server's counters (websocket streams, the event
+/// history, HTTP client faults, the NATS bridge) at each render. Cheap to
+/// clone.
+#[derive(Clone, Debug)]
+pub struct ServerMetrics {
+    registry: Arc<Registry>,
 }
 
-/// Renders every metric as Prometheus text.
-pub fn render(st: &AppState) -> String {
-    let mut out = st
-        .metrics
-        .as_ref()
-        .map(workbus_subscribers::metrics::Metrics::render)
-        .unwrap_or_default();
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    let s = &st.stream_stats;
-    family(
-        &mut out,
-        "workbus_websocket_connections",
-        "gauge",
-        "Websocket connections open, both event routes.",
-        s.connections(),
-    );
-    family(
-        &mut out,
-        "workbus_websocket_clients",
-        "gauge",
-        "Websocket clients streaming events.",
-        s.clients(),
-    );
-    family(
-        &mut out,
-        "workbus_websocket_cut_off_total",
-        "counter",
-        "Websocket clients closed for reading too slowly.",
-        s.cut_off(),
-    );
-    family(
-        &mut out,
-        "workbus_websocket_refused_total",
-        "counter",
-        "Websocket connections refused at the client limit.",
-        s.refused(),
-    );
-    family(
-        &mut out,
-        "workbus_websocket_queued_bytes",
-        "gauge",
-        "Bytes of live event frames waiting for websocket clients, all together.",
-        s.queued_bytes(),
-    );
-    family(
-        &mut out,
-        "workbus_websocket_handshakes",
-        "gauge",
-        "Websocket connections still in their handshake.",
-        s.handshakes(),
-    );
-    family(
-        &mut out,
-        "workbus_websocket_handshakes_refused_total",
-        "counter",
-        "Websocket upgrades refused at the handshake limit.",
-        s.handshakes_refused(),
-    );
-    family(
-        &mut out,
-        "workbus_event_history_events",
-        "gauge",
-        "Events held in the history.",
-        s.history_len(),
-    );
-    family(
-        &mut out,
-        "workbus_event_history_bytes",
-        "gauge",
-        "Bytes the history holds, as it estimates them.",
-        s.history_bytes(),
-    );
-    family(
-        &mut out,
-        "workbus_event_history_evicted_total",
-        "counter",
-        "Events dropped from the history at its count or byte bound.",
-        s.history_evicted(),
-    );
-    family(
-        &mut out,
-        "workbus_http_client_faults_total",
-        "counter",
-        "Malformed requests and broken connections reported by the HTTP layer.",
-        crate::logging::client_faults(),
-    );
-    if let Some(n) = &st.nats {
-        let (p, src) = (&n.publisher, &n.source);
-        for (name, help, value) in [
-            (
-                "workbus_nats_published_total",
-                "Local events JetStream acknowledged.",
-                p.published(),
-            ),
-            (
-                "workbus_nats_lost_total",
-                "Local events that will never reach the stream (overflow, refused, shutdown).",
-                p.lost(),
-            ),
-            (
-                "workbus_nats_retries_total",
-                "Publish retries.",
-                p.retries(),
-            ),
-            (
-                "workbus_nats_ingested_total",
-                "Other nodes' events fed into this bus.",
-                src.ingested(),
-            ),
-            (
-                "workbus_nats_duplicates_total",
-                "Other nodes' events received again and skipped.",
-                src.duplicates(),
-            ),
-        ] {
-            family(&mut out, name, "counter", help, value);
+impl ServerMetrics {
+    /// The server's families, read from `streams` and, when the bridge runs,
+    /// from `nats` (a `workbus_nats_*` family is there only when it runs).
+    pub fn new(streams: Arc<StreamStats>, nats: Option<workbus_nats::BridgeStats>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(ServerCollector { streams, nats }));
+        ServerMetrics {
+            registry: Arc::new(registry),
         }
-        family(
-            &mut out,
-            "workbus_nats_buffered",
-            "gauge",
-            "Local events waiting for NATS.",
-            p.buffered(),
-        );
     }
-    out
+
+    /// The registry, to render it with other registries or encoders.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+/// Reads the server's counters into metric families at each scrape.
+struct ServerCollector {
+    streams: Arc<StreamStats>,
+    nats: Option<workbus_nats::BridgeStats>,
+}
+
+impl fmt::Debug for ServerCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerCollector")
+            .field("nats", &self.nats.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One family without labels. `name` is the family's name: a counter's
+/// sample gets `_total` from the encoder.
+fn encode_one(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: Value,
+) -> Result<(), fmt::Error> {
+    match value {
+        Value::Counter(n) => ConstCounter::new(n).encode(encoder.encode_descriptor(
+            name,
+            help,
+            None,
+            MetricType::Counter,
+        )?),
+        Value::Gauge(n) => ConstGauge::new(n).encode(encoder.encode_descriptor(
+            name,
+            help,
+            None,
+            MetricType::Gauge,
+        )?),
+    }
+}
+
+/// A family's one sample.
+#[derive(Clone, Copy, Debug)]
+enum Value {
+    Counter(u64),
+    Gauge(usize),
+}
+
+impl Collector for ServerCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let s = &self.streams;
+        let families = [
+            (
+                "workbus_websocket_connections",
+                "Websocket connections open, both event routes.",
+                Value::Gauge(s.connections()),
+            ),
+            (
+                "workbus_websocket_clients",
+                "Websocket clients streaming events.",
+                Value::Gauge(s.clients()),
+            ),
+            (
+                "workbus_websocket_cut_off",
+                "Websocket clients closed for reading too slowly.",
+                Value::Counter(s.cut_off()),
+            ),
+            (
+                "workbus_websocket_refused",
+                "Websocket connections refused at the client limit.",
+                Value::Counter(s.refused()),
+            ),
+            (
+                "workbus_websocket_queued_bytes",
+                "Bytes of live event frames waiting for websocket clients, all together.",
+                Value::Gauge(s.queued_bytes()),
+            ),
+            (
+                "workbus_websocket_handshakes",
+                "Websocket connections still in their handshake.",
+                Value::Gauge(s.handshakes()),
+            ),
+            (
+                "workbus_websocket_handshakes_refused",
+                "Websocket upgrades refused at the handshake limit.",
+                Value::Counter(s.handshakes_refused()),
+            ),
+            (
+                "workbus_event_history_events",
+                "Events held in the history.",
+                Value::Gauge(s.history_len()),
+            ),
+            (
+                "workbus_event_history_bytes",
+                "Bytes the history holds, as it estimates them.",
+                Value::Gauge(s.history_bytes()),
+            ),
+            (
+                "workbus_event_history_evicted",
+                "Events dropped from the history at its count or byte bound.",
+                Value::Counter(s.history_evicted()),
+            ),
+            (
+                "workbus_http_client_faults",
+                "Malformed requests and broken connections reported by the HTTP layer.",
+                Value::Counter(crate::logging::client_faults()),
+            ),
+        ];
+        for (name, help, value) in families {
+            encode_one(&mut encoder, name, help, value)?;
+        }
+        if let Some(n) = &self.nats {
+            let (p, src) = (&n.publisher, &n.source);
+            let families = [
+                (
+                    "workbus_nats_published",
+                    "Local events JetStream acknowledged.",
+                    Value::Counter(p.published()),
+                ),
+                (
+                    "workbus_nats_lost",
+                    "Local events that will never reach the stream (overflow, refused, shutdown).",
+                    Value::Counter(p.lost()),
+                ),
+                (
+                    "workbus_nats_retries",
+                    "Publish retries.",
+                    Value::Counter(p.retries()),
+                ),
+                (
+                    "workbus_nats_ingested",
+                    "Other nodes' events fed into this bus.",
+                    Value::Counter(src.ingested()),
+                ),
+                (
+                    "workbus_nats_duplicates",
+                    "Other nodes' events received again and skipped.",
+                    Value::Counter(src.duplicates()),
+                ),
+                (
+                    "workbus_nats_buffered",
+                    "Local events waiting for NATS.",
+                    Value::Gauge(p.buffered()),
+                ),
+            ];
+            for (name, help, value) in families {
+                encode_one(&mut encoder, name, help, value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every metric as Prometheus text 0.0.4: the subscribers' families (when
+/// they are installed), then the server's.
+pub fn render(st: &AppState) -> String {
+    let server = st.server_metrics.registry();
+    match &st.metrics {
+        Some(m) => m.render_with(&[server]),
+        None => workbus_subscribers::metrics::encode_prometheus(&[server]),
+    }
+}
+
+/// Every metric in the OpenMetrics text format: the same families and
+/// samples as [`render`], ending with one `# EOF`.
+pub fn render_openmetrics(st: &AppState) -> String {
+    let server = st.server_metrics.registry();
+    match &st.metrics {
+        Some(m) => m.render_openmetrics_with(&[server]),
+        None => workbus_subscribers::metrics::encode_openmetrics(&[server]),
+    }
 }
 
 /// `GET /metrics`.
@@ -173,4 +246,49 @@ pub(crate) async fn metrics(st: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(workbus_subscribers::metrics::CONTENT_TYPE)
         .body(render(&st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workbus_subscribers::metrics::{encode_openmetrics, encode_prometheus};
+
+    #[test]
+    fn server_families_keep_their_names_and_text_in_both_formats() {
+        let streams = Arc::new(StreamStats::default());
+        let m = ServerMetrics::new(streams, None);
+
+        // Prometheus text: what the hand-formatted families were, byte for byte.
+        let text = encode_prometheus(&[m.registry()]);
+        for family in [
+            "# HELP workbus_websocket_connections Websocket connections open, both event routes.\n\
+             # TYPE workbus_websocket_connections gauge\n\
+             workbus_websocket_connections 0\n",
+            "# HELP workbus_websocket_cut_off_total Websocket clients closed for reading too slowly.\n\
+             # TYPE workbus_websocket_cut_off_total counter\n\
+             workbus_websocket_cut_off_total 0\n",
+            "# HELP workbus_event_history_evicted_total Events dropped from the history at its count or byte bound.\n\
+             # TYPE workbus_event_history_evicted_total counter\n\
+             workbus_event_history_evicted_total 0\n",
+        ] {
+            assert!(text.contains(family), "{family} not in:\n{text}");
+        }
+        assert!(
+            !text.contains("workbus_nats"),
+            "no bridge, no NATS families"
+        );
+        assert!(!text.contains("# EOF"));
+
+        // OpenMetrics: a counter's family has no suffix, its sample has; one EOF.
+        let open = encode_openmetrics(&[m.registry()]);
+        assert!(
+            open.contains(
+                "# TYPE workbus_websocket_cut_off counter\nworkbus_websocket_cut_off_total 0\n"
+            ),
+            "{open}"
+        );
+        assert!(open.contains("# TYPE workbus_event_history_events gauge\n"));
+        assert!(open.ends_with("# EOF\n"));
+        assert_eq!(open.matches("# EOF").count(), 1);
+    }
 }

@@ -31,6 +31,7 @@
 //!    "batch": {"max_events": 100, "max_wait_ms": 1000},
 //!    "dead_letter_file": "/var/lib/workbus/ops-dead.jsonl",
 //!    "dead_letter_max_bytes": 67108864, "refuse_private_addresses": true,
+//!    "root_certificates_file": "/etc/workbus/private-ca.pem",
 //!    "headers": {"x-team": "ops"}}
 //! ]}
 //! ```
@@ -39,6 +40,8 @@
 //! names the variable holding it (looked up through the function the caller
 //! passes). `filter` is Prefect's event filter JSON. `buffer` and `overflow`
 //! (`"block"`, the default, or `"drop_newest"`) set how the registry feeds it.
+//! `root_certificates_file` is a PEM file of certificates (a private CA's)
+//! that `https://` targets may chain to, besides the web PKI roots.
 
 #[cfg(feature = "webhook")]
 use std::path::Path;
@@ -195,6 +198,13 @@ pub fn webhooks_file(
             hook.dead_letter_max_bytes = max;
         }
         hook.refuse_private_addresses = w.refuse_private_addresses;
+        if let Some(p) = w.root_certificates_file {
+            let pem = std::fs::read(&p).map_err(|source| Error::ConfigRead {
+                path: p.clone(),
+                source,
+            })?;
+            hook = hook.root_certificates_pem(pem)?;
+        }
         hook.validate()?;
         out.push(hook);
     }
@@ -236,6 +246,7 @@ mod file {
         pub(super) refuse_private_addresses: bool,
         pub(super) buffer: Option<usize>,
         pub(super) overflow: Option<Overflow>,
+        pub(super) root_certificates_file: Option<PathBuf>,
     }
 
     #[derive(Deserialize)]

@@ -71,6 +71,10 @@ use crate::telemetry::{DropReason, Telemetry};
 use crate::toolkit::{guard, Drain, Feed, Handle, MAILBOX};
 use crate::Error;
 
+/// The prometheus-client crate these metrics are built with, for
+/// [`Metrics::render_with`]'s registries and their collectors.
+pub use prometheus_client;
+
 /// The `Content-Type` of [`Metrics::render`]'s output: Prometheus's text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -280,28 +284,48 @@ impl Metrics {
     }
 
     /// The metrics in Prometheus's text exposition format 0.0.4, for
-    /// `GET /metrics` (serve it with [`CONTENT_TYPE`]): the OpenMetrics text of
-    /// [`render_openmetrics`](Self::render_openmetrics) with each counter's
-    /// `# HELP` and `# TYPE` naming its samples (`…_total`), and without the
+    /// `GET /metrics` (serve it with [`CONTENT_TYPE`]): the families of
+    /// [`render_openmetrics`](Self::render_openmetrics), with each counter's
+    /// `# HELP` and `# TYPE` naming its samples (`…_total`), and without
     /// `# UNIT` and `# EOF` lines. Every Prometheus-format parser reads it.
     pub fn render(&self) -> String {
-        to_prometheus_text(&self.render_openmetrics())
+        self.render_with(&[])
+    }
+
+    /// [`render`](Self::render), followed by the families of other
+    /// registries: an embedder's (the server's own, say), served on the same
+    /// `GET /metrics`. Their names must not clash with these.
+    pub fn render_with(&self, more: &[&Registry]) -> String {
+        self.refresh();
+        let mut all = Vec::with_capacity(1 + more.len());
+        all.push(&self.0.registry);
+        all.extend_from_slice(more);
+        encode_prometheus(&all)
     }
 
     /// The metrics in the OpenMetrics text format (serve it with
     /// [`OPENMETRICS_CONTENT_TYPE`]), for scrapers that ask for it.
     pub fn render_openmetrics(&self) -> String {
+        self.render_openmetrics_with(&[])
+    }
+
+    /// [`render_openmetrics`](Self::render_openmetrics), followed by the
+    /// families of other registries, before the one `# EOF`.
+    pub fn render_openmetrics_with(&self, more: &[&Registry]) -> String {
+        self.refresh();
+        let mut all = Vec::with_capacity(1 + more.len());
+        all.push(&self.0.registry);
+        all.extend_from_slice(more);
+        encode_openmetrics(&all)
+    }
+
+    /// Reads what is read at each render rather than counted (workers online).
+    fn refresh(&self) {
         if let Some(stats) = lock(&self.0.deliveries.bus).as_ref() {
             self.0
                 .workers_online
                 .set(i64::try_from(stats.workers_online()).unwrap_or(i64::MAX));
         }
-        let mut out = String::with_capacity(4096);
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.0.registry) {
-            // Writing to a String fails only if an encoder reports an error itself.
-            tracing::error!(%error, "could not render the metrics");
-        }
-        out
     }
 
     pub(crate) fn observe_latency(&self, subscriber: &str, latency: Duration) {
@@ -361,43 +385,37 @@ impl Metrics {
     }
 }
 
-/// Rewrites OpenMetrics text as Prometheus text 0.0.4: a counter family's
-/// `HELP` and `TYPE` name its samples (`x_total`), `UNIT` and `EOF` go.
-fn to_prometheus_text(open: &str) -> String {
-    let mut out = String::with_capacity(open.len() + 256);
-    let mut help: Option<&str> = None;
-    for line in open.lines() {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            if let Some(h) = help.replace(rest) {
-                push_line(&mut out, &["# HELP ", h]);
-            }
-        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
-            let name = if kind == "counter" {
-                format!("{name}_total")
-            } else {
-                name.to_owned()
-            };
-            if let Some(h) = help.take() {
-                let text = h.split_once(' ').map_or("", |(_, t)| t);
-                push_line(&mut out, &["# HELP ", &name, " ", text]);
-            }
-            push_line(&mut out, &["# TYPE ", &name, " ", kind]);
-        } else if line.starts_with("# UNIT ") || line == "# EOF" {
-            continue;
-        } else {
-            if let Some(h) = help.take() {
-                push_line(&mut out, &["# HELP ", h]);
-            }
-            push_line(&mut out, &[line]);
+/// Renders registries, one after the other, in Prometheus's text
+/// exposition format 0.0.4 (serve it with [`CONTENT_TYPE`]).
+///
+/// [`Metrics::render_with`] does this with the subscribers' registry first;
+/// this is for registries without it (the `metrics` subscriber not installed).
+pub fn encode_prometheus(registries: &[&Registry]) -> String {
+    let mut out = String::with_capacity(4096);
+    for registry in registries {
+        if let Err(error) = prometheus_client::encoding::prometheus_text::encode(&mut out, registry)
+        {
+            // Writing to a String fails only if an encoder reports an error itself.
+            tracing::error!(%error, "could not render the metrics");
         }
     }
     out
 }
 
-fn push_line(out: &mut String, parts: &[&str]) {
-    parts.iter().for_each(|p| out.push_str(p));
-    out.push('\n');
+/// Renders registries, one after the other, in the OpenMetrics text format
+/// (serve it with [`OPENMETRICS_CONTENT_TYPE`]), ending with one `# EOF`.
+pub fn encode_openmetrics(registries: &[&Registry]) -> String {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
+    let mut out = String::with_capacity(4096);
+    let result = registries
+        .iter()
+        .try_for_each(|registry| encode_registry(&mut out, registry))
+        .and_then(|()| encode_eof(&mut out));
+    if let Err(error) = result {
+        // Writing to a String fails only if an encoder reports an error itself.
+        tracing::error!(%error, "could not render the metrics");
+    }
+    out
 }
 
 /// The metrics subscriber's configuration.

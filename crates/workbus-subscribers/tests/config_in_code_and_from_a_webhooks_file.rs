@@ -100,6 +100,39 @@ fn a_file_defines_several_webhooks_each_with_its_own_url_secret_and_filter() {
 }
 
 #[test]
+fn a_file_names_a_pem_file_of_roots_to_trust_for_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["hooks.internal".into()]).unwrap();
+    let ca = dir.path().join("private-ca.pem");
+    std::fs::write(&ca, made.cert.pem()).unwrap();
+    let path = dir.path().join("hooks.json");
+    let hooks = serde_json::json!({"webhooks": [
+        {"url": "https://hooks.internal/hook", "root_certificates_file": ca},
+        {"url": "https://other.internal/hook", "root_certificates_file": dir.path().join("missing.pem")},
+    ]});
+    std::fs::write(&path, hooks.to_string()).unwrap();
+    let err =
+        SubscribersConfig::from_vars(vars(&[("WORKBUS_WEBHOOKS_FILE", path.to_str().unwrap())]))
+            .unwrap_err();
+    assert!(
+        matches!(&err, Error::ConfigRead { path, .. } if path.ends_with("missing.pem")),
+        "{err:?}"
+    );
+
+    let hooks = serde_json::json!({"webhooks": [
+        {"url": "https://hooks.internal/hook", "root_certificates_file": ca},
+    ]});
+    std::fs::write(&path, hooks.to_string()).unwrap();
+    let c =
+        SubscribersConfig::from_vars(vars(&[("WORKBUS_WEBHOOKS_FILE", path.to_str().unwrap())]))
+            .unwrap();
+    assert_eq!(
+        c.webhooks[0].extra_root_certificates,
+        vec![made.cert.der().to_vec()]
+    );
+}
+
+#[test]
 fn bad_settings_are_refused_with_a_reason() {
     // An unknown log format and a secret without a URL are flags' mistakes: the binary
     // refuses them (workbus-server's `binary.rs` and `binary_keeps_secrets_and_fails_clearly.rs`).

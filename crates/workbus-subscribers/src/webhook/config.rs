@@ -132,7 +132,9 @@ pub struct WebhookConfig {
     /// [`crate::ssrf`]). Off by default.
     pub refuse_private_addresses: bool,
     /// Certificates (DER) trusted for `https://` targets besides the
-    /// built-in web PKI roots: a private CA, or a test's own.
+    /// built-in web PKI roots: a private CA, or a test's own. Add them with
+    /// [`root_certificate`](Self::root_certificate) (DER) or
+    /// [`root_certificates_pem`](Self::root_certificates_pem) (PEM).
     pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
@@ -256,10 +258,54 @@ impl WebhookConfig {
     }
 
     /// Trusts this certificate (DER) for `https://` targets, besides the
-    /// built-in web PKI roots.
+    /// built-in web PKI roots. It is checked when the webhook starts: one
+    /// that does not parse is refused with [`Error::InvalidSetting`].
     pub fn root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
         self.extra_root_certificates.push(der.into());
         self
+    }
+
+    /// Trusts every certificate of this PEM text for `https://` targets,
+    /// besides the built-in web PKI roots: a private CA's bundle, one or more
+    /// `-----BEGIN CERTIFICATE-----` blocks (other blocks, such as keys, are
+    /// skipped). The webhooks file takes the same as `root_certificates_file`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] when a block is not valid PEM, or the text
+    /// holds no certificate.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use workbus_subscribers::webhook::WebhookConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/workbus/private-ca.pem")?;
+    /// let hook = WebhookConfig::new("ops", "https://ops.internal/hooks/workbus")
+    ///     .root_certificates_pem(ca)?;
+    /// # let _ = hook;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Self, Error> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+
+        let bad = |reason: String| Error::InvalidSetting {
+            name: format!("webhook {:?} root certificate", self.name),
+            value: "(PEM)".into(),
+            reason,
+        };
+        let certs = CertificateDer::pem_slice_iter(pem.as_ref())
+            .map(|cert| cert.map(|c| c.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no CERTIFICATE block in the PEM text".into()));
+        }
+        self.extra_root_certificates.extend(certs);
+        Ok(self)
     }
 
     /// Checks the URL, the secret, the headers and the numbers.
@@ -338,5 +384,25 @@ mod millis {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_roots_are_read_as_der_and_text_without_a_certificate_is_refused() {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let bundle = format!("{}{}", made.cert.pem(), made.signing_key.serialize_pem());
+        let hook = WebhookConfig::new("hook", "https://example.com/hook")
+            .root_certificates_pem(bundle)
+            .unwrap();
+        assert_eq!(hook.extra_root_certificates, vec![made.cert.der().to_vec()]);
+
+        let err = WebhookConfig::new("hook", "https://example.com/hook")
+            .root_certificates_pem("not a certificate")
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
     }
 }

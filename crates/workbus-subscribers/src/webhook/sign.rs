@@ -4,7 +4,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::SecretError;
@@ -47,7 +47,8 @@ impl Signer {
             return Err(SecretError::Empty);
         }
         // HMAC takes a key of any length, so this never fails for a non-empty key.
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).map_err(|_| SecretError::Empty)?;
+        let mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&key).map_err(|_| SecretError::Empty)?;
         Ok(Signer { mac })
     }
 

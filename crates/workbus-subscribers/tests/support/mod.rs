@@ -1,4 +1,4 @@
-//! A real HTTP webhook target (actix-web on 127.0.0.1, port 0) whose answers
+//! A real HTTP or HTTPS webhook target (actix-web on 127.0.0.1, port 0) whose answers
 //! a test scripts per request, and helpers shared by the tests.
 #![allow(dead_code)]
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// What the target answers to one request.
@@ -57,6 +57,21 @@ pub struct Target {
 impl Target {
     /// Starts a target on the current actix system; `script(webhook_id, attempt)` picks each answer.
     pub fn start(script: impl Fn(&str, u32) -> Reply + Send + Sync + 'static) -> Target {
+        Self::start_on(None, script)
+    }
+
+    /// Like [`Target::start`], serving `https://` with this TLS configuration.
+    pub fn start_https(
+        tls: rustls::ServerConfig,
+        script: impl Fn(&str, u32) -> Reply + Send + Sync + 'static,
+    ) -> Target {
+        Self::start_on(Some(tls), script)
+    }
+
+    fn start_on(
+        tls: Option<rustls::ServerConfig>,
+        script: impl Fn(&str, u32) -> Reply + Send + Sync + 'static,
+    ) -> Target {
         quiet_drop_panics();
         let state = Arc::new(Mutex::new(State::default()));
         let script: Arc<Script> = Arc::new(script);
@@ -68,10 +83,15 @@ impl Target {
         })
         .workers(1)
         .disable_signals()
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))
-        .expect("bind 127.0.0.1:0");
-        let url = format!("http://{}/hook", server.addrs()[0]);
+        .shutdown_timeout(1);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(tls) => server
+                .bind_rustls_0_23(("127.0.0.1", 0), tls)
+                .expect("bind 127.0.0.1:0 with TLS"),
+            None => server.bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0"),
+        };
+        let url = format!("{scheme}://{}/hook", server.addrs()[0]);
         let server = server.run();
         let handle = server.handle();
         actix::spawn(server);
