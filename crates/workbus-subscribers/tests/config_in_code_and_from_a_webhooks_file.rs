@@ -111,9 +111,7 @@ fn a_file_names_a_pem_file_of_roots_to_trust_for_https() {
         {"url": "https://other.internal/hook", "root_certificates_file": dir.path().join("missing.pem")},
     ]});
     std::fs::write(&path, hooks.to_string()).unwrap();
-    let err =
-        SubscribersConfig::from_vars(vars(&[("WORKBUS_WEBHOOKS_FILE", path.to_str().unwrap())]))
-            .unwrap_err();
+    let err = webhooks_file(&path, &vars(&[])).unwrap_err();
     assert!(
         matches!(&err, Error::ConfigRead { path, .. } if path.ends_with("missing.pem")),
         "{err:?}"
@@ -123,11 +121,9 @@ fn a_file_names_a_pem_file_of_roots_to_trust_for_https() {
         {"url": "https://hooks.internal/hook", "root_certificates_file": ca},
     ]});
     std::fs::write(&path, hooks.to_string()).unwrap();
-    let c =
-        SubscribersConfig::from_vars(vars(&[("WORKBUS_WEBHOOKS_FILE", path.to_str().unwrap())]))
-            .unwrap();
+    let webhooks = webhooks_file(&path, &vars(&[])).unwrap();
     assert_eq!(
-        c.webhooks[0].extra_root_certificates,
+        webhooks[0].extra_root_certificates,
         vec![made.cert.der().to_vec()]
     );
 }
