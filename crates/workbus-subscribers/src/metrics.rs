@@ -12,7 +12,7 @@
 //! | `workbus_events_emitted_total` | counter | `event` | every event the metrics subscriber receives (it subscribes to all, losing none) |
 //! | `workbus_events_delivered_total` | counter | `subscriber` | the registry's count of events placed in each subscriber's mailbox |
 //! | `workbus_events_dropped_total` | counter | `subscriber`, `reason` | `overflow` and `closed` from the registry; `panic`, `write_failed`, `dead_letter_failed`, `dead_letter_full` from the subscribers of this crate |
-//! | `workbus_work_pools` | gauge | `status` | pools per status (`READY`, `NOT_READY`, `PAUSED`), from `created`/status/`deleted` events |
+//! | `workbus_work_pools` | gauge | `status` | pools per status (`READY`, `NOT_READY`, `PAUSED`): the bus's count, read at each render |
 //! | `workbus_work_queues` | gauge | `status` | queues per status, likewise |
 //! | `workbus_workers_online` | gauge | | the bus's count, read at each render |
 //! | `workbus_delivery_latency_seconds` | histogram | `subscriber` | from the bus taking an event in to a subscriber's handler receiving it |
@@ -26,11 +26,11 @@
 //!
 //! ## Counting pools and queues
 //!
-//! A pool counts from its first status event (which Prefect emits right
-//! after `created`); a queue from its `created` (as `NOT_READY`, corrected
-//! from the bus for a queue created paused, since no event says so); both
-//! stop counting at `deleted`. Pools and queues that existed before the
-//! metrics subscribed are read from the bus when it starts.
+//! The pool and queue actors keep their counts by status in the bus's
+//! [`BusStats`](workbus_core::BusStats) as they start, change status and
+//! stop; a render reads them. So the gauges hold for pools and queues that
+//! existed before the metrics subscribed, and for a queue created paused,
+//! with nothing to reconcile.
 //!
 //! # Examples
 //!
@@ -63,9 +63,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use uuid::Uuid;
 use workbus_core::{Bus, BusStats, Deliver, SharedEvent, Status, SubscriptionId};
-use workbus_events::prefect;
 
 use crate::telemetry::{DropReason, Telemetry};
 use crate::toolkit::{guard, Drain, Feed, Handle, MAILBOX};
@@ -228,17 +226,11 @@ impl Metrics {
         self.attach(bus);
         let name: Arc<str> = config.name.as_str().into();
         let addr = {
-            let (metrics, bus, name) = (self.clone(), bus.clone(), name.clone());
+            let (metrics, name) = (self.clone(), name.clone());
             Supervisor::start(move |_| MetricsSubscriber {
                 telemetry: Telemetry::new(Some(metrics.clone())),
                 metrics,
-                bus,
                 name,
-                pools: HashMap::new(),
-                queues: HashMap::new(),
-                seq: 0,
-                seeding: false,
-                tombstones: Default::default(),
             })
         };
         let handle = Handle::subscribe(
@@ -249,37 +241,6 @@ impl Metrics {
             &config.feed,
         )
         .await?;
-        // Count what exists already; an event seen meanwhile wins over what is read here.
-        let seq = addr.send(Seeding(true)).await.unwrap_or(0);
-        let mut reads = Vec::new();
-        for pool in bus.pools().await {
-            if let Some(status) = pool.status {
-                let id = format!("prefect.work-pool.{}", pool.id);
-                reads.push((Kind::Pool, id, status));
-            }
-            if let Ok(queues) = bus.queues(&pool.name).await {
-                for q in queues {
-                    reads.push((
-                        Kind::Queue,
-                        format!("prefect.work-queue.{}", q.id),
-                        q.status,
-                    ));
-                }
-            }
-        }
-        for (kind, id, status) in reads {
-            let seed = Correct {
-                kind,
-                id,
-                status,
-                seq,
-                seed: true,
-            };
-            if addr.send(seed).await.is_err() {
-                break;
-            }
-        }
-        let _ = addr.send(Seeding(false)).await;
         Ok(handle)
     }
 
@@ -319,12 +280,24 @@ impl Metrics {
         encode_openmetrics(&all)
     }
 
-    /// Reads what is read at each render rather than counted (workers online).
+    /// Reads the gauges from the counts the bus's actors keep (pools and
+    /// queues by status, workers online), at each render: nothing to follow
+    /// or reconcile between renders.
     fn refresh(&self) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         if let Some(stats) = lock(&self.0.deliveries.bus).as_ref() {
-            self.0
-                .workers_online
-                .set(i64::try_from(stats.workers_online()).unwrap_or(i64::MAX));
+            self.0.workers_online.set(gauge(stats.workers_online()));
+            for status in STATUSES {
+                let label = [("status", status.as_str())];
+                self.0
+                    .pools
+                    .get_or_create(&label)
+                    .set(gauge(stats.pools(status)));
+                self.0
+                    .queues
+                    .get_or_create(&label)
+                    .set(gauge(stats.queues(status)));
+            }
         }
     }
 
@@ -374,14 +347,6 @@ impl Metrics {
 
     fn count_emitted(&self, event: &str) {
         self.0.emitted.get_or_create(&one("event", event)).inc();
-    }
-
-    fn gauge(&self, kind: Kind, status: Status) -> Gauge {
-        let family = match kind {
-            Kind::Pool => &self.0.pools,
-            Kind::Queue => &self.0.queues,
-        };
-        family.get_or_create(&[("status", status.as_str())]).clone()
     }
 }
 
@@ -539,103 +504,16 @@ impl Collector for SharedCollector {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Pool,
-    Queue,
-}
-
-/// A status read from the bus, applied only if no event about the resource
-/// was handled after `seq`.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Correct {
-    kind: Kind,
-    id: String,
-    status: Status,
-    seq: u64,
-    /// Read when the subscriber started: the resource may not have been seen yet.
-    seed: bool,
-}
-
-/// Starts (`true`) or ends seeding; answers the current sequence number.
-#[derive(Message)]
-#[rtype(result = "u64")]
-struct Seeding(bool);
-
 /// The actor that turns events into metrics.
 struct MetricsSubscriber {
     metrics: Metrics,
     telemetry: Telemetry,
-    bus: Bus,
     name: Arc<str>,
-    /// Resource id → (status, sequence number of the last event about it).
-    pools: HashMap<Box<str>, (Status, u64)>,
-    queues: HashMap<Box<str>, (Status, u64)>,
-    seq: u64,
-    /// Whether statuses of resources that existed before are being read.
-    seeding: bool,
-    /// Resources deleted while seeding, so a late read does not bring them back.
-    tombstones: std::collections::HashSet<Box<str>>,
 }
 
 impl MetricsSubscriber {
-    fn table(&mut self, kind: Kind) -> &mut HashMap<Box<str>, (Status, u64)> {
-        match kind {
-            Kind::Pool => &mut self.pools,
-            Kind::Queue => &mut self.queues,
-        }
-    }
-
-    fn set(&mut self, kind: Kind, id: &str, status: Status, seq: u64) {
-        let old = self.table(kind).insert(id.into(), (status, seq));
-        if let Some((old, _)) = old {
-            self.metrics.gauge(kind, old).dec();
-        }
-        self.metrics.gauge(kind, status).inc();
-    }
-
-    fn remove(&mut self, kind: Kind, id: &str) {
-        if self.seeding {
-            self.tombstones.insert(id.into());
-        }
-        if let Some((old, _)) = self.table(kind).remove(id) {
-            self.metrics.gauge(kind, old).dec();
-        }
-    }
-
-    /// Handles one event; returns a queue id to look up (created, status unknown).
-    fn count(&mut self, event: &SharedEvent) -> Option<(String, u64)> {
+    fn count(&mut self, event: &SharedEvent) {
         self.metrics.count_emitted(&event.event);
-        self.seq += 1;
-        let seq = self.seq;
-        let id = event.resource.id();
-        let name: &str = &event.event;
-        let kind = if name.starts_with("prefect.work-pool.") {
-            Kind::Pool
-        } else if name.starts_with("prefect.work-queue.") {
-            Kind::Queue
-        } else {
-            return None;
-        };
-        match name {
-            prefect::POOL_READY | prefect::QUEUE_READY => self.set(kind, id, Status::Ready, seq),
-            prefect::POOL_NOT_READY | prefect::QUEUE_NOT_READY => {
-                self.set(kind, id, Status::NotReady, seq)
-            }
-            prefect::POOL_PAUSED | prefect::QUEUE_PAUSED => self.set(kind, id, Status::Paused, seq),
-            prefect::POOL_DELETED | prefect::QUEUE_DELETED => self.remove(kind, id),
-            prefect::QUEUE_CREATED => {
-                self.set(kind, id, Status::NotReady, seq);
-                return Some((id.to_owned(), seq));
-            }
-            _ => {
-                if let Some(entry) = self.table(kind).get_mut(id) {
-                    entry.1 = seq;
-                }
-            }
-        }
-        None
     }
 }
 
@@ -659,78 +537,12 @@ impl Handler<Deliver> for MetricsSubscriber {
     fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
         let (name, telemetry) = (self.name.clone(), self.telemetry.clone());
         telemetry.latency(&name, event.emitted_at().elapsed());
-        let lookup = guard(
+        guard(
             ctx,
             &name,
             || telemetry.panicked(&name),
             || self.count(&event),
-        )
-        .flatten();
-        // A queue created paused says so in no event: ask its actor.
-        if let Some((id, seq)) = lookup {
-            let Some(uuid) = id
-                .strip_prefix("prefect.work-queue.")
-                .and_then(|u| Uuid::parse_str(u).ok())
-            else {
-                return;
-            };
-            let bus = self.bus.clone();
-            ctx.spawn(
-                async move { bus.queue_by_id(uuid).await.ok().map(|q| q.status) }
-                    .into_actor(self)
-                    .map(move |status, act, _| {
-                        if let Some(status) = status {
-                            act.correct(Correct {
-                                kind: Kind::Queue,
-                                id,
-                                status,
-                                seq,
-                                seed: false,
-                            });
-                        }
-                    }),
-            );
-        }
-    }
-}
-
-impl MetricsSubscriber {
-    /// Applies a status read from the bus when no event about the resource
-    /// came after the read began (`seq`); while seeding, also for resources
-    /// not seen yet, unless they were deleted meanwhile.
-    fn correct(&mut self, c: Correct) {
-        match self.table(c.kind).get(c.id.as_str()) {
-            Some(&(current, last)) => {
-                if last <= c.seq && current != c.status {
-                    self.set(c.kind, &c.id, c.status, last);
-                }
-            }
-            None => {
-                if c.seed && !self.tombstones.contains(c.id.as_str()) {
-                    self.set(c.kind, &c.id, c.status, c.seq);
-                }
-            }
-        }
-    }
-}
-
-impl Handler<Correct> for MetricsSubscriber {
-    type Result = ();
-
-    fn handle(&mut self, c: Correct, _: &mut Context<Self>) {
-        self.correct(c);
-    }
-}
-
-impl Handler<Seeding> for MetricsSubscriber {
-    type Result = u64;
-
-    fn handle(&mut self, Seeding(on): Seeding, _: &mut Context<Self>) -> u64 {
-        self.seeding = on;
-        if !on {
-            self.tombstones.clear();
-        }
-        self.seq
+        );
     }
 }
 
