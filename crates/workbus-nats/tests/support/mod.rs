@@ -4,13 +4,12 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use async_nats::jetstream;
 use uuid::Uuid;
-use workbus_core::{Bus, Deliver, SharedEvent, SubscribeOptions};
+use workbus_core::testing::{collector, Events};
+use workbus_core::{Bus, SharedEvent, SubscribeOptions};
 use workbus_nats::{Backoff, NatsConfig};
 
 /// The NATS server every session and CI run starts.
@@ -24,30 +23,16 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// A subscriber that keeps every event it receives.
-struct Collector(Arc<Mutex<Vec<SharedEvent>>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Deliver> for Collector {
-    type Result = ();
-    fn handle(&mut self, Deliver(e): Deliver, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(e);
-    }
-}
-
-/// What a collector received.
+/// What a collector received: the core's test kit, read as the bridge tests need.
 #[derive(Clone)]
-pub struct Seen(Arc<Mutex<Vec<SharedEvent>>>);
+pub struct Seen(Events);
 
 impl Seen {
     pub fn events(&self) -> Vec<SharedEvent> {
-        self.0.lock().unwrap().clone()
+        self.0.events()
     }
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
+        self.0.len()
     }
     pub fn ids(&self) -> Vec<Uuid> {
         self.events().iter().map(|e| e.id).collect()
@@ -68,11 +53,10 @@ impl Seen {
     }
 }
 
-/// Subscribes a collector to every event of `bus`.
+/// Subscribes a collector to every event of `bus`, for the bus's life.
 pub async fn collect(bus: &Bus) -> Seen {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let addr = Collector(events.clone()).start();
-    bus.subscribe(addr.recipient(), SubscribeOptions::new("collector"))
+    let (recipient, events) = collector();
+    bus.subscribe(recipient, SubscribeOptions::new("collector"))
         .await
         .unwrap()
         .keep();
