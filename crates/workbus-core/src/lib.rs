@@ -68,6 +68,7 @@ mod gate;
 pub mod model;
 pub mod name;
 mod pool;
+mod priority;
 mod queue;
 mod registry;
 mod stats;

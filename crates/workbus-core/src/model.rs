@@ -169,7 +169,7 @@ pub struct CreateQueue {
     pub is_paused: bool,
     /// How many runs it may run at once.
     pub concurrency_limit: Option<i64>,
-    /// Its priority, at least 1 (default: one more than the pool's highest).
+    /// Its priority, at least 1 (default: the first one free, as Prefect's); one that another queue holds shifts that queue and those behind it down by one.
     pub priority: Option<i64>,
 }
 
@@ -246,7 +246,7 @@ impl QueueUpdate {
         self
     }
 
-    /// Sets the priority (at least 1).
+    /// Sets the priority (at least 1); one that another queue holds shifts that queue and those behind it down by one.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self

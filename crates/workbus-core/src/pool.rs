@@ -347,6 +347,41 @@ impl WorkPool {
         });
     }
 
+    /// Keeps the pool's priorities distinct after `moved` took `target`, as
+    /// Prefect does: the queues in the way move down by one, each with a
+    /// `prefect.work-queue.updated` (`priority`) that Prefect does not emit.
+    /// The pool emits them itself, in order, right after the change that
+    /// caused them; each queue is told its new priority behind them.
+    fn shift_priorities(&mut self, moved: Uuid, target: i64) {
+        let now = self.core.now();
+        let mut shifted = Vec::new();
+        {
+            let mut queues = self.shared.queues_mut();
+            let order: Vec<(Uuid, i64)> = queues.iter().map(|q| (q.id, q.priority)).collect();
+            for (id, from, to) in crate::priority::shifted(&order, moved, target) {
+                if let Some(slot) = queues.iter_mut().find(|q| q.id == id) {
+                    slot.priority = to;
+                    shifted.push((id, slot.name.clone(), slot.addr.clone(), from, to));
+                }
+            }
+        }
+        for (id, name, addr, from, to) in shifted {
+            addr.do_send(crate::queue::SetPriority {
+                priority: to,
+                at: now,
+            });
+            let mut changes = Changes::default();
+            changes.push("priority", Value::from(from), Value::from(to));
+            self.core.emit(prefect::queue_updated(
+                &QueueLabels::new(id, &name),
+                workbus_events::no_related(),
+                changes,
+                now,
+                prefect::event_id(now),
+            ));
+        }
+    }
+
     fn unregister_queue(&mut self, id: Uuid) {
         let mut queues = self.shared.queues_mut();
         if let Some(pos) = queues.iter().position(|q| q.id == id) {
@@ -664,15 +699,18 @@ impl Handler<AddQueue> for WorkPool {
             };
             return Box::pin(actix::fut::ready(Err(e)));
         }
-        let priority = req.priority.unwrap_or_else(|| {
-            let queues = self.shared.queues();
-            queues.iter().map(|q| q.priority).max().unwrap_or(0) + 1
+        let asked = req.priority;
+        let priority = asked.unwrap_or_else(|| {
+            crate::priority::first_free(self.shared.queues().iter().map(|q| q.priority))
         });
         let id = Uuid::now_v7();
         let name = req.name.clone();
         let queue = self.spawn_queue(id, req, priority);
         let addr = queue.0.clone();
         self.register_queue(id, name, priority, queue);
+        if asked.is_some() {
+            self.shift_priorities(id, priority);
+        }
         Box::pin(
             actix::fut::wrap_future(addr.send(crate::queue::GetQueue))
                 .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id))),
@@ -718,6 +756,7 @@ impl Handler<UpdatePoolQueue> for WorkPool {
             Err(e) => return AtomicResponse::new(Box::pin(actix::fut::ready(Err(e)))),
         };
         let id = msg.queue;
+        let moved = msg.update.priority.is_some();
         AtomicResponse::new(Box::pin(
             actix::fut::wrap_future(addr.send(UpdateQueue(msg.update))).map(
                 move |r, act: &mut WorkPool, _| {
@@ -728,6 +767,9 @@ impl Handler<UpdatePoolQueue> for WorkPool {
                             slot.name = info.name.clone();
                         }
                         slot.priority = info.priority;
+                    }
+                    if moved {
+                        act.shift_priorities(id, info.priority);
                     }
                     Ok(info)
                 },

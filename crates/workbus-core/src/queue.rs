@@ -222,6 +222,24 @@ impl Handler<GetQueue> for WorkQueue {
     }
 }
 
+/// The pool moved the queue to keep its priorities distinct; the pool has
+/// emitted the `updated` event already, in order with the change that caused it.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub(crate) struct SetPriority {
+    pub(crate) priority: i64,
+    pub(crate) at: Timestamp,
+}
+
+impl Handler<SetPriority> for WorkQueue {
+    type Result = ();
+
+    fn handle(&mut self, m: SetPriority, _: &mut Context<Self>) {
+        self.priority = m.priority;
+        self.updated = m.at;
+    }
+}
+
 /// Changes fields, pauses or resumes. Sent by the queue's pool, which checks
 /// that a new name is free in the pool.
 #[derive(Debug, Clone, Message)]

@@ -374,8 +374,18 @@ impl Model {
     ) {
         let p = self.pool_ix(pool).unwrap();
         let pool = &mut self.pools[p];
-        let priority = priority
-            .unwrap_or_else(|| pool.queues.iter().map(|q| q.priority).max().unwrap_or(0) + 1);
+        let asked = priority;
+        // Prefect's `create_work_queue`: the first priority not taken, else one past the highest.
+        let priority = priority.unwrap_or_else(|| {
+            let mut taken: Vec<i64> = pool.queues.iter().map(|q| q.priority).collect();
+            taken.sort();
+            taken
+                .iter()
+                .enumerate()
+                .find(|(i, p)| *i as i64 + 1 != **p)
+                .map(|(i, _)| i as i64 + 1)
+                .unwrap_or_else(|| taken.iter().max().copied().unwrap_or(0) + 1)
+        });
         pool.queues.push(MQueue {
             id,
             name: QUEUES[queue].to_owned(),
@@ -392,6 +402,35 @@ impl Model {
         });
         let q = pool.queues.len() - 1;
         self.queue_event(p, q, "prefect.work-queue.created", json!({}));
+        if asked.is_some() {
+            self.shift_priorities(p, q);
+        }
+    }
+
+    /// Prefect's `bulk_update_work_queue_priorities` as its Python reads, after
+    /// queue `q` took its priority; workbus adds an `updated` for each queue moved.
+    fn shift_priorities(&mut self, p: usize, q: usize) {
+        let prio = |m: &Model, i: usize| m.pools[p].queues[i].priority;
+        let target = prio(self, q);
+        let mut order: Vec<usize> = (0..self.pools[p].queues.len())
+            .filter(|&i| i != q)
+            .collect();
+        order.sort_by_key(|&i| prio(self, i));
+        if let Some(at) = order.iter().position(|&i| prio(self, i) >= target) {
+            order.insert(at, q);
+        }
+        let mut last = 0;
+        for i in order {
+            let from = prio(self, i);
+            if from <= last {
+                last += 1;
+                self.pools[p].queues[i].priority = last;
+                let payload = json!({"updated_fields": ["priority"], "updates": {"priority": {"from": from, "to": last}}});
+                self.queue_event(p, i, "prefect.work-queue.updated", payload);
+            } else {
+                last = from;
+            }
+        }
     }
 
     fn update_pool(
@@ -534,6 +573,9 @@ impl Model {
                 self.queue_status(p, q, to);
             }
             (Some(false), _) => qu.paused = false,
+        }
+        if priority.is_some() {
+            self.shift_priorities(p, q);
         }
         Ok(())
     }

@@ -158,7 +158,7 @@ pub struct CreateQueueBody {
     /// How many runs it may run at once.
     #[serde(default)]
     pub concurrency_limit: Option<i64>,
-    /// Its priority (default: one more than the pool's highest).
+    /// Its priority (default: the first one free).
     #[serde(default)]
     pub priority: Option<i64>,
 }
