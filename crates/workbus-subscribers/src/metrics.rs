@@ -27,7 +27,7 @@
 //! ## Counting pools and queues
 //!
 //! The pool and queue actors keep their counts by status in the bus's
-//! [`BusStats`](workbus_core::BusStats) as they start, change status and
+//! [`BusStats`] as they start, change status and
 //! stop; a render reads them. So the gauges hold for pools and queues that
 //! existed before the metrics subscribed, and for a queue created paused,
 //! with nothing to reconcile.
