@@ -47,9 +47,11 @@
 //! flag; "never" is -2^61, below every time a `Timestamp` can hold. The shift
 //! back is arithmetic, so times before 1970 keep their sign.
 
-#[cfg(workbus_loom)]
+// Loom's atomics only in the crate's own unit tests: the crate is also built as
+// a plain library (its integration tests dev-depend on it), where loom is absent.
+#[cfg(all(test, workbus_loom))]
 use loom::sync::atomic::{AtomicI64, Ordering};
-#[cfg(not(workbus_loom))]
+#[cfg(not(all(test, workbus_loom)))]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use workbus_events::Timestamp;
