@@ -170,6 +170,6 @@ criterion_group!(benches, storm);
 criterion_main!(benches);
 
 /// A heartbeat from `worker` that says it beats every `secs` seconds.
-fn every(worker: &str, secs: u32) -> workbus::Heartbeat {
+fn every(worker: &str, secs: u32) -> workbus::Heartbeat<'_> {
     workbus::Heartbeat::new(worker).every(workbus::HeartbeatInterval::from_secs(secs).unwrap())
 }

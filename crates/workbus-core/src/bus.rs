@@ -427,16 +427,22 @@ impl Bus {
     ///     assert_eq!(bus.workers("etl").await.unwrap().len(), 2);
     /// });
     /// ```
-    pub async fn heartbeat(&self, pool: &str, beat: impl Into<Heartbeat>) -> Result<(), Error> {
-        let (worker, interval) = beat.into().into_parts();
+    pub async fn heartbeat<'a>(
+        &self,
+        pool: &str,
+        beat: impl Into<Heartbeat<'a>>,
+    ) -> Result<(), Error> {
+        let beat = beat.into();
+        let (worker, interval) = (beat.worker(), beat.interval());
         let addr = {
             let entry = self.pool_ref(pool)?;
-            if entry.shared.refresh(&worker, interval, self.core.now()) {
+            if entry.shared.refresh(worker, interval, self.core.now()) {
                 return Ok(());
             }
             entry.addr.clone()
         };
         self.core.gate.pass().await;
+        let worker = worker.to_owned();
         addr.send(WorkerHeartbeat { worker, interval })
             .await
             .map_err(gone(pool))?
@@ -449,7 +455,11 @@ impl Bus {
     /// It passes the same gate as every operation: while a lossless
     /// subscriber is full, one that would need the pool's actor is refused
     /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again).
-    pub fn heartbeat_nowait(&self, pool: &str, beat: impl Into<Heartbeat>) -> Result<(), Error> {
+    pub fn heartbeat_nowait<'a>(
+        &self,
+        pool: &str,
+        beat: impl Into<Heartbeat<'a>>,
+    ) -> Result<(), Error> {
         let entry = self.pool_ref(pool)?;
         let beat = beat.into();
         if entry
@@ -461,8 +471,10 @@ impl Bus {
         if !self.core.gate.is_open() {
             return Err(Error::Busy);
         }
-        let (worker, interval) = beat.into_parts();
-        entry.addr.do_send(WorkerHeartbeat { worker, interval });
+        entry.addr.do_send(WorkerHeartbeat {
+            worker: beat.worker().to_owned(),
+            interval: beat.interval(),
+        });
         Ok(())
     }
 

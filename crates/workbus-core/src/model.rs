@@ -6,6 +6,7 @@
 //! `null`) is the server's business (`workbus_server::request`). The
 //! snapshots serialize in Prefect's field names.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -430,14 +431,15 @@ impl From<HeartbeatInterval> for Duration {
 /// assert_eq!(Heartbeat::from("worker-1").interval(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Heartbeat {
-    worker: String,
+pub struct Heartbeat<'a> {
+    // Borrowed where it can be: a heartbeat done in place never needs its own copy.
+    worker: Cow<'a, str>,
     interval: Option<HeartbeatInterval>,
 }
 
-impl Heartbeat {
+impl<'a> Heartbeat<'a> {
     /// A heartbeat from `worker`, at the bus's fallback interval.
-    pub fn new(worker: impl Into<String>) -> Self {
+    pub fn new(worker: impl Into<Cow<'a, str>>) -> Self {
         Heartbeat {
             worker: worker.into(),
             interval: None,
@@ -465,26 +467,22 @@ impl Heartbeat {
     pub fn interval(&self) -> Option<HeartbeatInterval> {
         self.interval
     }
-
-    pub(crate) fn into_parts(self) -> (String, Option<HeartbeatInterval>) {
-        (self.worker, self.interval)
-    }
 }
 
-impl From<&str> for Heartbeat {
-    fn from(worker: &str) -> Self {
+impl<'a> From<&'a str> for Heartbeat<'a> {
+    fn from(worker: &'a str) -> Self {
         Heartbeat::new(worker)
     }
 }
 
-impl From<String> for Heartbeat {
+impl From<String> for Heartbeat<'static> {
     fn from(worker: String) -> Self {
         Heartbeat::new(worker)
     }
 }
 
-impl From<&String> for Heartbeat {
-    fn from(worker: &String) -> Self {
+impl<'a> From<&'a String> for Heartbeat<'a> {
+    fn from(worker: &'a String) -> Self {
         Heartbeat::new(worker.as_str())
     }
 }

@@ -426,7 +426,7 @@ fn agent_pools_keep_prefects_rule_that_pause_never_changes_status() {
 }
 
 /// A heartbeat from `worker` that says it beats every `secs` seconds.
-fn every(worker: &str, secs: u32) -> workbus_core::Heartbeat {
+fn every(worker: &str, secs: u32) -> workbus_core::Heartbeat<'_> {
     workbus_core::Heartbeat::new(worker)
         .every(workbus_core::HeartbeatInterval::from_secs(secs).unwrap())
 }
