@@ -264,6 +264,11 @@ impl Bus {
             .map_err(gone(name))
     }
 
+    /// A work pool's id, from the tables (no actor is asked).
+    pub fn pool_id(&self, name: &str) -> Option<Uuid> {
+        self.pool_ref(name).ok().map(|e| e.shared.id)
+    }
+
     /// Reads a work pool by id.
     pub async fn pool_by_id(&self, id: Uuid) -> Result<PoolInfo, Error> {
         let name = self

@@ -63,11 +63,6 @@ pub(crate) async fn empty_list() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<()>::new())
 }
 
-/// The worker channel is not served, so workers fall back to REST (they do on 404).
-pub(crate) async fn worker_channel() -> Result<HttpResponse> {
-    Err(ApiError::NotFound)
-}
-
 // ---- list filters -----------------------------------------------------------------
 
 /// `{"any_": [...]}` and friends, as Prefect's filter leaves.
@@ -230,7 +225,12 @@ pub(crate) async fn delete_pool(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
+    let id = st.bus.pool_id(&name);
     st.bus.delete_pool(&name).await?;
+    // Its connected workers are closed, as Prefect closes them.
+    if let Some(id) = id {
+        st.channels.do_send(crate::ws::channel::PoolDeleted(id));
+    }
     Ok(no_content())
 }
 
@@ -381,6 +381,7 @@ pub(crate) async fn heartbeat(
     st.bus
         .heartbeat(&pool, Heartbeat::new(body.name).interval_opt(every))
         .await?;
+    st.channel_stats.count_rest_heartbeat();
     Ok(no_content())
 }
 

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// A websocket without the `prefect` subprotocol while auth is on (Prefect refuses it too).
     #[error("'prefect' subprotocol required when auth is configured")]
     SubprotocolRequired,
+    /// The worker channel without the `prefect` subprotocol (Prefect refuses the upgrade).
+    #[error("'prefect' subprotocol required")]
+    ChannelSubprotocolRequired,
     /// No route has this path.
     #[error("Not Found")]
     NotFound,
@@ -98,7 +101,9 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::SubprotocolRequired => StatusCode::FORBIDDEN,
+            ApiError::SubprotocolRequired | ApiError::ChannelSubprotocolRequired => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -50,6 +50,7 @@ use workbus_subscribers::Subscribers;
 pub use config::{LogFormat, ServeArgs, ServerConfig, WebsocketLimits};
 pub use error::{ApiError, ServerError};
 pub use hub::{History, StreamStats};
+pub use ws::channel::{ChannelStats, WorkerChannels};
 
 /// Extra routes for the application (the metrics endpoint, say), registered at the root.
 pub type ExtraServices = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
@@ -82,6 +83,10 @@ pub struct AppState {
     /// The server's own metric families (streams, history, client faults,
     /// NATS), rendered at `GET /metrics` after the subscribers' ones.
     pub server_metrics: metrics::ServerMetrics,
+    /// The workers connected on the worker channel, by pool.
+    pub channels: Addr<ws::channel::WorkerChannels>,
+    /// Counters of the worker channel (and of REST heartbeats, to compare).
+    pub channel_stats: Arc<ws::channel::ChannelStats>,
 }
 
 async fn not_found() -> actix_web::HttpResponse {
@@ -125,7 +130,7 @@ fn api_scope() -> actix_web::Scope {
         .service(res("/work_pools/{name}/get_scheduled_flow_runs").post(get_scheduled_flow_runs))
         .service(only(Method::POST, "/work_pools/{name}/workers/heartbeat").to(heartbeat))
         .service(only(Method::POST, "/work_pools/{name}/workers/filter").to(filter_workers))
-        .service(only(Method::GET, "/work_pools/{name}/workers/connect").to(worker_channel))
+        .service(only(Method::GET, "/work_pools/{name}/workers/connect").to(ws::channel::connect))
         .service(res("/work_pools/{name}/workers/{worker}").delete(delete_worker))
         .service(res("/work_pools/{name}/queues").post(create_queue))
         .service(only(Method::POST, "/work_pools/{name}/queues/filter").to(filter_queues))
@@ -237,6 +242,16 @@ impl ServerBuilder {
                 SubscribeOptions::new("history"),
             )
             .await?;
+        // The worker channel's fan-out: one subscription for every connected worker.
+        let channels = ws::channel::WorkerChannels::default().start();
+        let channels_subscription = bus
+            .subscribe(
+                channels.clone().recipient(),
+                SubscribeOptions::new("worker-channels")
+                    .filter(workbus_core::EventFilter::prefix(["prefect.work-pool."])),
+            )
+            .await?;
+        let channel_stats = Arc::new(ws::channel::ChannelStats::default());
         let subscribers = match cfg.subscribers.clone() {
             Some(c) => Some(
                 workbus_subscribers::install(&bus, c)
@@ -273,9 +288,12 @@ impl ServerBuilder {
             metrics: subscribers.as_ref().and_then(|s| s.metrics().cloned()),
             server_metrics: metrics::ServerMetrics::new(
                 stream_stats.clone(),
+                channel_stats.clone(),
                 bridge.as_ref().map(NatsBridge::stats),
             ),
             nats: bridge.as_ref().map(NatsBridge::stats),
+            channels,
+            channel_stats,
         };
         let services = self.services;
         let app_state = state.clone();
@@ -307,7 +325,7 @@ impl ServerBuilder {
             demo,
             subscribers,
             bridge,
-            _history_subscription: history_subscription,
+            _subscriptions: [history_subscription, channels_subscription],
         })
     }
 }
@@ -343,7 +361,8 @@ pub struct Server {
     demo: Option<actix_rt::task::JoinHandle<()>>,
     subscribers: Option<Subscribers>,
     bridge: Option<NatsBridge>,
-    _history_subscription: workbus_core::Subscription,
+    /// The history's and the worker channel's: they leave the bus when the server is dropped.
+    _subscriptions: [workbus_core::Subscription; 2],
 }
 
 impl std::fmt::Debug for Server {
@@ -392,6 +411,11 @@ impl Server {
         self.state.metrics.as_ref()
     }
 
+    /// Counters of the worker channel.
+    pub fn channel_stats(&self) -> &Arc<ws::channel::ChannelStats> {
+        &self.state.channel_stats
+    }
+
     /// The NATS bridge's counters, when it runs.
     pub fn nats_stats(&self) -> Option<&workbus_nats::BridgeStats> {
         self.state.nats.as_ref()
@@ -433,6 +457,7 @@ impl Server {
             demo.abort();
         }
         let _ = self.state.history.send(hub::DetachAll).await;
+        let _ = self.state.channels.send(ws::channel::CloseAll).await;
         self.handle.stop(true).await;
         let result = match self.running.await {
             Ok(r) => r.map_err(ServerError::Io),

@@ -29,6 +29,13 @@
 //! | `workbus_event_history_bytes` | gauge | bytes the history holds, as it estimates them |
 //! | `workbus_event_history_evicted_total` | counter | events dropped from the history at its count or byte bound |
 //! | `workbus_http_client_faults_total` | counter | malformed requests and broken connections, not logged at ERROR |
+//! | `workbus_worker_channel_workers` | gauge | workers connected on the worker channel |
+//! | `workbus_worker_channel_opened_total` | counter | worker channel handshakes that finished |
+//! | `workbus_worker_channel_refused_total` | counter | worker channel handshakes refused (subprotocol, auth, hello, pool) |
+//! | `workbus_worker_channel_closed_total` | counter | connected workers the server closed with one of Prefect's reasons |
+//! | `workbus_worker_channel_snapshots_total` | counter | pool snapshots pushed after `worker.ready.v1` |
+//! | `workbus_worker_heartbeats_channel_total` | counter | heartbeats received on the worker channel |
+//! | `workbus_worker_heartbeats_rest_total` | counter | heartbeats received at `POST .../workers/heartbeat` |
 //! | `workbus_nats_published_total`, `_ingested_total`, `_lost_total`, `_retries_total`, `_duplicates_total` | counter | the NATS bridge, when it runs |
 //! | `workbus_nats_buffered` | gauge | local events waiting for NATS |
 
@@ -43,7 +50,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::{AppState, StreamStats};
+use crate::{AppState, ChannelStats, StreamStats};
 
 /// The server's own metrics: a prometheus-client registry holding one
 /// collector that reads the server's counters (websocket streams, the event
@@ -55,11 +62,19 @@ pub struct ServerMetrics {
 }
 
 impl ServerMetrics {
-    /// The server's families, read from `streams` and, when the bridge runs,
-    /// from `nats` (a `workbus_nats_*` family is there only when it runs).
-    pub fn new(streams: Arc<StreamStats>, nats: Option<workbus_nats::BridgeStats>) -> Self {
+    /// The server's families, read from `streams`, `channels` and, when the
+    /// bridge runs, from `nats` (a `workbus_nats_*` family is there only when it runs).
+    pub fn new(
+        streams: Arc<StreamStats>,
+        channels: Arc<ChannelStats>,
+        nats: Option<workbus_nats::BridgeStats>,
+    ) -> Self {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(ServerCollector { streams, nats }));
+        registry.register_collector(Box::new(ServerCollector {
+            streams,
+            channels,
+            nats,
+        }));
         ServerMetrics {
             registry: Arc::new(registry),
         }
@@ -74,6 +89,7 @@ impl ServerMetrics {
 /// Reads the server's counters into metric families at each scrape.
 struct ServerCollector {
     streams: Arc<StreamStats>,
+    channels: Arc<ChannelStats>,
     nats: Option<workbus_nats::BridgeStats>,
 }
 
@@ -175,6 +191,41 @@ impl Collector for ServerCollector {
                 "Malformed requests and broken connections reported by the HTTP layer.",
                 Value::Counter(crate::logging::client_faults()),
             ),
+            (
+                "workbus_worker_channel_workers",
+                "Workers connected on the worker channel.",
+                Value::Gauge(self.channels.open()),
+            ),
+            (
+                "workbus_worker_channel_opened",
+                "Worker channel handshakes that finished.",
+                Value::Counter(self.channels.opened()),
+            ),
+            (
+                "workbus_worker_channel_refused",
+                "Worker channel handshakes refused.",
+                Value::Counter(self.channels.refused()),
+            ),
+            (
+                "workbus_worker_channel_closed",
+                "Connected workers the server closed with one of Prefect's close reasons.",
+                Value::Counter(self.channels.closed()),
+            ),
+            (
+                "workbus_worker_channel_snapshots",
+                "Pool snapshots pushed to connected workers after worker.ready.v1.",
+                Value::Counter(self.channels.snapshots()),
+            ),
+            (
+                "workbus_worker_heartbeats_channel",
+                "Heartbeats received on the worker channel.",
+                Value::Counter(self.channels.heartbeats()),
+            ),
+            (
+                "workbus_worker_heartbeats_rest",
+                "Heartbeats received at POST /api/work_pools/{name}/workers/heartbeat.",
+                Value::Counter(self.channels.rest_heartbeats()),
+            ),
         ];
         for (name, help, value) in families {
             encode_one(&mut encoder, name, help, value)?;
@@ -256,7 +307,7 @@ mod tests {
     #[test]
     fn server_families_keep_their_names_and_text_in_both_formats() {
         let streams = Arc::new(StreamStats::default());
-        let m = ServerMetrics::new(streams, None);
+        let m = ServerMetrics::new(streams, Arc::default(), None);
 
         // Prometheus text: what the hand-formatted families were, byte for byte.
         let text = encode_prometheus(&[m.registry()]);

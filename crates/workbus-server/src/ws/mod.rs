@@ -30,6 +30,7 @@
 //! frames still queued, and the connection stays open for
 //! `websocket_close_timeout` so that a client reading late still finds it.
 
+pub mod channel;
 mod inbound;
 mod outbound;
 
@@ -210,13 +211,21 @@ async fn next_message(sock: &mut Socket, deadline: Instant) -> (Next, Option<Rea
 }
 
 /// The end of a handshake that did not go through: closes the socket as it deserves.
-async fn end_handshake(sock: Socket, next: Next, error: Option<ReadError>, expected: &str) {
+/// `failed`, when given, is the reason text of every 1008 (the worker channel's
+/// `authentication_failed`).
+async fn end_handshake(
+    sock: Socket,
+    next: Next,
+    error: Option<ReadError>,
+    expected: &str,
+    failed: Option<&str>,
+) {
     match (next, error) {
         (_, Some(e)) => sock.refuse(e).await,
         (Next::Gone, _) => sock.close_echo().await,
         (Next::TimedOut, _) => {
             let why = format!("handshake not finished in time: expected '{expected}' message");
-            sock.close(CloseCode::Policy, &why).await
+            sock.close(CloseCode::Policy, failed.unwrap_or(&why)).await
         }
         _ => {
             // Prefect's codes: 1008 for the auth step, 1002 for the filter step.
@@ -225,30 +234,38 @@ async fn end_handshake(sock: Socket, next: Next, error: Option<ReadError>, expec
             } else {
                 CloseCode::Protocol
             };
-            sock.close(code, &format!("Expected '{expected}' message"))
-                .await
+            let why = format!("Expected '{expected}' message");
+            sock.close(code, failed.unwrap_or(&why)).await
         }
     }
 }
 
 /// The auth step of the `prefect` subprotocol; `None` when the socket was closed.
-async fn authenticate(st: &AppState, mut sock: Socket, deadline: Instant) -> Option<Socket> {
+/// `failed`, when given, is the reason text of every refusal (Prefect's
+/// `authentication_failed_reason`).
+async fn authenticate(
+    st: &AppState,
+    mut sock: Socket,
+    deadline: Instant,
+    failed: Option<&str>,
+) -> Option<Socket> {
     let msg = match next_message(&mut sock, deadline).await {
         (Next::Json(v), _) if v.get("type").and_then(Value::as_str) == Some("auth") => v,
         (next, error) => {
-            end_handshake(sock, next, error, "auth").await;
+            end_handshake(sock, next, error, "auth", failed).await;
             return None;
         }
     };
     if let Some(expected) = &st.auth {
         match msg.get("token").and_then(Value::as_str) {
             None | Some("") => {
-                sock.close(CloseCode::Policy, "Auth required but no token provided")
-                    .await;
+                let why = failed.unwrap_or("Auth required but no token provided");
+                sock.close(CloseCode::Policy, why).await;
                 return None;
             }
             Some(token) if !secret_eq(token, expected) => {
-                sock.close(CloseCode::Policy, "Invalid token").await;
+                sock.close(CloseCode::Policy, failed.unwrap_or("Invalid token"))
+                    .await;
                 return None;
             }
             Some(_) => {}
@@ -302,7 +319,7 @@ pub(crate) async fn events_out(
 async fn stream_out(st: AppState, sock: Socket, prefect: bool) {
     let deadline = Instant::now() + st.limits.handshake_timeout;
     let mut sock = if prefect {
-        match authenticate(&st, sock, deadline).await {
+        match authenticate(&st, sock, deadline, None).await {
             Some(s) => s,
             None => return,
         }
@@ -311,7 +328,7 @@ async fn stream_out(st: AppState, sock: Socket, prefect: bool) {
     };
     let msg = match next_message(&mut sock, deadline).await {
         (Next::Json(v), _) if v.get("type").and_then(Value::as_str) == Some("filter") => v,
-        (next, error) => return end_handshake(sock, next, error, "filter").await,
+        (next, error) => return end_handshake(sock, next, error, "filter", None).await,
     };
     let filter = match msg.get("filter") {
         None | Some(Value::Null) => Ok(EventFilter::all()),
@@ -436,7 +453,7 @@ pub(crate) async fn events_in(
 async fn stream_in(st: AppState, sock: Socket, prefect: bool) {
     let sock = if prefect {
         let deadline = Instant::now() + st.limits.handshake_timeout;
-        match authenticate(&st, sock, deadline).await {
+        match authenticate(&st, sock, deadline, None).await {
             Some(s) => s,
             None => return,
         }

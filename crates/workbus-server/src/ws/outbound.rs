@@ -39,6 +39,15 @@ pub(crate) const SLICE: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Gone;
 
+/// Why [`Outbound::try_text`] queued nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unsent {
+    /// The queue is full: the client is not reading.
+    Full,
+    /// The connection is gone.
+    Gone,
+}
+
 /// What the task asks the body to write.
 enum Out {
     /// A text frame; `live` when it is counted in the client's backlog.
@@ -123,6 +132,21 @@ impl Outbound {
     /// Queues a text frame that no backlog counts (a handshake answer, backfill), waiting for room.
     pub(crate) async fn text(&mut self, text: ByteString) -> Result<(), Gone> {
         self.send(Out::Text { text, live: false }).await
+    }
+
+    /// Queues a text frame that no backlog counts, without waiting (an actor
+    /// cannot wait for room): [`Unsent::Full`] when the client has left the
+    /// frames before it unread.
+    pub(crate) fn try_text(&mut self, text: ByteString) -> Result<(), Unsent> {
+        if self.close.is_none() {
+            return Err(Unsent::Gone);
+        }
+        self.tx
+            .try_send(Out::Text { text, live: false })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Unsent::Full,
+                mpsc::error::TrySendError::Closed(_) => Unsent::Gone,
+            })
     }
 
     /// Queues a live frame, already counted in the backlog, waiting for room.
