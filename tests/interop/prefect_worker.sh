@@ -9,7 +9,9 @@
 # auth and once with WORKBUS_API_AUTH_STRING / PREFECT_API_AUTH_STRING:
 #   1. starts Prefect's PrefectEventSubscriber on /api/events/out;
 #   2. runs `prefect worker start --pool P --type process`;
-#   3. checks that P goes READY and its default queue READY;
+#   3. checks that P goes READY and its default queue READY, that the worker is on
+#      the worker channel (heartbeats there, none over REST: GET /metrics) and
+#      that a PATCH of P reaches it as a pushed snapshot;
 #   4. stops the worker and checks that P goes NOT_READY after the threshold;
 #   5. checks that the subscriber received those events live.
 # Not part of `cargo test`: it needs PyPI and a minute or two.
@@ -46,6 +48,13 @@ BIN="$ROOT/target/debug/workbus"
 api_get() {
     local url="http://127.0.0.1:$PORT/api$1"
     if [ -n "${AUTH:-}" ]; then curl -sf -u "$AUTH" "$url"; else curl -sf "$url"; fi
+}
+
+# One sample of GET /metrics.
+metric() {
+    local url="http://127.0.0.1:$PORT/metrics"
+    if [ -n "${AUTH:-}" ]; then curl -sf -u "$AUTH" "$url"; else curl -sf "$url"; fi \
+        | awk -v m="$1" '$1 == m { print $2 }'
 }
 
 # Waits up to $2 seconds for `$1` (a jq-free python check on the JSON) to succeed.
@@ -92,10 +101,26 @@ run_case() {
     wait_for_status "/work_pools/$pool" READY 60
     wait_for_status "/work_pools/$pool/queues/default" READY 30
     sleep 3
+    # The worker is on the worker channel: it heartbeats there, never over REST, and
+    # a change to its pool reaches it as a snapshot.
+    [ "$(metric workbus_worker_channel_workers)" = 1 ] || fail "the worker is not on the worker channel"
+    local patch_auth=(); [ -n "${AUTH:-}" ] && patch_auth=(-u "$AUTH")
+    curl -sf "${patch_auth[@]}" -X PATCH -H 'content-type: application/json' \
+        -d '{"concurrency_limit": 4}' "http://127.0.0.1:$PORT/api/work_pools/$pool" || fail "PATCH"
+    sleep 1
+    local beats rest snaps
+    beats=$(metric workbus_worker_heartbeats_channel_total)
+    rest=$(metric workbus_worker_heartbeats_rest_total)
+    snaps=$(metric workbus_worker_channel_snapshots_total)
+    say "worker channel: $beats heartbeats, $rest REST heartbeats, $snaps snapshots pushed"
+    [ "$rest" = 0 ] || fail "the worker sent $rest REST heartbeats"
+    [ "${beats:-0}" -ge 2 ] || fail "no heartbeats on the channel"
+    [ "${snaps:-0}" -ge 1 ] || fail "no snapshot pushed after the PATCH"
     # SIGTERM: a background job of a script ignores SIGINT; Prefect turns TERM into a graceful stop.
     kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true
     say "worker stopped"
     wait_for_status "/work_pools/$pool" NOT_READY 30
+    [ "$(metric workbus_worker_channel_workers)" = 0 ] || fail "the worker's channel is still open"
     sleep 1
 
     for want in "prefect.work-queue.created default" "prefect.work-pool.created $pool" \

@@ -273,3 +273,90 @@ pub async fn recv_events(ws: &mut Ws, n: usize) -> Vec<Value> {
     }
     out
 }
+
+/// The worker channel: Prefect's frames, as `prefect worker start` sends them.
+pub mod channel {
+    use super::*;
+
+    /// Opens `/api/work_pools/{pool}/workers/connect` with the `prefect` subprotocol.
+    pub async fn open(server: &TestServer, pool: &str) -> Ws {
+        let url = server
+            .url(&format!("/api/work_pools/{pool}/workers/connect"))
+            .replacen("http", "ws", 1);
+        let (_, ws) = server
+            .client
+            .ws(url)
+            .protocols(["prefect"])
+            .connect()
+            .await
+            .expect("worker channel connects");
+        ws
+    }
+
+    /// Opens the channel and authenticates with `token`.
+    pub async fn authed(server: &TestServer, pool: &str, token: Option<&str>) -> Ws {
+        let mut ws = open(server, pool).await;
+        send(&mut ws, json!({"type": "auth", "token": token})).await;
+        assert_eq!(recv(&mut ws).await, Some(json!({"type": "auth_success"})));
+        ws
+    }
+
+    /// A `worker.hello.v1` as Prefect 3.9.1's worker builds it.
+    pub fn hello(consumer: uuid::Uuid, worker: &str) -> Value {
+        json!({
+            "type": "worker.hello.v1",
+            "id": uuid::Uuid::now_v7(),
+            "sent_at": "2026-12-02T06:00:00.000001Z",
+            "payload": {
+                "consumer_id": consumer,
+                "worker_name": worker,
+                "worker_type": "process",
+                "heartbeat_interval_seconds": 30,
+                "supported_channel_versions": ["work_pool_worker_channel.v1"],
+                "requested_capabilities": ["worker_heartbeat.v1", "work_pool_snapshot.v1"],
+                "work_queue_names": [],
+                "handled_cleanup_kinds": [],
+                "max_cleanup_concurrency": 0,
+                "create_pool_if_not_found": false,
+                "default_base_job_template": {},
+                "worker_metadata": null
+            }
+        })
+    }
+
+    /// A `worker.heartbeat.v1`.
+    pub fn heartbeat(consumer: uuid::Uuid, worker: &str) -> Value {
+        json!({
+            "type": "worker.heartbeat.v1",
+            "id": uuid::Uuid::now_v7(),
+            "sent_at": "2026-12-02T06:00:01Z",
+            "payload": {"consumer_id": consumer, "worker_name": worker, "heartbeat_interval_seconds": 30}
+        })
+    }
+
+    /// Authenticates, says `hello`, and answers the `worker.ready.v1` frame.
+    pub async fn connect(server: &TestServer, pool: &str, hello: Value) -> (Ws, Value) {
+        let mut ws = authed(server, pool, None).await;
+        send(&mut ws, hello).await;
+        let ready = recv(&mut ws).await.expect("worker.ready.v1");
+        assert_eq!(ready["type"], "worker.ready.v1", "{ready}");
+        (ws, ready)
+    }
+
+    /// Reads until the server closes: its close code and reason text.
+    pub async fn close_frame(ws: &mut Ws) -> Option<(u16, String)> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .ok()??;
+            match frame {
+                Ok(Frame::Close(Some(r))) => {
+                    return Some((u16::from(r.code), r.description.unwrap_or_default()))
+                }
+                Ok(Frame::Close(None)) => return Some((1005, String::new())),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}

@@ -130,7 +130,9 @@ impl ConnectedWorker {
 
     /// Closes with one of Prefect's reasons.
     fn close(&mut self, ctx: &mut Context<Self>, reason: CloseReason) {
-        self.st.channel_stats.count_close(reason);
+        if self.phase == Phase::Open {
+            self.st.channel_stats.count_close(reason);
+        }
         self.close_with(ctx, CloseCode::Other(reason.code()), reason.as_str());
     }
 
