@@ -4,8 +4,8 @@
 //! `Authorization: Basic base64(<auth string>)` (the scheme in any case, as
 //! RFC 7235 has it), except `GET` and `HEAD` of `/api/health` and
 //! `/api/ready` (probes) and the websocket routes, which authenticate with
-//! their `auth` message instead, as Prefect's do (the unserved worker channel
-//! answers 404 either way). Comparisons take constant time.
+//! their `auth` message instead, as Prefect's do (the worker channel too).
+//! Comparisons take constant time.
 
 use std::sync::Arc;
 
@@ -51,8 +51,7 @@ fn exempt(req: &ServiceRequest) -> bool {
     let path = req.path();
     let probe = matches!(*req.method(), Method::GET | Method::HEAD)
         && matches!(path, "/api/health" | "/api/ready");
-    // Websockets authenticate by message, as Prefect's do; the worker channel is not
-    // served, and answering it 404 rather than 401 keeps workers' fallback the same.
+    // Websockets authenticate by message, as Prefect's do (the worker channel too).
     let ws_path = matches!(path, "/api/events/out" | "/api/events/in")
         || (path.starts_with("/api/work_pools/") && path.ends_with("/workers/connect"));
     let websocket = ws_path

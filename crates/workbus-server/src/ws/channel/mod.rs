@@ -77,8 +77,8 @@ use crate::response::PoolResponse;
 use crate::AppState;
 use frames::{CloseReason, Hello, Ready, ResolvedQueue, ServerFrame, Snapshot, WorkerFrame};
 
-/// Largest frame a worker may send: its hello carries the default job
-/// template (the `websockets` library's default limit, which Prefect's server has too).
+/// Largest message a worker may send: ample for a hello that carries a large
+/// default job template (Prefect's server, on uvicorn, allows 16 MiB).
 pub const MAX_CHANNEL_MESSAGE: usize = 1024 * 1024;
 
 /// Counters of the worker channel, rendered at `GET /metrics`.
