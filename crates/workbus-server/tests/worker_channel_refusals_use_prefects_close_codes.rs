@@ -210,3 +210,13 @@ async fn non_utf8_text_closes_with_1007() {
     ws.send(&frame(true, TEXT, &[0xff, 0xfe])).await.unwrap();
     assert_eq!(ws.close_code(wait).await, Some(1007));
 }
+
+#[actix_rt::test]
+async fn shutdown_closes_connected_workers_with_1001() {
+    let s = with_pool().await;
+    let mut ws = connected(&s, Uuid::now_v7()).await;
+    let closing = actix_rt::spawn(async move { close_frame(&mut ws).await });
+    s.server.shutdown().await.expect("shuts down");
+    let (code, _) = closing.await.unwrap().expect("a close frame");
+    assert_eq!(code, 1001);
+}
