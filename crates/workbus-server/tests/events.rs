@@ -357,7 +357,8 @@ async fn auth_guards_every_route_but_health() {
         ))
     ));
 
-    // The unserved worker channel answers 404 with or without auth, so workers fall back alike.
+    // The worker channel authenticates by message too: past the auth middleware, refused
+    // for want of the `prefect` subprotocol (403), as Prefect refuses it.
     let channel = anon
         .client
         .get(anon.url("/api/work_pools/p/workers/connect"))
@@ -366,7 +367,7 @@ async fn auth_guards_every_route_but_health() {
         .send()
         .await
         .unwrap();
-    assert_eq!(channel.status(), StatusCode::NOT_FOUND);
+    assert_eq!(channel.status(), StatusCode::FORBIDDEN);
 
     let wrong = TestServer {
         auth: Some(("admin".into(), "nope".into())),
