@@ -361,13 +361,17 @@ async fn auth_guards_every_route_but_health() {
     // for want of the `prefect` subprotocol (403), as Prefect refuses it.
     let channel = anon
         .client
-        .get(anon.url("/api/work_pools/p/workers/connect"))
-        .insert_header(("upgrade", "websocket"))
-        .insert_header(("connection", "upgrade"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(channel.status(), StatusCode::FORBIDDEN);
+        .ws(anon
+            .url("/api/work_pools/p/workers/connect")
+            .replacen("http", "ws", 1))
+        .connect()
+        .await;
+    assert!(matches!(
+        channel,
+        Err(awc::error::WsClientError::InvalidResponseStatus(
+            StatusCode::FORBIDDEN
+        ))
+    ));
 
     let wrong = TestServer {
         auth: Some(("admin".into(), "nope".into())),

@@ -55,10 +55,13 @@ async fn unknown_routes_and_methods_answer_json() {
         )
     );
     s.pool("p").await;
-    // The worker channel is not served: workers fall back to REST on 404.
+    // The worker channel is a websocket: a plain GET is a 400 that says so.
     let (status, body) = s.get("/api/work_pools/p/workers/connect").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["detail"].is_string());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("websocket handshake failed"));
 }
 
 #[actix_rt::test]

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use actix::{Actor, Addr, Context, Handler, Message};
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
 use uuid::Uuid;
 use workbus_core::subscription::Deliver;
 use workbus_core::Status;
@@ -126,12 +126,21 @@ impl Handler<PoolDeleted> for WorkerChannels {
 }
 
 impl Handler<CloseAll> for WorkerChannels {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) {
-        for (_, worker) in self.pools.drain().flat_map(|(_, w)| w) {
-            worker.do_send(ServerClosing);
-        }
+    /// Answers once every worker has queued its close: the HTTP server stops its
+    /// workers' arbiters next, and an actor that had not handled the close would go
+    /// without sending it.
+    fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) -> Self::Result {
+        let closing: Vec<_> = self
+            .pools
+            .drain()
+            .flat_map(|(_, w)| w)
+            .map(|(_, worker)| worker.send(ServerClosing))
+            .collect();
+        Box::pin(async move {
+            futures_util::future::join_all(closing).await;
+        })
     }
 }
 

@@ -147,6 +147,9 @@ pub(crate) async fn connect(
     body: web::Payload,
     pool: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // A request that is not an upgrade is a 400, as on the event routes.
+    actix_http::ws::verify_handshake(req.head())
+        .map_err(|e| ApiError::BadRequest(format!("websocket handshake failed: {e}")))?;
     if !has_prefect_subprotocol(&req) {
         st.channel_stats.refused.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::ChannelSubprotocolRequired);
