@@ -68,7 +68,40 @@ impl BusBuilder {
     }
 
     /// Starts the registry and returns the handle. Call it inside an actix system.
+    /// The bus keeps everything in memory; [`open`](Self::open) gives it a store.
     pub fn start(self) -> Bus {
+        self.build(None)
+    }
+
+    /// Starts the bus on `store`: every pool, queue, worker and status the store
+    /// holds is rebuilt (actors started, tables filled, deadlines re-armed: see
+    /// below) before it answers, and from then on every change is written
+    /// through it. A change is answered (and its events published) once it and
+    /// its events are on disk together; heartbeats and polls that change
+    /// nothing but a time are written lazily, every [`BusConfig::beats_every`].
+    ///
+    /// A deadline that had passed by the last lazy write before the stop fires
+    /// at once, with its events; one that passed while the bus was down gives
+    /// the worker or queue a full window from now, so that one still alive
+    /// does not flap. The events the store holds are the caller's to read
+    /// ([`workbus_store::Store::load`]): the server fills its history with them.
+    ///
+    /// Refused with [`Error::Store`] when the store cannot be read and
+    /// [`Error::CorruptRecord`] when a record cannot be: never an empty bus in
+    /// place of a fleet.
+    pub fn open(self, store: Arc<dyn workbus_store::Store>) -> Result<Bus, Error> {
+        let contents = store.load().map_err(Error::Store)?;
+        let bus = self.build(Some(store));
+        crate::restore::restore(&bus.core, contents)?;
+        let every = bus.core.config.beats_every;
+        let weak = Arc::downgrade(&bus.core);
+        bus.core
+            .arbiter
+            .spawn(crate::restore::write_beats(weak, every));
+        Ok(bus)
+    }
+
+    fn build(self, store: Option<Arc<dyn workbus_store::Store>>) -> Bus {
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
         let arbiter = self.arbiter.unwrap_or_else(Arbiter::current);
         let gate = Arc::new(Gate::default());
@@ -86,6 +119,8 @@ impl BusBuilder {
                 arbiter,
                 gate,
                 stats: stats.clone(),
+                store,
+                beats_written: Default::default(),
             }),
             stats,
         }
@@ -718,8 +753,14 @@ impl Bus {
     }
 
     /// Waits until every event emitted by operations that have returned is in
-    /// its subscribers' mailboxes.
+    /// its subscribers' mailboxes; with a store, also writes the beats and
+    /// syncs, so that nothing a shutdown leaves is lost.
     pub async fn flush(&self) -> Result<(), Error> {
-        Ok(self.core.registry.send(Flush).await?)
+        self.core.registry.send(Flush).await?;
+        if let Some(store) = self.core.store.clone() {
+            let beats = crate::restore::beats(&self.core);
+            store.commit(beats).await.map_err(Error::Store)?;
+        }
+        Ok(())
     }
 }

@@ -38,6 +38,11 @@ pub struct BusConfig {
     /// The most workers one pool knows (default 10,000): a heartbeat from one more is
     /// refused until one is deleted.
     pub max_workers_per_pool: usize,
+    /// With a store: how often heartbeat and poll times that changed nothing
+    /// else are written (lazily, without a sync of their own; default 5 s). A
+    /// crash loses at most this much of them, and a restart judges deadlines by
+    /// the last such write.
+    pub beats_every: Duration,
 }
 
 impl Default for BusConfig {
@@ -50,6 +55,7 @@ impl Default for BusConfig {
             max_pools: 1_000_000,
             max_queues_per_pool: 1_000,
             max_workers_per_pool: 10_000,
+            beats_every: Duration::from_secs(5),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What every actor of one bus shares: the registry's address, the clock,
 //! the settings, the lookup tables, the gate and the counters.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actix::{Addr, ArbiterHandle};
 use workbus_events::{Event, SharedEvent};
@@ -22,6 +23,10 @@ pub(crate) struct Core {
     pub(crate) arbiter: ArbiterHandle,
     pub(crate) gate: Arc<Gate>,
     pub(crate) stats: Arc<BusStats>,
+    /// Where changes are written through, when the bus has a store.
+    pub(crate) store: Option<Arc<dyn workbus_store::Store>>,
+    /// The beats last written lazily, by key (their times in microseconds).
+    pub(crate) beats_written: Mutex<HashMap<Vec<u8>, i64>>,
 }
 
 impl Core {

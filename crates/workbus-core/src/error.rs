@@ -90,6 +90,18 @@ pub enum Error {
     /// The bus, or the actor behind a pool or queue, has stopped.
     #[error("the bus has stopped")]
     Stopped,
+    /// The store could not write or read: the change is made in memory but may
+    /// not outlive the process (a write), or the bus cannot start (a read).
+    #[error("the store failed: {0}")]
+    Store(workbus_store::StoreError),
+    /// A record in the store cannot be read back.
+    #[error("the store holds a record that cannot be read ({what}): {reason}")]
+    CorruptRecord {
+        /// Which record.
+        what: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl From<actix::MailboxError> for Error {

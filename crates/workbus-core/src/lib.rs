@@ -65,12 +65,15 @@ mod core;
 mod directory;
 mod error;
 mod gate;
+mod journal;
 pub mod model;
 pub mod name;
 mod pool;
 mod priority;
 mod queue;
+mod record;
 mod registry;
+mod restore;
 mod stats;
 pub mod subscription;
 #[cfg(feature = "test-util")]

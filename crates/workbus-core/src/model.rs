@@ -22,7 +22,7 @@ use crate::Error;
 pub const AGENT_POOL_TYPE: &str = "prefect-agent";
 
 /// Where a pool's flow runs keep their bundles and results (Prefect's `WorkPoolStorageConfiguration`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StorageConfiguration {
     /// The step that uploads bundles.
     pub bundle_upload_step: Option<Map<String, Value>>,

@@ -39,18 +39,22 @@ use std::time::Duration;
 use actix::prelude::*;
 use compact_str::CompactString;
 use serde_json::{Map, Value};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 use workbus_events::prefect::{self, Changes, PoolLabels, QueueLabels, Status};
-use workbus_events::Timestamp;
+use workbus_events::{Event, Timestamp};
+use workbus_store::{Batch, Table};
 
 use crate::beat::{Beat, Expiry};
 use crate::core::Core;
 use crate::directory::{Hasher, QueueEntry};
+use crate::journal::{self, Durable};
 use crate::model::{
     CreatePool, CreateQueue, HeartbeatInterval, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate,
     StorageConfiguration, WorkerInfo, WorkerStatus, AGENT_POOL_TYPE,
 };
-use crate::queue::{DeleteQueue, UpdateQueue, WorkQueue};
+use crate::queue::{DeleteQueue, NewQueue, UpdateQueue, WorkQueue};
+use crate::record::{self, PoolRecord, WorkerRecord};
 use crate::registry::Link;
 use crate::Error;
 
@@ -62,6 +66,31 @@ struct Worker {
     created: Timestamp,
     interval: Option<HeartbeatInterval>,
     beat: Beat,
+    /// A worker online when the bus was rebuilt from a store is online until
+    /// at least then, whatever its last heartbeat: it gets a full window to
+    /// show it is alive.
+    grace: Option<Timestamp>,
+}
+
+impl Worker {
+    fn record(&self, name: &str) -> WorkerRecord {
+        WorkerRecord {
+            name: name.to_owned(),
+            created: self.created,
+            interval: self.interval,
+            last_heartbeat: self.beat.at(),
+            online: self.beat.is_flagged(),
+        }
+    }
+}
+
+/// What a pool rebuilt from a store finds in `started` (its queues are in its table already).
+pub(crate) struct Restore {
+    /// Its workers and their lazily written heartbeat times.
+    pub(crate) workers: Vec<(WorkerRecord, Option<Timestamp>)>,
+    /// When the bus was rebuilt, and the last time it was known to run before.
+    pub(crate) now: Timestamp,
+    pub(crate) alive: Timestamp,
 }
 
 pub(crate) struct QueueSlot {
@@ -112,6 +141,33 @@ impl PoolShared {
         self.queues.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Adds a queue rebuilt from a store (before its pool's actor starts).
+    pub(crate) fn restore_queue(
+        &self,
+        id: Uuid,
+        name: String,
+        priority: i64,
+        addr: Addr<WorkQueue>,
+        polled: Arc<Beat>,
+    ) {
+        self.queues_mut().push(QueueSlot {
+            id,
+            name,
+            priority,
+            addr,
+            polled,
+        });
+    }
+
+    /// Every worker's last heartbeat, for the lazy writer of beats.
+    pub(crate) fn worker_beats(&self, mut each: impl FnMut(&str, Timestamp)) {
+        for (name, w) in self.workers().iter() {
+            if let Some(at) = w.beat.at() {
+                each(name, at);
+            }
+        }
+    }
+
     /// A heartbeat that changes nothing but the time, done in place: `false`
     /// when the pool itself must handle it (unknown or offline worker, new
     /// interval, invalid input).
@@ -147,6 +203,20 @@ pub struct WorkPool {
     online: usize,
     last_status: Option<(Uuid, Timestamp)>,
     timer: Option<(Timestamp, SpawnHandle)>,
+    /// With a store: what a handler emitted, committed with the change, then published.
+    outbox: Vec<Event>,
+    /// With a store: the change's other writes (a new queue's record, a deleted worker).
+    pending: Batch,
+    /// With a store: the pool's record changed without an event saying so.
+    dirty: bool,
+    /// With a store: workers whose rows changed.
+    dirty_workers: Vec<CompactString>,
+    /// With a store: the pool was deleted (its records go).
+    deleted: bool,
+    /// New queues waiting for the commit of their `created`.
+    births: Vec<oneshot::Sender<()>>,
+    /// Set when rebuilt from a store, taken by `started`.
+    restore: Option<Restore>,
 }
 
 impl WorkPool {
@@ -182,6 +252,155 @@ impl WorkPool {
             online: 0,
             last_status: None,
             timer: None,
+            outbox: Vec::new(),
+            pending: Batch::new(),
+            dirty: false,
+            dirty_workers: Vec::new(),
+            deleted: false,
+            births: Vec::new(),
+            restore: None,
+        }
+    }
+
+    /// A pool rebuilt from its record; its queues and workers come in `restore`.
+    pub(crate) fn restored(
+        core: Arc<Core>,
+        shared: Arc<PoolShared>,
+        name: Arc<str>,
+        rec: PoolRecord,
+        restore: Restore,
+    ) -> Self {
+        WorkPool {
+            labels: PoolLabels::new(rec.id, &rec.name, &rec.pool_type),
+            core,
+            shared,
+            name,
+            description: rec.description,
+            base_job_template: rec.base_job_template,
+            concurrency_limit: rec.concurrency_limit,
+            storage: rec.storage_configuration,
+            is_paused: rec.is_paused,
+            status: rec.status,
+            created: rec.created,
+            updated: rec.updated,
+            default_queue: rec.default_queue,
+            online: 0,
+            last_status: rec.last_status,
+            timer: None,
+            outbox: Vec::new(),
+            pending: Batch::new(),
+            dirty: false,
+            dirty_workers: Vec::new(),
+            deleted: false,
+            births: Vec::new(),
+            restore: Some(restore),
+        }
+    }
+
+    /// Its record, as a store keeps it.
+    fn record(&self) -> PoolRecord {
+        PoolRecord {
+            id: self.labels.id(),
+            name: self.name.to_string(),
+            pool_type: self.shared.pool_type.to_string(),
+            description: self.description.clone(),
+            base_job_template: self.base_job_template.clone(),
+            concurrency_limit: self.concurrency_limit,
+            storage_configuration: self.storage.clone(),
+            is_paused: self.is_paused,
+            status: self.status,
+            created: self.created,
+            updated: self.updated,
+            default_queue: self.default_queue,
+            last_status: self.last_status,
+            queues: self
+                .shared
+                .queues()
+                .iter()
+                .map(|q| (q.id, q.priority))
+                .collect(),
+        }
+    }
+
+    /// Emits an event: to the registry at once, or with a store to the outbox,
+    /// published once the change is committed.
+    fn emit(&mut self, event: Event) {
+        if self.core.store.is_some() {
+            self.outbox.push(event);
+        } else {
+            self.core.emit(event);
+        }
+    }
+
+    /// The change a handler made, as a batch and its events (nothing without a store).
+    fn take_change(&mut self) -> Option<(Batch, Vec<Event>)> {
+        self.core.store.as_ref()?;
+        if !self.dirty
+            && self.outbox.is_empty()
+            && self.dirty_workers.is_empty()
+            && self.pending.is_empty()
+        {
+            return None;
+        }
+        let mut batch = std::mem::take(&mut self.pending);
+        let id = self.labels.id();
+        if self.deleted {
+            batch.delete(Table::Pools, record::id_key(id));
+            batch.delete_prefix(Table::Workers, record::id_key(id));
+            batch.delete_prefix(Table::Beats, record::id_key(id));
+            self.dirty_workers.clear();
+        } else {
+            record::put(&mut batch, Table::Pools, record::id_key(id), &self.record());
+            let workers = self.shared.workers();
+            for name in self.dirty_workers.drain(..) {
+                let key = record::worker_key(id, &name);
+                match workers.get(name.as_str()) {
+                    Some(w) => record::put(&mut batch, Table::Workers, key, &w.record(&name)),
+                    None => {
+                        batch.delete(Table::Workers, key.clone());
+                        batch.delete(Table::Beats, key);
+                    }
+                }
+            }
+        }
+        self.dirty = false;
+        Some((batch, std::mem::take(&mut self.outbox)))
+    }
+
+    /// A future that commits what the handler changed, then answers `answer`
+    /// (or the store's failure); ready at once when nothing is to be committed.
+    fn commit_then<T: 'static>(
+        &mut self,
+        answer: Result<T, Error>,
+    ) -> ResponseActFuture<Self, Result<T, Error>> {
+        let (Some(store), Some((batch, events))) = (self.core.store.clone(), self.take_change())
+        else {
+            return Box::pin(actix::fut::ready(answer));
+        };
+        let births = std::mem::take(&mut self.births);
+        let commit = journal::commit(self.core.clone(), store, batch, events);
+        Box::pin(commit.into_actor(self).map(move |r, _, _| {
+            // The new queues may handle messages now: their `created` is durable.
+            for b in births {
+                let _ = b.send(());
+            }
+            r.and(answer)
+        }))
+    }
+
+    /// Answers `answer` once what the handler changed is durable.
+    fn durable<T: 'static>(&mut self, answer: Result<T, Error>) -> Durable<Self, Result<T, Error>> {
+        if self.core.store.is_none() {
+            return Durable::Now(answer);
+        }
+        Durable::After(self.commit_then(answer))
+    }
+
+    /// Commits what a timer or `started` changed; the pool handles nothing else meanwhile.
+    fn persist(&mut self, ctx: &mut Context<Self>) {
+        if self.core.store.is_some() {
+            let commit = self.commit_then(Ok(()));
+            ctx.wait(commit.map(|_, _, _| ()));
         }
     }
 
@@ -213,7 +432,7 @@ impl WorkPool {
             .filter(|(_, at)| now.since(*at) < self.core.config.follows_window)
             .map(|(id, _)| id);
         let id = prefect::event_id(now);
-        self.core.emit(prefect::pool_status(
+        self.emit(prefect::pool_status(
             &self.labels,
             self.status,
             now,
@@ -259,9 +478,19 @@ impl WorkPool {
         let now = self.core.now();
         let mut next: Option<Timestamp> = None;
         let mut expired = 0;
-        for w in self.shared.workers().values() {
+        let journaled = self.core.store.is_some();
+        for (name, w) in self.shared.workers().iter() {
+            if let Some(grace) = w.grace.filter(|g| now < *g && w.beat.is_flagged()) {
+                next = Some(next.map_or(grace, |n| n.min(grace)));
+                continue;
+            }
             match w.beat.expire(now, self.lifetime(w.interval)) {
-                Expiry::Expired => expired += 1,
+                Expiry::Expired => {
+                    expired += 1;
+                    if journaled {
+                        self.dirty_workers.push(name.clone());
+                    }
+                }
                 Expiry::Until(deadline) => next = Some(next.map_or(deadline, |n| n.min(deadline))),
                 Expiry::Clear => {}
             }
@@ -279,6 +508,7 @@ impl WorkPool {
         if let Some(deadline) = next {
             self.arm(deadline, ctx);
         }
+        self.persist(ctx);
     }
 
     /// Whether a queue of the pool has this name. Takes the queues' read lock:
@@ -300,21 +530,35 @@ impl WorkPool {
         });
         let now = self.core.now();
         // The pool emits `created` itself, so it is ordered before the pool's own events.
-        self.core.emit(prefect::queue_created(
+        self.emit(prefect::queue_created(
             &labels,
             self.labels.as_related(),
             now,
             prefect::event_id(now),
         ));
+        let born = self.core.store.is_some().then(|| {
+            let (tx, rx) = oneshot::channel();
+            self.births.push(tx);
+            rx
+        });
         let queue = WorkQueue::new(
             self.core.clone(),
-            labels,
-            self.labels.id(),
-            self.name.clone(),
+            NewQueue {
+                labels,
+                pool_id: self.labels.id(),
+                pool_name: self.name.clone(),
+                pool_related: self.labels.as_related(),
+                born,
+            },
             req,
             priority,
             now,
         );
+        if self.core.store.is_some() {
+            // Its record is written with its `created`, in the pool's commit.
+            let key = record::id_key(id);
+            record::put(&mut self.pending, Table::Queues, key, &queue.record());
+        }
         let polled = queue.polled();
         (queue.start(), polled)
     }
@@ -372,9 +616,9 @@ impl WorkPool {
             });
             let mut changes = Changes::default();
             changes.push("priority", Value::from(from), Value::from(to));
-            self.core.emit(prefect::queue_updated(
+            self.emit(prefect::queue_updated(
                 &QueueLabels::new(id, &name),
-                workbus_events::no_related(),
+                self.labels.as_related(),
                 changes,
                 now,
                 prefect::event_id(now),
@@ -387,7 +631,45 @@ impl WorkPool {
         if let Some(pos) = queues.iter().position(|q| q.id == id) {
             queues.remove(pos);
             self.core.directory.queues.remove(&id);
+            self.dirty = true;
         }
+    }
+
+    /// Rebuilds the pool's queues and workers from a store, then acts on every
+    /// deadline that passed before the bus stopped.
+    fn rebuild(&mut self, r: Restore, ctx: &mut Context<Self>) {
+        let mut workers = self.shared.workers_mut();
+        let mut online = 0;
+        for (w, beat) in r.workers {
+            let last = match (w.last_heartbeat, beat) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let lifetime = self.lifetime(w.interval);
+            // Online at the stop, and not past its deadline then: online for a window more.
+            let grace = (w.online && last.is_some_and(|l| l.add(lifetime) > r.alive))
+                .then(|| r.now.add(lifetime));
+            if w.online {
+                online += 1;
+            }
+            workers.insert(
+                CompactString::from(w.name),
+                Worker {
+                    created: w.created,
+                    interval: w.interval,
+                    beat: Beat::new(last, w.online),
+                    grace,
+                },
+            );
+        }
+        drop(workers);
+        self.online = online;
+        self.core
+            .stats
+            .workers_online
+            .fetch_add(online, Ordering::Relaxed);
+        // Deadlines that passed before the stop fire now, with their events.
+        self.check_workers(ctx);
     }
 }
 
@@ -399,6 +681,9 @@ impl Actor for WorkPool {
         // workers, and a full mailbox makes every sender park and retry.
         ctx.set_mailbox_capacity(MAILBOX);
         crate::stats::moved(&self.core.stats.pools, None, Some(self.status));
+        if let Some(restore) = self.restore.take() {
+            return self.rebuild(restore, ctx);
+        }
         // Prefect's order: the default queue's `created`, the pool's `created`, the pool's status.
         let default = CreateQueue {
             name: "default".to_owned(),
@@ -409,7 +694,7 @@ impl Actor for WorkPool {
         let queue = self.spawn_queue(id, default, 1);
         self.register_queue(id, "default".to_owned(), 1, queue);
         let now = self.core.now();
-        self.core.emit(prefect::pool_created(
+        self.emit(prefect::pool_created(
             &self.labels,
             self.default_queue,
             self.storage.default_result_storage_block_id,
@@ -417,6 +702,8 @@ impl Actor for WorkPool {
             prefect::event_id(now),
         ));
         self.emit_status(now);
+        // The creation is durable before the pool handles anything (the bus reads it next).
+        self.persist(ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -435,10 +722,13 @@ pub(crate) struct WorkerHeartbeat {
 }
 
 impl Handler<WorkerHeartbeat> for WorkPool {
-    type Result = Result<(), Error>;
+    type Result = Durable<Self, Result<(), Error>>;
 
     fn handle(&mut self, hb: WorkerHeartbeat, ctx: &mut Context<Self>) -> Self::Result {
-        crate::name::validate_worker_name(&hb.worker)?;
+        if let Err(e) = crate::name::validate_worker_name(&hb.worker) {
+            return Durable::Now(Err(e));
+        }
+        let journaled = self.core.store.is_some();
         let now = self.core.now();
         let mut workers = self.shared.workers_mut();
         let (came_online, deadline) = match workers.get_mut(hb.worker.as_str()) {
@@ -454,24 +744,28 @@ impl Handler<WorkerHeartbeat> for WorkPool {
             None => {
                 let max = self.core.config.max_workers_per_pool;
                 if workers.len() >= max {
-                    return Err(Error::LimitReached {
+                    return Durable::Now(Err(Error::LimitReached {
                         what: "workers in a work pool",
                         max,
-                    });
+                    }));
                 }
                 let deadline = now.add(self.lifetime(hb.interval));
                 workers.insert(
-                    CompactString::from(hb.worker),
+                    CompactString::from(hb.worker.as_str()),
                     Worker {
                         created: now,
                         interval: hb.interval,
                         beat: Beat::new(Some(now), true),
+                        grace: None,
                     },
                 );
                 (true, deadline)
             }
         };
         drop(workers);
+        if journaled {
+            self.dirty_workers.push(CompactString::from(hb.worker));
+        }
         if came_online {
             self.online += 1;
             self.core
@@ -484,7 +778,7 @@ impl Handler<WorkerHeartbeat> for WorkPool {
             self.set_status(Status::Ready, now);
         }
         self.arm(deadline, ctx);
-        Ok(())
+        self.durable(Ok(()))
     }
 }
 
@@ -494,10 +788,13 @@ impl Handler<WorkerHeartbeat> for WorkPool {
 pub struct DeleteWorker(pub String);
 
 impl Handler<DeleteWorker> for WorkPool {
-    type Result = Result<(), Error>;
+    type Result = Durable<Self, Result<(), Error>>;
 
     fn handle(&mut self, DeleteWorker(name): DeleteWorker, _: &mut Context<Self>) -> Self::Result {
         let removed = self.shared.workers_mut().remove(name.as_str());
+        if removed.is_some() && self.core.store.is_some() {
+            self.dirty_workers.push(CompactString::from(name.as_str()));
+        }
         match removed {
             Some(w) => {
                 // Only this actor clears or sets the flag, so it cannot change under us.
@@ -511,12 +808,12 @@ impl Handler<DeleteWorker> for WorkPool {
                 if self.online == 0 && self.status == Status::Ready {
                     self.set_status(Status::NotReady, self.core.now());
                 }
-                Ok(())
+                self.durable(Ok(()))
             }
-            None => Err(Error::WorkerNotFound {
+            None => Durable::Now(Err(Error::WorkerNotFound {
                 pool: self.name.to_string(),
                 worker: crate::name::shown(&name),
-            }),
+            })),
         }
     }
 }
@@ -574,10 +871,11 @@ impl Handler<GetPool> for WorkPool {
 pub struct UpdatePool(pub PoolUpdate);
 
 impl Handler<UpdatePool> for WorkPool {
-    type Result = Result<(), Error>;
+    type Result = Durable<Self, Result<(), Error>>;
 
     fn handle(&mut self, UpdatePool(u): UpdatePool, _: &mut Context<Self>) -> Self::Result {
-        self.update(u)
+        let done = self.update(u);
+        self.durable(done)
     }
 }
 
@@ -588,15 +886,15 @@ impl Handler<UpdatePool> for WorkPool {
 pub struct UpdatePoolAndRead(pub PoolUpdate);
 
 impl Handler<UpdatePoolAndRead> for WorkPool {
-    type Result = Result<PoolInfo, Error>;
+    type Result = Durable<Self, Result<PoolInfo, Error>>;
 
     fn handle(
         &mut self,
         UpdatePoolAndRead(u): UpdatePoolAndRead,
         _: &mut Context<Self>,
     ) -> Self::Result {
-        self.update(u)?;
-        Ok(self.info())
+        let done = self.update(u).map(|()| self.info());
+        self.durable(done)
     }
 }
 
@@ -641,7 +939,7 @@ impl WorkPool {
         let now = self.core.now();
         if !changes.is_empty() {
             self.updated = now;
-            self.core.emit(prefect::pool_updated(
+            self.emit(prefect::pool_updated(
                 &self.labels,
                 changes,
                 now,
@@ -652,6 +950,7 @@ impl WorkPool {
             if paused != self.is_paused {
                 self.is_paused = paused;
                 self.updated = now;
+                self.dirty = true;
             }
             if !self.is_agent() {
                 let target = match (paused, self.online > 0) {
@@ -678,11 +977,11 @@ fn json_of<T: serde::Serialize>(v: &T) -> Value {
 pub struct AddQueue(pub CreateQueue);
 
 impl Handler<AddQueue> for WorkPool {
-    type Result = ResponseActFuture<Self, Result<QueueInfo, Error>>;
+    type Result = Durable<Self, Result<QueueInfo, Error>>;
 
     fn handle(&mut self, AddQueue(req): AddQueue, _: &mut Context<Self>) -> Self::Result {
         if let Err(e) = req.validate() {
-            return Box::pin(actix::fut::ready(Err(e)));
+            return Durable::Now(Err(e));
         }
         let max = self.core.config.max_queues_per_pool;
         if self.shared.queues().len() >= max {
@@ -690,14 +989,14 @@ impl Handler<AddQueue> for WorkPool {
                 what: "work queues in a work pool",
                 max,
             };
-            return Box::pin(actix::fut::ready(Err(e)));
+            return Durable::Now(Err(e));
         }
         if self.has_queue_named(&req.name) {
             let e = Error::QueueExists {
                 pool: self.name.to_string(),
                 queue: req.name,
             };
-            return Box::pin(actix::fut::ready(Err(e)));
+            return Durable::Now(Err(e));
         }
         let asked = req.priority;
         let priority = asked.unwrap_or_else(|| {
@@ -711,10 +1010,13 @@ impl Handler<AddQueue> for WorkPool {
         if asked.is_some() {
             self.shift_priorities(id, priority);
         }
-        Box::pin(
-            actix::fut::wrap_future(addr.send(crate::queue::GetQueue))
-                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id))),
-        )
+        // Committed (with a store), then the queue is read: it answers once it may.
+        Durable::After(Box::pin(self.commit_then(Ok(())).then(move |r, _, _| {
+            actix::fut::wrap_future(addr.send(crate::queue::GetQueue)).map(move |q, _, _| {
+                r?;
+                q.map_err(|_| Error::QueueIdNotFound(id))
+            })
+        })))
     }
 }
 
@@ -758,8 +1060,8 @@ impl Handler<UpdatePoolQueue> for WorkPool {
         let id = msg.queue;
         let moved = msg.update.priority.is_some();
         AtomicResponse::new(Box::pin(
-            actix::fut::wrap_future(addr.send(UpdateQueue(msg.update))).map(
-                move |r, act: &mut WorkPool, _| {
+            actix::fut::wrap_future(addr.send(UpdateQueue(msg.update)))
+                .map(move |r, act: &mut WorkPool, _| {
                     // Only the pool stops its queues: one that did is gone.
                     let info = r.map_err(|_| Error::QueueIdNotFound(id))??;
                     if let Some(slot) = act.shared.queues_mut().iter_mut().find(|q| q.id == id) {
@@ -770,10 +1072,11 @@ impl Handler<UpdatePoolQueue> for WorkPool {
                     }
                     if moved {
                         act.shift_priorities(id, info.priority);
+                        act.dirty = true;
                     }
                     Ok(info)
-                },
-            ),
+                })
+                .then(|answer, act: &mut WorkPool, _| act.commit_then(answer)),
         ))
     }
 }
@@ -805,7 +1108,8 @@ impl Handler<RemoveQueue> for WorkPool {
         self.unregister_queue(id);
         AtomicResponse::new(Box::pin(
             actix::fut::wrap_future(addr.send(DeleteQueue))
-                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id))),
+                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id)))
+                .then(|answer, act: &mut WorkPool, _| act.commit_then(answer)),
         ))
     }
 }
@@ -833,18 +1137,22 @@ impl Handler<DeletePool> for WorkPool {
                 }
                 queues
             })
-            .map(|queues, act: &mut WorkPool, ctx| {
+            .then(|queues, act: &mut WorkPool, _| {
                 for (id, _) in queues {
                     act.unregister_queue(id);
                 }
                 let now = act.core.now();
-                act.core.emit(prefect::pool_deleted(
+                act.emit(prefect::pool_deleted(
                     &act.labels,
                     act.default_queue,
                     act.storage.default_result_storage_block_id,
                     now,
                     prefect::event_id(now),
                 ));
+                act.deleted = true;
+                act.commit_then(Ok(()))
+            })
+            .map(|answer, act: &mut WorkPool, ctx| {
                 act.core
                     .stats
                     .workers_online
@@ -854,7 +1162,7 @@ impl Handler<DeletePool> for WorkPool {
                 d.pools.remove(&*act.name);
                 d.pool_names.remove(&act.labels.id());
                 ctx.stop();
-                Ok(())
+                answer
             }),
         ))
     }

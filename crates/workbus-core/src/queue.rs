@@ -25,13 +25,17 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::Value;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 use workbus_events::prefect::{self, Changes, QueueLabels, Status};
-use workbus_events::{no_related, Timestamp};
+use workbus_events::{Event, Resource, Timestamp};
+use workbus_store::{Batch, Table};
 
 use crate::beat::{Beat, Expiry};
 use crate::core::Core;
+use crate::journal::{self, Durable};
 use crate::model::{CreateQueue, QueueInfo, QueueUpdate};
+use crate::record::{self, QueueRecord};
 use crate::Error;
 
 /// The description Prefect gives a pool's default queue.
@@ -55,23 +59,45 @@ pub struct WorkQueue {
     created: Timestamp,
     updated: Timestamp,
     timer: Option<(Timestamp, SpawnHandle)>,
+    /// Its pool, as the related resource of its events.
+    pool_related: Arc<[Resource]>,
+    /// With a store: what a handler emitted, committed with the queue's record, then published.
+    outbox: Vec<Event>,
+    /// With a store: the queue was deleted (its record goes, not comes).
+    deleted: bool,
+    /// A new queue of a bus with a store waits for its pool's commit of its `created`.
+    born: Option<oneshot::Receiver<()>>,
+    /// A queue rebuilt from a store: its first poll deadline, pushed past the restart.
+    first_deadline: Option<Timestamp>,
+}
+
+/// The fields of a queue, for [`WorkQueue::new`].
+pub(crate) struct NewQueue {
+    pub(crate) labels: QueueLabels,
+    pub(crate) pool_id: Uuid,
+    pub(crate) pool_name: Arc<str>,
+    pub(crate) pool_related: Arc<[Resource]>,
+    pub(crate) born: Option<oneshot::Receiver<()>>,
 }
 
 impl WorkQueue {
     pub(crate) fn new(
         core: Arc<Core>,
-        labels: QueueLabels,
-        pool_id: Uuid,
-        pool_name: Arc<str>,
+        q: NewQueue,
         req: CreateQueue,
         priority: i64,
         now: Timestamp,
     ) -> Self {
         WorkQueue {
             core,
-            labels,
-            pool_id,
-            pool_name,
+            labels: q.labels,
+            pool_id: q.pool_id,
+            pool_name: q.pool_name,
+            pool_related: q.pool_related,
+            outbox: Vec::new(),
+            deleted: false,
+            born: q.born,
+            first_deadline: None,
             name: req.name,
             description: match req.description {
                 Some(d) if d == DEFAULT_QUEUE_DESCRIPTION => {
@@ -92,6 +118,125 @@ impl WorkQueue {
             created: now,
             updated: now,
             timer: None,
+        }
+    }
+
+    /// A queue rebuilt from its record. A `READY` queue's poll deadline that
+    /// passed before `alive` (the last time the bus was known to run) fires at
+    /// once; one that passed while the bus was down is pushed to a full poll
+    /// timeout after `now`, so that a queue still polled does not flap.
+    pub(crate) fn restored(
+        core: Arc<Core>,
+        q: NewQueue,
+        rec: QueueRecord,
+        polled: Option<Timestamp>,
+        now: Timestamp,
+        alive: Timestamp,
+    ) -> Self {
+        let last_polled = match (rec.last_polled, polled) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let flagged = matches!(rec.status, Status::Ready | Status::Paused);
+        let timeout = core.config.queue_poll_timeout;
+        let first_deadline = (rec.status == Status::Ready)
+            .then(|| last_polled.map(|at| at.add(timeout)))
+            .flatten()
+            .map(|d| {
+                if d <= alive {
+                    d
+                } else {
+                    d.max(now.add(timeout))
+                }
+            });
+        WorkQueue {
+            labels: q.labels,
+            pool_id: q.pool_id,
+            pool_name: q.pool_name,
+            pool_related: q.pool_related,
+            outbox: Vec::new(),
+            deleted: false,
+            born: None,
+            first_deadline,
+            name: rec.name,
+            description: if rec.description == DEFAULT_QUEUE_DESCRIPTION {
+                Cow::Borrowed(DEFAULT_QUEUE_DESCRIPTION)
+            } else {
+                Cow::Owned(rec.description)
+            },
+            concurrency_limit: rec.concurrency_limit,
+            priority: rec.priority,
+            is_paused: rec.is_paused,
+            polled: Arc::new(Beat::new(last_polled, flagged)),
+            status: rec.status,
+            created: rec.created,
+            updated: rec.updated,
+            timer: None,
+            core,
+        }
+    }
+
+    /// Its record, as a store keeps it.
+    pub(crate) fn record(&self) -> QueueRecord {
+        QueueRecord {
+            id: self.labels.id(),
+            pool_id: self.pool_id,
+            name: self.name.clone(),
+            description: self.description.to_string(),
+            concurrency_limit: self.concurrency_limit,
+            priority: self.priority,
+            is_paused: self.is_paused,
+            status: self.status,
+            last_polled: self.polled.at(),
+            created: self.created,
+            updated: self.updated,
+        }
+    }
+
+    fn emit(&mut self, mut event: Event) {
+        event.related = self.pool_related.clone();
+        if self.core.store.is_some() {
+            self.outbox.push(event);
+        } else {
+            self.core.emit(event);
+        }
+    }
+
+    /// The change a handler made, as a batch and its events (nothing without a store).
+    fn take_change(&mut self, changed: bool) -> Option<(Batch, Vec<Event>)> {
+        self.core.store.as_ref()?;
+        if !changed && self.outbox.is_empty() {
+            return None;
+        }
+        let mut batch = Batch::new();
+        let key = record::id_key(self.labels.id());
+        if self.deleted {
+            batch.delete(Table::Queues, key.clone());
+            batch.delete(Table::Beats, key);
+        } else {
+            record::put(&mut batch, Table::Queues, key, &self.record());
+        }
+        Some((batch, std::mem::take(&mut self.outbox)))
+    }
+
+    /// Answers `answer` once what the handler changed is durable.
+    fn durable<T: 'static>(&mut self, changed: bool, answer: T) -> Durable<Self, T> {
+        match (self.core.store.clone(), self.take_change(changed)) {
+            (Some(store), Some((batch, events))) => {
+                let commit = journal::commit(self.core.clone(), store, batch, events);
+                Durable::After(Box::pin(commit.into_actor(self).map(move |_, _, _| answer)))
+            }
+            _ => Durable::Now(answer),
+        }
+    }
+
+    /// Commits what a timer changed; the queue handles nothing else meanwhile.
+    fn persist(&mut self, ctx: &mut Context<Self>) {
+        if let (Some(store), Some((batch, events))) =
+            (self.core.store.clone(), self.take_change(true))
+        {
+            let commit = journal::commit(self.core.clone(), store, batch, events);
+            ctx.wait(commit.into_actor(self).map(|_, _, _| ()));
         }
     }
 
@@ -128,10 +273,9 @@ impl WorkQueue {
         }
         crate::stats::moved(&self.core.stats.queues, Some(self.status), Some(status));
         self.status = status;
-        // The registry adds the pool as related resource, from its link.
-        self.core.emit(prefect::queue_status(
+        self.emit(prefect::queue_status(
             &self.labels,
-            no_related(),
+            self.pool_related.clone(),
             status,
             now,
             prefect::event_id(now),
@@ -145,7 +289,7 @@ impl WorkQueue {
     }
 
     fn arm(&mut self, ctx: &mut Context<Self>) {
-        let Some(deadline) = self.poll_deadline() else {
+        let Some(deadline) = self.first_deadline.take().or_else(|| self.poll_deadline()) else {
             return;
         };
         if let Some((at, handle)) = self.timer {
@@ -169,7 +313,10 @@ impl WorkQueue {
         let now = self.core.now();
         match self.polled.expire(now, self.core.config.queue_poll_timeout) {
             Expiry::Until(_) => self.arm(ctx),
-            Expiry::Expired => self.set_status(Status::NotReady, now),
+            Expiry::Expired => {
+                self.set_status(Status::NotReady, now);
+                self.persist(ctx);
+            }
             Expiry::Clear => debug_assert!(false, "a READY queue keeps its poll flag set"),
         }
     }
@@ -181,6 +328,18 @@ impl Actor for WorkQueue {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(crate::pool::MAILBOX);
         crate::stats::moved(&self.core.stats.queues, None, Some(self.status));
+        // Nothing of a new queue is handled before its `created` is durable.
+        if let Some(born) = self.born.take() {
+            ctx.wait(
+                async move {
+                    let _ = born.await;
+                }
+                .into_actor(self),
+            );
+        }
+        if self.first_deadline.is_some() {
+            self.arm(ctx);
+        }
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -194,18 +353,21 @@ impl Actor for WorkQueue {
 pub struct Poll;
 
 impl Handler<Poll> for WorkQueue {
-    type Result = ();
+    type Result = Durable<Self, ()>;
 
-    fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) -> Self::Result {
         let now = self.core.now();
         // Sets the flag too: after a poll the queue is `READY` or `PAUSED`.
         self.polled.mark(now);
-        if self.status == Status::NotReady {
+        let woke = self.status == Status::NotReady;
+        if woke {
             self.set_status(Status::Ready, now);
         }
         if self.status == Status::Ready {
             self.arm(ctx);
         }
+        // A poll that changed only the time is written lazily, with the beats.
+        self.durable(woke, ())
     }
 }
 
@@ -247,10 +409,12 @@ impl Handler<SetPriority> for WorkQueue {
 pub struct UpdateQueue(pub QueueUpdate);
 
 impl Handler<UpdateQueue> for WorkQueue {
-    type Result = Result<QueueInfo, Error>;
+    type Result = Durable<Self, Result<QueueInfo, Error>>;
 
     fn handle(&mut self, UpdateQueue(u): UpdateQueue, ctx: &mut Context<Self>) -> Self::Result {
-        u.validate()?;
+        if let Err(e) = u.validate() {
+            return Durable::Now(Err(e));
+        }
         let mut changes = Changes::default();
         // Prefect's field order: name, description, concurrency_limit, priority.
         if let Some(name) = u.name {
@@ -292,11 +456,12 @@ impl Handler<UpdateQueue> for WorkQueue {
             self.polled.set(at);
         }
         let now = self.core.now();
+        let changed = !changes.is_empty() || u.is_paused.is_some() || u.last_polled.is_some();
         if !changes.is_empty() {
             self.updated = now;
-            self.core.emit(prefect::queue_updated(
+            self.emit(prefect::queue_updated(
                 &self.labels,
-                no_related(),
+                self.pool_related.clone(),
                 changes,
                 now,
                 prefect::event_id(now),
@@ -329,7 +494,8 @@ impl Handler<UpdateQueue> for WorkQueue {
         if self.status == Status::Ready {
             self.arm(ctx);
         }
-        Ok(self.info())
+        let info = self.info();
+        self.durable(changed, Ok(info))
     }
 }
 
@@ -339,16 +505,23 @@ impl Handler<UpdateQueue> for WorkQueue {
 pub struct DeleteQueue;
 
 impl Handler<DeleteQueue> for WorkQueue {
-    type Result = ();
+    type Result = Durable<Self, ()>;
 
-    fn handle(&mut self, _: DeleteQueue, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: DeleteQueue, ctx: &mut Context<Self>) -> Self::Result {
         let now = self.core.now();
-        self.core.emit(prefect::queue_deleted(
+        self.emit(prefect::queue_deleted(
             &self.labels,
-            no_related(),
+            self.pool_related.clone(),
             now,
             prefect::event_id(now),
         ));
-        ctx.stop();
+        self.deleted = true;
+        match self.durable(true, ()) {
+            Durable::Now(()) => {
+                ctx.stop();
+                Durable::Now(())
+            }
+            Durable::After(commit) => Durable::After(Box::pin(commit.map(|(), _, ctx| ctx.stop()))),
+        }
     }
 }

@@ -11,6 +11,9 @@ pub enum Table {
     Queues,
     /// Workers (keyed so that a pool's workers share a prefix).
     Workers,
+    /// Times written lazily (heartbeats and polls that changed nothing else),
+    /// apart from the records so that a lazy write never overwrites a newer record.
+    Beats,
 }
 
 /// One write of a batch.
@@ -150,6 +153,8 @@ pub struct Contents {
     pub queues: Vec<(Vec<u8>, Vec<u8>)>,
     /// The workers' records, by key.
     pub workers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The lazily written times, by key.
+    pub beats: Vec<(Vec<u8>, Vec<u8>)>,
     /// The events, oldest first.
     pub events: Vec<StoredEvent>,
 }

@@ -30,7 +30,7 @@ pub enum StoreError {
         /// The store's file.
         path: PathBuf,
         /// What the engine said.
-        source: Arc<redb::Error>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The store was written in another format.
     #[error("the store {path} has format {found}, this workbus reads format {expected}: {advice}")]
@@ -46,14 +46,24 @@ pub enum StoreError {
     },
     /// A read or a commit failed.
     #[error("store: {0}")]
-    Engine(#[source] Arc<redb::Error>),
+    Engine(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The writer has stopped (the store was dropped, or a commit failed before).
     #[error("the store's writer has stopped")]
     Stopped,
 }
 
 impl StoreError {
-    pub(crate) fn engine(e: impl Into<redb::Error>) -> Self {
-        StoreError::Engine(Arc::new(e.into()))
+    /// A failure of the engine underneath.
+    pub fn engine(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Engine(Arc::new(e))
     }
 }
+
+/// Two failures are equal when they say the same (their sources are not comparable).
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for StoreError {}

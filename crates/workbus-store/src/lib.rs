@@ -53,10 +53,14 @@
 
 mod batch;
 mod error;
+mod memory;
+#[cfg(feature = "redb")]
 mod redb_store;
 
 pub use batch::{Batch, Contents, Retention, StoredEvent, Table, Write};
 pub use error::StoreError;
+pub use memory::MemoryStore;
+#[cfg(feature = "redb")]
 pub use redb_store::{RedbStore, StoreStats, FORMAT};
 
 use std::fmt;

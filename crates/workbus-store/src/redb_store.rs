@@ -28,6 +28,7 @@ const MAX_GROUP: usize = 1024;
 const POOLS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pools");
 const QUEUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("queues");
 const WORKERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("workers");
+const BEATS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("beats");
 /// seq → id (16 bytes), occurred (8 bytes, little-endian), JSON.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -37,6 +38,7 @@ fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         Table::Pools => POOLS,
         Table::Queues => QUEUES,
         Table::Workers => WORKERS,
+        Table::Beats => BEATS,
     }
 }
 
@@ -127,7 +129,7 @@ impl RedbStore {
             Err(e) => {
                 return Err(StoreError::Corrupt {
                     path,
-                    source: Arc::new(e.into()),
+                    source: Arc::new(e),
                 })
             }
         };
@@ -202,6 +204,7 @@ impl Store for RedbStore {
             (Table::Pools, &mut out.pools),
             (Table::Queues, &mut out.queues),
             (Table::Workers, &mut out.workers),
+            (Table::Beats, &mut out.beats),
         ] {
             let records = txn.open_table(table(t)).map_err(StoreError::engine)?;
             for entry in records.iter().map_err(StoreError::engine)? {
@@ -248,7 +251,7 @@ fn check_format(db: &Database, path: &Path) -> Result<(), StoreError> {
             }
         }
         // Made now, so that a load of a new store finds every table.
-        for t in [Table::Pools, Table::Queues, Table::Workers] {
+        for t in [Table::Pools, Table::Queues, Table::Workers, Table::Beats] {
             txn.open_table(table(t)).map_err(StoreError::engine)?;
         }
         txn.open_table(EVENTS).map_err(StoreError::engine)?;
@@ -317,7 +320,7 @@ fn apply(
         Durability::None
     };
     txn.set_durability(durability)
-        .map_err(|e| StoreError::engine(redb::Error::from(e)))?;
+        .map_err(StoreError::engine)?;
     let mut batches = 0;
     let mut evicted = 0;
     {

@@ -1,0 +1,196 @@
+//! Rebuilding a bus from its store, and writing the beats lazily.
+//!
+//! ## What a restart does
+//!
+//! Every pool, queue and worker comes back with its fields, status and times;
+//! the actors are started and the tables filled before [`Bus::open`](crate::BusBuilder::open)
+//! answers. Deadlines are re-armed on the clock:
+//!
+//! - A deadline that had passed by the last time the bus was known to run
+//!   (the last lazy write of the beats, every [`BusConfig::beats_every`](crate::BusConfig::beats_every))
+//!   fires at once, with its events: the worker goes offline, the queue not ready.
+//! - A deadline that passed while the bus was down gives the worker or queue a
+//!   full window from the restart (its interval × the inactivity multiple, or
+//!   the poll timeout): one still alive heartbeats or polls within it and
+//!   nothing flaps; one that died is offline, or not ready, at its end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use compact_str::CompactString;
+use uuid::Uuid;
+use workbus_events::prefect::{PoolLabels, QueueLabels};
+use workbus_events::Timestamp;
+use workbus_store::{Batch, Contents, Table};
+
+use crate::core::Core;
+use crate::directory::{PoolEntry, QueueEntry};
+use crate::pool::{PoolShared, Restore, WorkPool};
+use crate::queue::{NewQueue, WorkQueue};
+use crate::record::{self, PoolRecord, QueueRecord, WorkerRecord};
+use crate::registry::Link;
+use crate::Error;
+
+fn corrupt(what: &str, key: &[u8], e: impl std::fmt::Display) -> Error {
+    Error::CorruptRecord {
+        what: format!("{what} {}", hex(key)),
+        reason: e.to_string(),
+    }
+}
+
+fn hex(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Starts the actors of everything `contents` holds and fills the tables.
+pub(crate) fn restore(core: &Arc<Core>, contents: Contents) -> Result<(), Error> {
+    let now = core.now();
+    let mut beats: HashMap<Vec<u8>, Timestamp> = HashMap::with_capacity(contents.beats.len());
+    for (k, v) in contents.beats {
+        let at = record::beat_time(&v).ok_or_else(|| corrupt("beat", &k, "not a time"))?;
+        beats.insert(k, at);
+    }
+    let alive = beats.get(record::ALIVE_KEY).copied().unwrap_or(now);
+    let mut queues: HashMap<Uuid, Vec<QueueRecord>> = HashMap::new();
+    for (k, v) in contents.queues {
+        let q: QueueRecord = serde_json::from_slice(&v).map_err(|e| corrupt("queue", &k, e))?;
+        queues.entry(q.pool_id).or_default().push(q);
+    }
+    let mut workers: HashMap<Uuid, Vec<(WorkerRecord, Option<Timestamp>)>> = HashMap::new();
+    for (k, v) in contents.workers {
+        let w: WorkerRecord = serde_json::from_slice(&v).map_err(|e| corrupt("worker", &k, e))?;
+        let pool = k
+            .get(..16)
+            .and_then(|b| Uuid::from_slice(b).ok())
+            .ok_or_else(|| corrupt("worker", &k, "key too short"))?;
+        let beat = beats.get(&k).copied();
+        workers.entry(pool).or_default().push((w, beat));
+    }
+    let d = &core.directory;
+    for (k, v) in contents.pools {
+        let p: PoolRecord = serde_json::from_slice(&v).map_err(|e| corrupt("pool", &k, e))?;
+        let shared = Arc::new(PoolShared::new(p.id, &p.pool_type));
+        let name: Arc<str> = p.name.as_str().into();
+        let related = PoolLabels::new(p.id, &p.name, &p.pool_type).as_related();
+        let mut qs = queues.remove(&p.id).unwrap_or_default();
+        // The pool's list gives the order and the priorities.
+        let order: HashMap<Uuid, (usize, i64)> = p
+            .queues
+            .iter()
+            .enumerate()
+            .map(|(i, (id, prio))| (*id, (i, *prio)))
+            .collect();
+        qs.sort_by_key(|q| order.get(&q.id).map_or(usize::MAX, |o| o.0));
+        for mut q in qs {
+            if let Some((_, prio)) = order.get(&q.id) {
+                q.priority = *prio;
+            }
+            let (id, qname, priority) = (q.id, q.name.clone(), q.priority);
+            let polled_at = beats.get(&record::id_key(id)).copied();
+            let queue = WorkQueue::restored(
+                core.clone(),
+                NewQueue {
+                    labels: QueueLabels::new(id, &qname),
+                    pool_id: p.id,
+                    pool_name: name.clone(),
+                    pool_related: related.clone(),
+                    born: None,
+                },
+                q,
+                polled_at,
+                now,
+                alive,
+            );
+            let polled = queue.polled();
+            let addr = WorkQueue::start_in_arbiter(&core.arbiter, move |_| queue);
+            core.registry.do_send(Link {
+                queue: id,
+                pool: related.clone(),
+            });
+            d.queues.insert(
+                id,
+                QueueEntry {
+                    pool_id: p.id,
+                    addr: addr.clone(),
+                    polled: polled.clone(),
+                },
+            );
+            shared.restore_queue(id, qname, priority, addr, polled);
+        }
+        let restore = Restore {
+            workers: workers.remove(&p.id).unwrap_or_default(),
+            now,
+            alive,
+        };
+        let id = p.id;
+        let pool = {
+            let (core, shared, name) = (core.clone(), shared.clone(), name.clone());
+            WorkPool::restored(core, shared, name, p, restore)
+        };
+        let addr = WorkPool::start_in_arbiter(&core.arbiter, move |_| pool);
+        d.pools
+            .insert(CompactString::from(&*name), PoolEntry { addr, shared });
+        d.pool_names.insert(id, name);
+    }
+    if !queues.is_empty() {
+        tracing::warn!(
+            queues = queues.values().map(Vec::len).sum::<usize>(),
+            "the store holds queues of pools it does not hold: left out"
+        );
+    }
+    Ok(())
+}
+
+/// The beats that moved since they were last written, and the bus's own (it is alive now).
+pub(crate) fn beats(core: &Core) -> Batch {
+    let mut batch = Batch::new();
+    let mut written = core
+        .beats_written
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut now_written = HashMap::with_capacity(written.len());
+    let mut note = |key: Vec<u8>, at: Timestamp| {
+        let t = at.as_micros();
+        if written.get(&key) != Some(&t) {
+            batch.put(Table::Beats, key.clone(), record::beat_value(at));
+        }
+        now_written.insert(key, t);
+    };
+    for pool in core.directory.pools.iter() {
+        let id = pool.shared.id;
+        pool.shared
+            .worker_beats(|name, at| note(record::worker_key(id, name), at));
+    }
+    for queue in core.directory.queues.iter() {
+        if let Some(at) = queue.polled.at() {
+            note(record::id_key(*queue.key()), at);
+        }
+    }
+    *written = now_written;
+    batch.put(
+        Table::Beats,
+        record::ALIVE_KEY.to_vec(),
+        record::beat_value(core.now()),
+    );
+    batch
+}
+
+/// Writes the beats every `beats_every`, lazily (no sync of their own), until the bus is gone.
+pub(crate) async fn write_beats(core: std::sync::Weak<Core>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(core) = core.upgrade() else { return };
+        let Some(store) = core.store.clone() else {
+            return;
+        };
+        let batch = beats(&core);
+        drop(core);
+        if let Err(error) = store.commit(batch.lazy()).await {
+            tracing::warn!(%error, "the beats could not be written");
+        }
+    }
+}
