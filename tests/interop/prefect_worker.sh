@@ -75,7 +75,7 @@ run_case() {
     : > "$events"
     say "=== case: $name (auth: $([ -n "${AUTH:-}" ] && echo on || echo off))"
 
-    local server_env=(WORKBUS_PORT="$PORT" WORKBUS_WORKER_FALLBACK_HEARTBEAT_SECONDS=2
+    local server_env=(WORKBUS_PORT="$PORT" WORKBUS_DATA_DIR="$WORK/$name-data" WORKBUS_WORKER_FALLBACK_HEARTBEAT_SECONDS=2
         WORKBUS_WORKER_INACTIVITY_MULTIPLE=2 WORKBUS_QUEUE_POLL_TIMEOUT_SECONDS=10 RUST_LOG=info)
     [ -n "${AUTH:-}" ] && server_env+=(WORKBUS_API_AUTH_STRING="$AUTH")
     env "${server_env[@]}" "$BIN" serve > "$WORK/$name-server.log" 2>&1 &

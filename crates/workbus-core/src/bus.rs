@@ -91,6 +91,16 @@ impl BusBuilder {
     /// place of a fleet.
     pub fn open(self, store: Arc<dyn workbus_store::Store>) -> Result<Bus, Error> {
         let contents = store.load().map_err(Error::Store)?;
+        self.restore(store, contents)
+    }
+
+    /// [`open`](Self::open), from contents the caller loaded already (to read the
+    /// events out of them first, say).
+    pub fn restore(
+        self,
+        store: Arc<dyn workbus_store::Store>,
+        contents: workbus_store::Contents,
+    ) -> Result<Bus, Error> {
         let bus = self.build(Some(store));
         crate::restore::restore(&bus.core, contents)?;
         let every = bus.core.config.beats_every;
@@ -727,8 +737,23 @@ impl Bus {
     /// local subscribers. It waits at the gate like every operation, so a source
     /// (the NATS bridge, a client posting events) is held back while a lossless
     /// subscriber is full.
+    ///
+    /// With a store, an event of this node's clients (one without an origin) is
+    /// written to it first, so that the history outlives the process; one from
+    /// another node is that node's to keep.
     pub async fn ingest(&self, event: workbus_events::SharedEvent) {
         self.core.gate.pass().await;
+        if let (Some(store), None) = (&self.core.store, event.origin()) {
+            let mut batch = workbus_store::Batch::new();
+            batch.event(
+                *event.id.as_bytes(),
+                event.occurred.as_micros(),
+                event.json().to_vec(),
+            );
+            if let Err(error) = store.commit(batch).await {
+                tracing::error!(%error, "an event could not be written to the store");
+            }
+        }
         self.core.registry.do_send(Ingest(event));
     }
 

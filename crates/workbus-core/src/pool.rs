@@ -97,6 +97,8 @@ pub(crate) struct QueueSlot {
     pub(crate) id: Uuid,
     pub(crate) name: String,
     priority: i64,
+    /// When the pool last moved it to keep priorities distinct (the queue's `updated` then).
+    shifted: Option<Timestamp>,
     pub(crate) addr: Addr<WorkQueue>,
     pub(crate) polled: Arc<Beat>,
 }
@@ -147,6 +149,7 @@ impl PoolShared {
         id: Uuid,
         name: String,
         priority: i64,
+        shifted: Option<Timestamp>,
         addr: Addr<WorkQueue>,
         polled: Arc<Beat>,
     ) {
@@ -154,6 +157,7 @@ impl PoolShared {
             id,
             name,
             priority,
+            shifted,
             addr,
             polled,
         });
@@ -317,7 +321,7 @@ impl WorkPool {
                 .shared
                 .queues()
                 .iter()
-                .map(|q| (q.id, q.priority))
+                .map(|q| (q.id, q.priority, q.shifted))
                 .collect(),
         }
     }
@@ -586,6 +590,7 @@ impl WorkPool {
             id,
             name,
             priority,
+            shifted: None,
             addr,
             polled,
         });
@@ -605,6 +610,7 @@ impl WorkPool {
             for (id, from, to) in crate::priority::shifted(&order, moved, target) {
                 if let Some(slot) = queues.iter_mut().find(|q| q.id == id) {
                     slot.priority = to;
+                    slot.shifted = Some(now);
                     shifted.push((id, slot.name.clone(), slot.addr.clone(), from, to));
                 }
             }

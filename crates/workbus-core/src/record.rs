@@ -34,8 +34,8 @@ pub(crate) struct PoolRecord {
     pub(crate) default_queue: Uuid,
     /// The last status event, for the next one's `follows`.
     pub(crate) last_status: Option<(Uuid, Timestamp)>,
-    /// Its queues and their priorities, in creation order.
-    pub(crate) queues: Vec<(Uuid, i64)>,
+    /// Its queues, their priorities and when the pool last moved each, in creation order.
+    pub(crate) queues: Vec<(Uuid, i64, Option<Timestamp>)>,
 }
 
 /// A work queue (its priority is its pool's to keep).

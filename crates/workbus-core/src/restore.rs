@@ -75,18 +75,22 @@ pub(crate) fn restore(core: &Arc<Core>, contents: Contents) -> Result<(), Error>
         let related = PoolLabels::new(p.id, &p.name, &p.pool_type).as_related();
         let mut qs = queues.remove(&p.id).unwrap_or_default();
         // The pool's list gives the order and the priorities.
-        let order: HashMap<Uuid, (usize, i64)> = p
+        let order: HashMap<Uuid, (usize, i64, Option<Timestamp>)> = p
             .queues
             .iter()
             .enumerate()
-            .map(|(i, (id, prio))| (*id, (i, *prio)))
+            .map(|(i, (id, prio, shifted))| (*id, (i, *prio, *shifted)))
             .collect();
         qs.sort_by_key(|q| order.get(&q.id).map_or(usize::MAX, |o| o.0));
         for mut q in qs {
-            if let Some((_, prio)) = order.get(&q.id) {
+            if let Some((_, prio, shifted)) = order.get(&q.id) {
                 q.priority = *prio;
+                if let Some(at) = shifted {
+                    q.updated = q.updated.max(*at);
+                }
             }
             let (id, qname, priority) = (q.id, q.name.clone(), q.priority);
+            let shifted = order.get(&id).and_then(|o| o.2);
             let polled_at = beats.get(&record::id_key(id)).copied();
             let queue = WorkQueue::restored(
                 core.clone(),
@@ -116,7 +120,7 @@ pub(crate) fn restore(core: &Arc<Core>, contents: Contents) -> Result<(), Error>
                     polled: polled.clone(),
                 },
             );
-            shared.restore_queue(id, qname, priority, addr, polled);
+            shared.restore_queue(id, qname, priority, shifted, addr, polled);
         }
         let restore = Restore {
             workers: workers.remove(&p.id).unwrap_or_default(),

@@ -239,6 +239,23 @@ pub struct ServeArgs {
     /// Also run a simulated fleet of pools, queues and workers.
     #[arg(long, env = "WORKBUS_DEMO")]
     pub demo: bool,
+    /// Where the state and the events are kept (default: a `workbus` folder in the
+    /// user's data directory, `$XDG_DATA_HOME` or `~/.local/share`).
+    #[arg(long, env = "WORKBUS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep nothing on disk: a restart starts with an empty fleet.
+    #[arg(long, env = "WORKBUS_IN_MEMORY")]
+    pub in_memory: bool,
+    /// The most events the store keeps (the oldest go first).
+    #[arg(
+        long,
+        env = "WORKBUS_EVENT_RETENTION_COUNT",
+        default_value_t = 1_000_000
+    )]
+    pub event_retention_count: u64,
+    /// How long the store keeps events, in days (Prefect keeps them 7 days).
+    #[arg(long, env = "WORKBUS_EVENT_RETENTION_DAYS", default_value_t = 7.0)]
+    pub event_retention_days: f64,
 }
 
 impl Default for ServeArgs {
@@ -279,8 +296,33 @@ impl Default for ServeArgs {
             http_workers: 0,
             shutdown_timeout_seconds: 10,
             demo: false,
+            data_dir: None,
+            in_memory: false,
+            event_retention_count: 1_000_000,
+            event_retention_days: 7.0,
         }
     }
+}
+
+/// Where the server keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// Nothing on disk (the library's default, and `--in-memory`).
+    InMemory,
+    /// The redb store in this directory (the binary's default).
+    Dir(PathBuf),
+}
+
+/// The binary's default data directory: `workbus` in `$XDG_DATA_HOME`, else in
+/// `~/.local/share`, else in the current directory (as Prefect keeps `~/.prefect`).
+pub fn default_data_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("workbus")
 }
 
 /// The checked settings the server runs with.
@@ -321,6 +363,11 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Run the simulated fleet.
     pub demo: bool,
+    /// Where the state and the events are kept ([`Storage::InMemory`] by default
+    /// for the library; the binary's default is a data directory).
+    pub storage: Storage,
+    /// How long and how many events the store keeps.
+    pub event_retention: workbus_store::Retention,
 }
 
 impl Default for ServerConfig {
@@ -343,6 +390,8 @@ impl Default for ServerConfig {
             http_workers: 0,
             shutdown_timeout: Duration::from_secs(10),
             demo: false,
+            storage: Storage::InMemory,
+            event_retention: workbus_store::Retention::default(),
         }
     }
 }
@@ -371,6 +420,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("http_workers", &self.http_workers)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("demo", &self.demo)
+            .field("storage", &self.storage)
+            .field("event_retention", &self.event_retention)
             .finish()
     }
 }
@@ -444,6 +495,29 @@ impl TryFrom<ServeArgs> for ServerConfig {
         }
         let subscribers = subscribers_config(&a)?;
         let nats = nats_config(&a)?;
+        let storage = match (a.in_memory, given_path(&a.data_dir)) {
+            (true, Some(_)) => {
+                return Err(ServerError::Config(
+                    "--in-memory and --data-dir (WORKBUS_IN_MEMORY and WORKBUS_DATA_DIR) contradict each other: give one".into(),
+                ))
+            }
+            (true, None) => Storage::InMemory,
+            (false, Some(dir)) => Storage::Dir(dir.clone()),
+            (false, None) => Storage::Dir(default_data_dir()),
+        };
+        if !(a.event_retention_days.is_finite()
+            && a.event_retention_days > 0.0
+            && a.event_retention_days < 1e6)
+        {
+            return Err(ServerError::Config(format!(
+                "event retention must be a positive number of days, got {}",
+                a.event_retention_days
+            )));
+        }
+        let event_retention = workbus_store::Retention {
+            max_events: a.event_retention_count.max(1),
+            max_age: Duration::from_secs_f64(a.event_retention_days * 86_400.0),
+        };
         Ok(ServerConfig {
             host: a.host,
             port: a.port,
@@ -485,6 +559,8 @@ impl TryFrom<ServeArgs> for ServerConfig {
             http_workers: a.http_workers,
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout_seconds),
             demo: a.demo,
+            storage,
+            event_retention,
         })
     }
 }

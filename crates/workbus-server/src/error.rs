@@ -94,6 +94,8 @@ impl ResponseError for ApiError {
                 // A state conflict, not a malformed request: the queue exists and is the default.
                 E::DefaultQueueDeletion(_) => StatusCode::CONFLICT,
                 E::Stopped | E::Busy | E::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+                // The change is made in memory but could not be written: not durable, say so.
+                E::Store(_) | E::CorruptRecord { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 // The server subscribes each of its actors once.
                 E::AlreadySubscribed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -179,6 +181,9 @@ pub enum ServerError {
     /// The NATS bridge could not be configured or started.
     #[error("NATS bridge: {0}")]
     Nats(#[source] workbus_nats::Error),
+    /// The store could not be opened or read: in use, unreadable, of another format.
+    #[error("{0}")]
+    Store(#[source] workbus_store::StoreError),
 }
 
 impl ServerError {
@@ -198,6 +203,9 @@ impl ServerError {
                     | S::FeatureDisabled(_)
             ),
             ServerError::Nats(e) => matches!(e, N::InvalidConfig { .. }),
+            // A store the server cannot use is the operator's to fix, as a setting is.
+            ServerError::Store(_) => true,
+            ServerError::Bus(workbus_core::Error::CorruptRecord { .. }) => true,
             _ => false,
         }
     }

@@ -327,6 +327,23 @@ impl Handler<Deliver> for History {
                 }
             }
         });
+        self.keep(event, frame);
+    }
+}
+
+impl History {
+    /// Fills the history with events of before (a store's, at start), oldest first,
+    /// under the same bounds as live ones.
+    pub fn preload(&mut self, events: impl IntoIterator<Item = SharedEvent>) {
+        for event in events {
+            if let Some(frame) = frame(&event) {
+                self.keep(event, frame);
+            }
+        }
+    }
+
+    /// Keeps an event in the ring, evicting the oldest past the bounds.
+    fn keep(&mut self, event: SharedEvent, frame: ByteString) {
         let cost = cost(&event);
         if self.capacity == 0 || cost > self.max_bytes {
             // Too big to keep at all: still delivered live, never held.

@@ -47,7 +47,7 @@ use workbus_core::{Bus, SubscribeOptions};
 use workbus_nats::NatsBridge;
 use workbus_subscribers::Subscribers;
 
-pub use config::{LogFormat, ServeArgs, ServerConfig, WebsocketLimits};
+pub use config::{LogFormat, ServeArgs, ServerConfig, Storage, WebsocketLimits};
 pub use error::{ApiError, ServerError};
 pub use hub::{History, StreamStats};
 pub use ws::channel::{ChannelStats, WorkerChannels};
@@ -222,9 +222,9 @@ impl ServerBuilder {
     /// Call it inside an actix system; the bus's actors run on the current arbiter.
     pub async fn bind(self) -> Result<Server, ServerError> {
         let cfg = self.config;
-        let bus = match self.bus {
-            Some(bus) => bus,
-            None => Bus::builder().config(cfg.bus.clone()).start(),
+        let (bus, stored) = match self.bus {
+            Some(bus) => (bus, Vec::new()),
+            None => open_bus(&cfg)?,
         };
         let stream_stats = Arc::new(StreamStats::default());
         let history = {
@@ -233,7 +233,11 @@ impl ServerBuilder {
                 cfg.event_history_bytes,
                 stream_stats.clone(),
             );
-            History::create(move |_| History::new(cap, bytes, stats))
+            History::create(move |_| {
+                let mut history = History::new(cap, bytes, stats);
+                history.preload(stored);
+                history
+            })
         };
         // Held by the server: its history leaves the bus when the server is dropped.
         let history_subscription = bus
@@ -328,6 +332,48 @@ impl ServerBuilder {
             _subscriptions: [history_subscription, channels_subscription],
         })
     }
+}
+
+/// The bus of `cfg.storage`: in memory, or rebuilt from the store in the data
+/// directory, with the newest of the stored events for the history.
+fn open_bus(cfg: &ServerConfig) -> Result<(Bus, Vec<workbus_core::SharedEvent>), ServerError> {
+    let dir = match &cfg.storage {
+        config::Storage::InMemory => {
+            return Ok((Bus::builder().config(cfg.bus.clone()).start(), Vec::new()))
+        }
+        config::Storage::Dir(dir) => dir,
+    };
+    let store = workbus_store::RedbStore::open_with(dir, cfg.event_retention)
+        .map_err(ServerError::Store)?;
+    let mut contents = workbus_store::Store::load(&store).map_err(ServerError::Store)?;
+    let events = std::mem::take(&mut contents.events);
+    let (pools, queues) = (contents.pools.len(), contents.queues.len());
+    let bus = Bus::builder()
+        .config(cfg.bus.clone())
+        .restore(Arc::new(store), contents)?;
+    // The history holds the newest `event_history` of them; the store keeps the rest.
+    let skip = events.len().saturating_sub(cfg.event_history);
+    let mut stored = Vec::with_capacity(events.len() - skip);
+    for e in events.into_iter().skip(skip) {
+        match workbus_core::Event::from_json(&e.json) {
+            Ok(event) => stored.push(workbus_core::SharedEvent::with_json(
+                event,
+                e.json.into(),
+                None,
+            )),
+            Err(error) => {
+                tracing::warn!(%error, seq = e.seq, "a stored event cannot be read; left out")
+            }
+        }
+    }
+    tracing::info!(
+        dir = %dir.display(),
+        pools,
+        queues,
+        events = stored.len(),
+        "state restored from the data directory"
+    );
+    Ok((bus, stored))
 }
 
 /// Stops the NATS bridge (its source first, then it publishes what it holds),

@@ -19,6 +19,8 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
     cmd.args(args)
         .env("WORKBUS_PORT", "0")
         .env("WORKBUS_LOG_FORMAT", "json")
+        .env("WORKBUS_IN_MEMORY", "true")
+        .env_remove("WORKBUS_DATA_DIR")
         .env_remove("WORKBUS_API_AUTH_STRING")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -112,6 +114,7 @@ fn bad_settings_exit_with_a_message() {
         ("WORKBUS_NATS_BUFFER", "many"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_workbus"))
+            .env("WORKBUS_IN_MEMORY", "true")
             .env(k, v)
             .output()
             .expect("runs");

@@ -63,6 +63,8 @@ fn webhook_target() -> (String, Arc<AtomicU32>) {
 
 fn base_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_workbus"));
+    cmd.env("WORKBUS_IN_MEMORY", "true")
+        .env_remove("WORKBUS_DATA_DIR");
     for k in [
         "WORKBUS_API_AUTH_STRING",
         "WORKBUS_WEBHOOK_URL",

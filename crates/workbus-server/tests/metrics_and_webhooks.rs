@@ -192,6 +192,7 @@ async fn a_webhook_from_the_settings_receives_the_api_events_signed() {
     let secret = format!("whsec_{}", STANDARD.encode(b"a webhook key of the test"));
     let args = ServeArgs {
         port: 0,
+        in_memory: true,
         http_workers: 1,
         webhook_url: Some(url),
         webhook_secret: Some(secret.clone()),

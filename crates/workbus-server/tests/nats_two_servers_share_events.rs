@@ -16,6 +16,7 @@ const NATS_URL: &str = "nats://127.0.0.1:4222";
 fn node(tag: &str, node: &str) -> ServerConfig {
     let args = ServeArgs {
         port: 0,
+        in_memory: true,
         http_workers: 1,
         nats_url: Some(NATS_URL.into()),
         node: Some(format!("{node}-{tag}")),

@@ -319,8 +319,7 @@ fn apply(
     } else {
         Durability::None
     };
-    txn.set_durability(durability)
-        .map_err(StoreError::engine)?;
+    txn.set_durability(durability).map_err(StoreError::engine)?;
     let mut batches = 0;
     let mut evicted = 0;
     {

@@ -38,6 +38,11 @@ pub fn start(env: &[(&str, &str)]) -> Running {
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // In memory unless the test gives a data directory: tests never share one.
+    if !env.iter().any(|(k, _)| *k == "WORKBUS_DATA_DIR") {
+        cmd.env("WORKBUS_IN_MEMORY", "true");
+    }
+    cmd.env_remove("WORKBUS_DATA_DIR");
     for (k, v) in env {
         cmd.env(k, v);
     }

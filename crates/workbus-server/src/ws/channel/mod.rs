@@ -57,7 +57,7 @@ mod worker;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use actix::{Actor, AsyncContext};
+use actix::AsyncContext;
 use actix_http::ws::CloseCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tokio::time::Instant;
@@ -220,7 +220,21 @@ async fn setup(st: AppState, sock: Socket, pool: String) {
             },
         }),
     };
+    // The worker joins the fan-out before it is told it is ready: from then on a
+    // change to its pool, and the server's shutdown, reach it.
+    let mut ctx = actix::Context::<ConnectedWorker>::new();
+    let join = fanout::Join {
+        pool: pool.id,
+        worker: ctx.address(),
+    };
+    let Ok(place) = st.channels.send(join).await else {
+        return refuse(&st, sock, CloseReason::TransientServerError).await;
+    };
     if sock.out.text(ready.to_text().into()).await.is_err() {
+        st.channels.do_send(fanout::Leave {
+            pool: pool.id,
+            place,
+        });
         return;
     }
     st.channel_stats.heartbeats.fetch_add(1, Ordering::Relaxed);
@@ -228,21 +242,20 @@ async fn setup(st: AppState, sock: Socket, pool: String) {
     let Socket {
         out, inbound, slot, ..
     } = sock;
-    let frames = futures_util::stream::unfold(inbound, |mut inbound| async move {
-        inbound.next().await.map(|msg| (msg, inbound))
-    });
+    ctx.add_stream(futures_util::stream::unfold(
+        inbound,
+        |mut inbound| async move { inbound.next().await.map(|msg| (msg, inbound)) },
+    ));
     let session = worker::Session {
         pool,
+        place,
         consumer_id: hello.consumer_id,
         worker_name: hello.worker_name.0.clone(),
         out,
         slot,
         initial,
     };
-    ConnectedWorker::create(move |ctx| {
-        ctx.add_stream(frames);
-        ConnectedWorker::new(st, session)
-    });
+    ctx.run(ConnectedWorker::new(st, session));
 }
 
 /// Resolves the pool and queues, fills an empty template, records the first

@@ -16,7 +16,7 @@ use actix_http::ws::{CloseCode, CloseReason as WsClose};
 use uuid::Uuid;
 use workbus_core::{Heartbeat, HeartbeatInterval, PoolInfo, Status};
 
-use super::fanout::{Change, Join, Leave};
+use super::fanout::{Change, Leave};
 use super::frames::{
     Beat, CleanupOperation, CleanupResult, CloseReason, ServerFrame, Snapshot, WorkerFrame,
 };
@@ -88,6 +88,8 @@ impl std::fmt::Debug for ConnectedWorker {
 /// What [`ConnectedWorker::new`] needs from the handshake.
 pub(crate) struct Session {
     pub(crate) pool: PoolInfo,
+    /// Its place in the fan-out (joined before the ready frame was sent).
+    pub(crate) place: u64,
     pub(crate) consumer_id: Uuid,
     pub(crate) worker_name: String,
     pub(crate) out: Outbound,
@@ -108,7 +110,7 @@ impl ConnectedWorker {
             out: s.out,
             slot: s.slot,
             initial: Some(s.initial),
-            place: None,
+            place: Some(s.place),
             sequence: 2,
             reading: false,
             again: None,
@@ -277,41 +279,25 @@ impl Actor for ConnectedWorker {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.st.channel_stats.open.fetch_add(1, Ordering::Relaxed);
-        let join = Join {
-            pool: self.pool_id,
-            worker: ctx.address(),
+        // Joined already, it hears every later change; one made between the initial
+        // snapshot and the join is found by comparing the pool with what was sent.
+        let Some(initial) = self.initial.take() else {
+            return;
         };
-        // Joined, it hears every later change; one made between the initial snapshot
-        // and the join is found by comparing the pool with what was sent.
-        let joined = self
-            .st
-            .channels
-            .send(join)
+        let bus = self.st.bus.clone();
+        let id = self.pool_id;
+        let check = async move { bus.pool_by_id(id).await }
             .into_actor(self)
-            .map(|place, act, ctx| {
-                let Ok(place) = place else {
-                    return act.close(ctx, CloseReason::TransientServerError);
-                };
-                act.place = Some(place);
-                let Some(initial) = act.initial.take() else {
-                    return;
-                };
-                let bus = act.st.bus.clone();
-                let id = act.pool_id;
-                let check = async move { bus.pool_by_id(id).await }.into_actor(act).map(
-                    move |pool, act, ctx| match pool {
-                        Ok(pool) => {
-                            let now = serde_json::to_string(&PoolResponse::from(pool));
-                            if now.ok().as_deref() != Some(initial.as_str()) {
-                                act.snapshot(ctx, "work_pool_updated");
-                            }
-                        }
-                        Err(_) => act.close(ctx, CloseReason::AuthorizationFailed),
-                    },
-                );
-                ctx.spawn(check);
+            .map(move |pool, act, ctx| match pool {
+                Ok(pool) => {
+                    let now = serde_json::to_string(&PoolResponse::from(pool));
+                    if now.ok().as_deref() != Some(initial.as_str()) {
+                        act.snapshot(ctx, "work_pool_updated");
+                    }
+                }
+                Err(_) => act.close(ctx, CloseReason::AuthorizationFailed),
             });
-        ctx.wait(joined);
+        ctx.wait(check);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
