@@ -652,6 +652,42 @@ mod tests {
     }
 
     #[test]
+    fn the_binary_keeps_its_state_in_a_data_directory_unless_told_not_to() {
+        let c = ServerConfig::try_from(ServeArgs::default()).unwrap();
+        assert_eq!(c.storage, Storage::Dir(default_data_dir()));
+        assert!(default_data_dir().ends_with("workbus"));
+        let dir = ServeArgs {
+            data_dir: Some("/srv/workbus".into()),
+            ..ServeArgs::default()
+        };
+        let c = ServerConfig::try_from(dir).unwrap();
+        assert_eq!(c.storage, Storage::Dir("/srv/workbus".into()));
+        let mem = ServeArgs {
+            in_memory: true,
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            ServerConfig::try_from(mem).unwrap().storage,
+            Storage::InMemory
+        );
+        let both = ServeArgs {
+            in_memory: true,
+            data_dir: Some("/srv/workbus".into()),
+            ..ServeArgs::default()
+        };
+        assert!(ServerConfig::try_from(both).is_err());
+        let retention = ServeArgs {
+            in_memory: true,
+            event_retention_days: 0.0,
+            ..ServeArgs::default()
+        };
+        assert!(ServerConfig::try_from(retention).is_err());
+        // The library's default stays in memory.
+        assert_eq!(ServerConfig::default().storage, Storage::InMemory);
+        assert_eq!(ServerConfig::loopback().storage, Storage::InMemory);
+    }
+
+    #[test]
     fn fractions_of_seconds_and_bad_values() {
         let args = ServeArgs {
             worker_fallback_heartbeat_seconds: 0.25,

@@ -28,7 +28,14 @@
 //! process is refused), and needs nothing but the file.
 //!
 //! The store records its format version ([`FORMAT`]); a store of another
-//! version is refused with a message that says what to do.
+//! version is refused with a message that says what to do. Its page cache is
+//! [`CACHE_BYTES`] (redb's default of 1 GiB would not fit a memory bound).
+//!
+//! The choice was made on these properties, not on a measured comparison: the
+//! figures of this store are in `docs/performance.md` (`benches/durable.rs`).
+//!
+//! [`MemoryStore`] keeps the same contract in memory, committed at once: for
+//! tests on paused time, where a commit must not wait for a disk.
 //!
 //! # Examples
 //!
@@ -61,7 +68,7 @@ pub use batch::{Batch, Contents, Retention, StoredEvent, Table, Write};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 #[cfg(feature = "redb")]
-pub use redb_store::{RedbStore, StoreStats, FORMAT};
+pub use redb_store::{RedbStore, StoreStats, CACHE_BYTES, FORMAT};
 
 use std::fmt;
 use std::future::Future;

@@ -22,6 +22,8 @@ pub const FORMAT: u64 = 1;
 const FILE: &str = "workbus.redb";
 /// Batches waiting for the writer before `commit` waits for room.
 const QUEUE: usize = 4096;
+/// The engine's page cache (redb's default is 1 GiB): part of the server's memory bound.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Most batches in one commit (a bound on one transaction's size).
 const MAX_GROUP: usize = 1024;
 
@@ -123,7 +125,10 @@ impl RedbStore {
             source: Arc::new(source),
         })?;
         let path = dir.join(FILE);
-        let db = match Database::create(&path) {
+        let db = match Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+        {
             Ok(db) => db,
             Err(DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::Locked { path }),
             Err(e) => {

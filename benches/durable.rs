@@ -1,0 +1,173 @@
+//! Durable state, against the in-memory bus in the same run: changes per second
+//! written through the redb store (each answered once on disk, many sharing a
+//! sync), heartbeats per second with the store (the in-place path, which a
+//! store must not slow), and the time to rebuild 100,000 pools and their
+//! 100,000 default queues from the store.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures_util::stream::{self, StreamExt};
+use workbus::{Bus, CreatePool, PoolUpdate};
+use workbus_store::{RedbStore, Store};
+
+const POOLS: usize = 1_000;
+const CHANGES: u64 = 4_000;
+const IN_FLIGHT: usize = 64;
+const WORKERS: usize = 10;
+const RESTORED: usize = 100_000;
+
+/// A bus in memory, or on a redb store in a fresh temporary directory.
+fn bus(durable: bool) -> (Bus, Option<tempfile::TempDir>) {
+    if !durable {
+        return (Bus::start(), None);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+    (Bus::builder().open(store).unwrap(), Some(dir))
+}
+
+async fn pools(bus: &Bus, n: usize) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|p| format!("pool-{p}")).collect();
+    stream::iter(names.clone())
+        .for_each_concurrent(IN_FLIGHT, |name| async move {
+            bus.create_pool(CreatePool::new(name, "process"))
+                .await
+                .unwrap();
+        })
+        .await;
+    names
+}
+
+fn changes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable_changes");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6))
+        .warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(CHANGES));
+    for (label, durable) in [("in_memory", false), ("redb", true)] {
+        group.bench_function(BenchmarkId::new(label, CHANGES), |b| {
+            let sys = System::new();
+            let (bus, dir, names) = sys.block_on(async {
+                let (bus, dir) = bus(durable);
+                let names = pools(&bus, POOLS).await;
+                (bus, dir, names)
+            });
+            let mut round = 0u64;
+            b.iter_custom(|iters| {
+                sys.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        round += 1;
+                        // Each change is real (a new description): an event and a commit each.
+                        stream::iter(0..CHANGES)
+                            .for_each_concurrent(IN_FLIGHT, |i| {
+                                let (bus, name) = (&bus, &names[i as usize % POOLS]);
+                                let d = format!("r{round}-{i}");
+                                async move {
+                                    bus.update_pool(name, PoolUpdate::new().description(d))
+                                        .await
+                                        .unwrap();
+                                }
+                            })
+                            .await;
+                    }
+                    t.elapsed()
+                })
+            });
+            drop(dir);
+        });
+    }
+    group.finish();
+}
+
+fn heartbeats(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable_heartbeats");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    let beats = (POOLS * WORKERS) as u64;
+    group.throughput(Throughput::Elements(beats));
+    let workers: Vec<String> = (0..WORKERS).map(|w| format!("worker-{w}")).collect();
+    for (label, durable) in [("in_memory", false), ("redb", true)] {
+        group.bench_function(BenchmarkId::new(label, beats), |b| {
+            let sys = System::new();
+            let (bus, dir, names) = sys.block_on(async {
+                let (bus, dir) = bus(durable);
+                let names = pools(&bus, POOLS).await;
+                // The first heartbeat of each worker is a change (a commit with a store);
+                // the measured ones change only a time, as nearly all do in a fleet.
+                for name in &names {
+                    for w in &workers {
+                        bus.heartbeat(name, w.as_str()).await.unwrap();
+                    }
+                }
+                (bus, dir, names)
+            });
+            b.iter_custom(|iters| {
+                sys.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        for w in &workers {
+                            for name in &names {
+                                bus.heartbeat(name, w.as_str()).await.unwrap();
+                            }
+                        }
+                    }
+                    t.elapsed()
+                })
+            });
+            drop(dir);
+        });
+    }
+    group.finish();
+}
+
+fn restore(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable_restore");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let sys = System::new();
+        sys.block_on(async {
+            let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+            let bus = Bus::builder().open(store).unwrap();
+            pools(&bus, RESTORED).await;
+            bus.flush().await.unwrap();
+        });
+    }
+    group.bench_function(
+        BenchmarkId::new("pools_and_their_default_queues", RESTORED),
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    // A system per restart: the last one's actors (and its lock) are gone.
+                    let sys = System::new();
+                    total += sys.block_on(async {
+                        let t = Instant::now();
+                        let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+                        let bus = Bus::builder().open(store).unwrap();
+                        // The actors start in order on one arbiter: once the last pool
+                        // answers, every one has started.
+                        let last = format!("pool-{}", RESTORED - 1);
+                        bus.pool(&last).await.unwrap();
+                        t.elapsed()
+                    });
+                }
+                total
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, changes, heartbeats, restore);
+criterion_main!(benches);
