@@ -84,6 +84,23 @@ impl Worker {
     }
 }
 
+/// With a store, what a handler changed, written through at its end.
+#[derive(Default)]
+struct WriteThrough {
+    /// What the handler emitted, committed with the change, then published.
+    outbox: Vec<Event>,
+    /// The change's other writes (a new queue's record, a deleted worker).
+    pending: Batch,
+    /// The pool's record changed without an event saying so.
+    dirty: bool,
+    /// Workers whose rows changed.
+    dirty_workers: Vec<CompactString>,
+    /// The pool was deleted (its records go).
+    deleted: bool,
+    /// New queues waiting for the commit of their `created`.
+    births: Vec<oneshot::Sender<()>>,
+}
+
 /// What a pool rebuilt from a store finds in `started` (its queues are in its table already).
 pub(crate) struct Restore {
     /// Its workers and their lazily written heartbeat times.
@@ -207,18 +224,8 @@ pub struct WorkPool {
     online: usize,
     last_status: Option<(Uuid, Timestamp)>,
     timer: Option<(Timestamp, SpawnHandle)>,
-    /// With a store: what a handler emitted, committed with the change, then published.
-    outbox: Vec<Event>,
-    /// With a store: the change's other writes (a new queue's record, a deleted worker).
-    pending: Batch,
-    /// With a store: the pool's record changed without an event saying so.
-    dirty: bool,
-    /// With a store: workers whose rows changed.
-    dirty_workers: Vec<CompactString>,
-    /// With a store: the pool was deleted (its records go).
-    deleted: bool,
-    /// New queues waiting for the commit of their `created`.
-    births: Vec<oneshot::Sender<()>>,
+    /// What the handler under way changed, to be written through the store.
+    wt: WriteThrough,
     /// Set when rebuilt from a store, taken by `started`.
     restore: Option<Restore>,
 }
@@ -256,12 +263,7 @@ impl WorkPool {
             online: 0,
             last_status: None,
             timer: None,
-            outbox: Vec::new(),
-            pending: Batch::new(),
-            dirty: false,
-            dirty_workers: Vec::new(),
-            deleted: false,
-            births: Vec::new(),
+            wt: WriteThrough::default(),
             restore: None,
         }
     }
@@ -291,12 +293,7 @@ impl WorkPool {
             online: 0,
             last_status: rec.last_status,
             timer: None,
-            outbox: Vec::new(),
-            pending: Batch::new(),
-            dirty: false,
-            dirty_workers: Vec::new(),
-            deleted: false,
-            births: Vec::new(),
+            wt: WriteThrough::default(),
             restore: Some(restore),
         }
     }
@@ -330,7 +327,7 @@ impl WorkPool {
     /// published once the change is committed.
     fn emit(&mut self, event: Event) {
         if self.core.store.is_some() {
-            self.outbox.push(event);
+            self.wt.outbox.push(event);
         } else {
             self.core.emit(event);
         }
@@ -339,24 +336,24 @@ impl WorkPool {
     /// The change a handler made, as a batch and its events (nothing without a store).
     fn take_change(&mut self) -> Option<(Batch, Vec<Event>)> {
         self.core.store.as_ref()?;
-        if !self.dirty
-            && self.outbox.is_empty()
-            && self.dirty_workers.is_empty()
-            && self.pending.is_empty()
+        if !self.wt.dirty
+            && self.wt.outbox.is_empty()
+            && self.wt.dirty_workers.is_empty()
+            && self.wt.pending.is_empty()
         {
             return None;
         }
-        let mut batch = std::mem::take(&mut self.pending);
+        let mut batch = std::mem::take(&mut self.wt.pending);
         let id = self.labels.id();
-        if self.deleted {
+        if self.wt.deleted {
             batch.delete(Table::Pools, record::id_key(id));
             batch.delete_prefix(Table::Workers, record::id_key(id));
             batch.delete_prefix(Table::Beats, record::id_key(id));
-            self.dirty_workers.clear();
+            self.wt.dirty_workers.clear();
         } else {
             record::put(&mut batch, Table::Pools, record::id_key(id), &self.record());
             let workers = self.shared.workers();
-            for name in self.dirty_workers.drain(..) {
+            for name in self.wt.dirty_workers.drain(..) {
                 let key = record::worker_key(id, &name);
                 match workers.get(name.as_str()) {
                     Some(w) => record::put(&mut batch, Table::Workers, key, &w.record(&name)),
@@ -367,8 +364,8 @@ impl WorkPool {
                 }
             }
         }
-        self.dirty = false;
-        Some((batch, std::mem::take(&mut self.outbox)))
+        self.wt.dirty = false;
+        Some((batch, std::mem::take(&mut self.wt.outbox)))
     }
 
     /// A future that commits what the handler changed, then answers `answer`
@@ -381,7 +378,7 @@ impl WorkPool {
         else {
             return Box::pin(actix::fut::ready(answer));
         };
-        let births = std::mem::take(&mut self.births);
+        let births = std::mem::take(&mut self.wt.births);
         let commit = journal::commit(self.core.clone(), store, batch, events);
         Box::pin(commit.into_actor(self).map(move |r, _, _| {
             // The new queues may handle messages now: their `created` is durable.
@@ -492,7 +489,7 @@ impl WorkPool {
                 Expiry::Expired => {
                     expired += 1;
                     if journaled {
-                        self.dirty_workers.push(name.clone());
+                        self.wt.dirty_workers.push(name.clone());
                     }
                 }
                 Expiry::Until(deadline) => next = Some(next.map_or(deadline, |n| n.min(deadline))),
@@ -542,7 +539,7 @@ impl WorkPool {
         ));
         let born = self.core.store.is_some().then(|| {
             let (tx, rx) = oneshot::channel();
-            self.births.push(tx);
+            self.wt.births.push(tx);
             rx
         });
         let queue = WorkQueue::new(
@@ -561,7 +558,7 @@ impl WorkPool {
         if self.core.store.is_some() {
             // Its record is written with its `created`, in the pool's commit.
             let key = record::id_key(id);
-            record::put(&mut self.pending, Table::Queues, key, &queue.record());
+            record::put(&mut self.wt.pending, Table::Queues, key, &queue.record());
         }
         let polled = queue.polled();
         (queue.start(), polled)
@@ -637,7 +634,7 @@ impl WorkPool {
         if let Some(pos) = queues.iter().position(|q| q.id == id) {
             queues.remove(pos);
             self.core.directory.queues.remove(&id);
-            self.dirty = true;
+            self.wt.dirty = true;
         }
     }
 
@@ -770,7 +767,7 @@ impl Handler<WorkerHeartbeat> for WorkPool {
         };
         drop(workers);
         if journaled {
-            self.dirty_workers.push(CompactString::from(hb.worker));
+            self.wt.dirty_workers.push(CompactString::from(hb.worker));
         }
         if came_online {
             self.online += 1;
@@ -799,7 +796,9 @@ impl Handler<DeleteWorker> for WorkPool {
     fn handle(&mut self, DeleteWorker(name): DeleteWorker, _: &mut Context<Self>) -> Self::Result {
         let removed = self.shared.workers_mut().remove(name.as_str());
         if removed.is_some() && self.core.store.is_some() {
-            self.dirty_workers.push(CompactString::from(name.as_str()));
+            self.wt
+                .dirty_workers
+                .push(CompactString::from(name.as_str()));
         }
         match removed {
             Some(w) => {
@@ -956,7 +955,7 @@ impl WorkPool {
             if paused != self.is_paused {
                 self.is_paused = paused;
                 self.updated = now;
-                self.dirty = true;
+                self.wt.dirty = true;
             }
             if !self.is_agent() {
                 let target = match (paused, self.online > 0) {
@@ -1078,7 +1077,7 @@ impl Handler<UpdatePoolQueue> for WorkPool {
                     }
                     if moved {
                         act.shift_priorities(id, info.priority);
-                        act.dirty = true;
+                        act.wt.dirty = true;
                     }
                     Ok(info)
                 })
@@ -1155,7 +1154,7 @@ impl Handler<DeletePool> for WorkPool {
                     now,
                     prefect::event_id(now),
                 ));
-                act.deleted = true;
+                act.wt.deleted = true;
                 act.commit_then(Ok(()))
             })
             .map(|answer, act: &mut WorkPool, ctx| {
