@@ -1,4 +1,4 @@
-//! Durable state, against the in-memory bus in the same run: changes per second
+//! Durable state, against the in-memory bus in the same run: creates and changes per second
 //! written through the redb store (each answered once on disk, many sharing a
 //! sync), heartbeats per second with the store (the in-place path, which a
 //! store must not slow), and the time to rebuild 100,000 pools and their
@@ -69,6 +69,47 @@ fn changes(c: &mut Criterion) {
                                 let d = format!("r{round}-{i}");
                                 async move {
                                     bus.update_pool(name, PoolUpdate::new().description(d))
+                                        .await
+                                        .unwrap();
+                                }
+                            })
+                            .await;
+                    }
+                    t.elapsed()
+                })
+            });
+            drop(dir);
+        });
+    }
+    group.finish();
+}
+
+fn creates(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable_creates");
+    // Pools pile up across iterations (each round makes new ones): a short measurement
+    // keeps the in-memory run well under the bus's 1,000,000-pool limit.
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let n = POOLS as u64;
+    group.throughput(Throughput::Elements(n));
+    for (label, durable) in [("in_memory", false), ("redb", true)] {
+        group.bench_function(BenchmarkId::new(label, n), |b| {
+            let sys = System::new();
+            let (bus, dir) = sys.block_on(async { bus(durable) });
+            let mut round = 0u64;
+            b.iter_custom(|iters| {
+                sys.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        round += 1;
+                        // Each a new pool and its default queue: two records, three events.
+                        stream::iter(0..POOLS)
+                            .for_each_concurrent(IN_FLIGHT, |i| {
+                                let (bus, name) = (&bus, format!("r{round}-pool-{i}"));
+                                async move {
+                                    bus.create_pool(CreatePool::new(name, "process"))
                                         .await
                                         .unwrap();
                                 }
@@ -169,5 +210,5 @@ fn restore(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, changes, heartbeats, restore);
+criterion_group!(benches, creates, changes, heartbeats, restore);
 criterion_main!(benches);
