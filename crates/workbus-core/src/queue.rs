@@ -193,8 +193,9 @@ impl WorkQueue {
         }
     }
 
-    fn emit(&mut self, mut event: Event) {
-        event.related = self.pool_related.clone();
+    /// Emits an event (built with the pool as related resource): to the registry at
+    /// once, or with a store to the outbox, published once the change is committed.
+    fn emit(&mut self, event: Event) {
         if self.core.store.is_some() {
             self.outbox.push(event);
         } else {

@@ -371,9 +371,11 @@ impl Handler<Publish> for Registry {
         let kind = event.kind();
         // Only queue events are linked; pool events skip the lookup.
         let queue = queue_id(kind, &event);
+        // The bus's queues name their pool themselves: the table is read only for
+        // an event that came without it.
         let link = queue
-            .and_then(|q| self.links.get(&q))
-            .filter(|_| event.related.is_empty());
+            .filter(|_| event.related.is_empty())
+            .and_then(|q| self.links.get(&q));
         if let Some(pool) = link {
             event.make_mut().related = pool.clone();
         }
