@@ -849,7 +849,12 @@ impl Handler<ListWorkers> for WorkPool {
                 },
             })
             .collect();
-        out.sort_by_key(|w| std::cmp::Reverse(w.last_heartbeat_time));
+        // Ties (one instant, as on paused time) by name: the table's order is a hash's.
+        out.sort_by(|a, b| {
+            b.last_heartbeat_time
+                .cmp(&a.last_heartbeat_time)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         MessageResult(out)
     }
 }
