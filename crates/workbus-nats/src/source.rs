@@ -16,6 +16,10 @@
 //!
 //! Acknowledgements are confirmed by the server (`double_ack`), so a
 //! message acknowledged before a restart is not delivered again after it.
+//! Order holds within a run; across a restart, a message the server had
+//! already handed to the stopped pull (its request outlives it by up to
+//! [`pull_expires`](crate::NatsConfig::pull_expires)) comes again only after
+//! [`ack_wait`](crate::NatsConfig::ack_wait), behind later ones: once, but late.
 //! A pull that fails (an outage, a missed heartbeat) is counted and logged;
 //! the pull resumes by itself when the connection is back, and the consumer
 //! is opened again, after a backoff, if it was deleted.
