@@ -19,6 +19,7 @@ use crate::pool::{
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{Flush, Ingest, Registry, Subscribe, Unsubscribe};
+use crate::route::{Answer, Call, Op, Router};
 use crate::stats::BusStats;
 use crate::subscription::{Deliver, SubscribeOptions, Subscription, SubscriptionId};
 use crate::{BusConfig, Error};
@@ -46,9 +47,17 @@ pub struct BusBuilder {
     config: BusConfig,
     clock: Option<Arc<dyn Clock>>,
     arbiter: Option<ArbiterHandle>,
+    router: Option<Arc<dyn Router>>,
 }
 
 impl BusBuilder {
+    /// Puts the bus in a fleet: calls for pools it does not hold go to the
+    /// router (see [`Router`]).
+    pub fn router(mut self, router: Arc<dyn Router>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
     /// The settings.
     pub fn config(mut self, config: BusConfig) -> Self {
         self.config = config;
@@ -102,7 +111,7 @@ impl BusBuilder {
         contents: workbus_store::Contents,
     ) -> Result<Bus, Error> {
         let bus = self.build(Some(store));
-        crate::restore::restore(&bus.core, contents)?;
+        crate::restore::restore(&bus.core, contents, None)?;
         let every = bus.core.config.beats_every;
         let weak = Arc::downgrade(&bus.core);
         bus.core
@@ -131,6 +140,7 @@ impl BusBuilder {
                 stats: stats.clone(),
                 store,
                 beats_written: Default::default(),
+                router: self.router,
             }),
             stats,
         }
@@ -259,9 +269,7 @@ impl Bus {
         Ok((pool.addr, q.addr))
     }
 
-    /// Creates a work pool and its default queue. Emits, in order: the default
-    /// queue's `created`, the pool's `created`, the pool's `not-ready` (or `paused`).
-    pub async fn create_pool(&self, req: CreatePool) -> Result<PoolInfo, Error> {
+    async fn create_pool_here(&self, req: CreatePool) -> Result<PoolInfo, Error> {
         req.validate()?;
         self.core.gate.pass().await;
         let id = Uuid::now_v7();
@@ -273,7 +281,7 @@ impl Bus {
             let max = self.core.config.max_pools;
             if d.pools.len() >= max {
                 return Err(Error::LimitReached {
-                    what: "work pools",
+                    what: "work pools".into(),
                     max,
                 });
             }
@@ -300,8 +308,7 @@ impl Bus {
         addr.send(GetPool).await.map_err(gone(&name))
     }
 
-    /// Reads a work pool.
-    pub async fn pool(&self, name: &str) -> Result<PoolInfo, Error> {
+    async fn pool_here(&self, name: &str) -> Result<PoolInfo, Error> {
         self.pool_entry(name)?
             .addr
             .send(GetPool)
@@ -309,13 +316,11 @@ impl Bus {
             .map_err(gone(name))
     }
 
-    /// A work pool's id, from the tables (no actor is asked).
-    pub fn pool_id(&self, name: &str) -> Option<Uuid> {
+    fn pool_id_here(&self, name: &str) -> Option<Uuid> {
         self.pool_ref(name).ok().map(|e| e.shared.id)
     }
 
-    /// Reads a work pool by id.
-    pub async fn pool_by_id(&self, id: Uuid) -> Result<PoolInfo, Error> {
+    async fn pool_by_id_here(&self, id: Uuid) -> Result<PoolInfo, Error> {
         let name = self
             .core
             .directory
@@ -323,13 +328,12 @@ impl Bus {
             .get(&id)
             .map(|n| n.clone())
             .ok_or(Error::PoolIdNotFound(id))?;
-        self.pool(&name)
+        self.pool_here(&name)
             .await
             .map_err(|_| Error::PoolIdNotFound(id))
     }
 
-    /// Every work pool, by name.
-    pub async fn pools(&self) -> Vec<PoolInfo> {
+    async fn pools_here(&self) -> Vec<PoolInfo> {
         let mut addrs: Vec<(compact_str::CompactString, Addr<WorkPool>)> = self
             .core
             .directory
@@ -348,14 +352,7 @@ impl Bus {
         out
     }
 
-    /// A page of the work pools that `keep` accepts, by name, asking only the
-    /// actors of the pools on the page.
-    ///
-    /// `keep` sees what the tables know of each pool without asking it (its
-    /// name, id and type). With `within`, only the pools of those names are
-    /// looked at, each found in the tables directly: a filter by exact name or
-    /// id costs what it names, not what the bus holds.
-    pub async fn find_pools(
+    async fn find_pools_here(
         &self,
         within: Option<&[&str]>,
         keep: impl Fn(&PoolKey<'_>) -> bool,
@@ -406,15 +403,14 @@ impl Bus {
         let mut out = Vec::with_capacity(limit.min(names.len()));
         for name in names.into_iter().skip(offset).take(limit) {
             // A pool deleted meanwhile is simply not listed.
-            if let Ok(info) = self.pool(&name).await {
+            if let Ok(info) = self.pool_here(&name).await {
                 out.push(info);
             }
         }
         out
     }
 
-    /// The name of the pool with this id, from the tables.
-    pub fn pool_name(&self, id: Uuid) -> Option<String> {
+    fn pool_name_here(&self, id: Uuid) -> Option<String> {
         self.core
             .directory
             .pool_names
@@ -422,8 +418,7 @@ impl Bus {
             .map(|n| n.to_string())
     }
 
-    /// The names of the work pools, without asking any actor.
-    pub fn pool_names(&self) -> Vec<String> {
+    fn pool_names_here(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .core
             .directory
@@ -435,8 +430,7 @@ impl Bus {
         names
     }
 
-    /// Updates, pauses or resumes a work pool; answers the pool as it is right after.
-    pub async fn update_pool(&self, name: &str, update: PoolUpdate) -> Result<PoolInfo, Error> {
+    async fn update_pool_here(&self, name: &str, update: PoolUpdate) -> Result<PoolInfo, Error> {
         update.validate()?;
         let entry = self.pool_entry(name)?;
         self.core.gate.pass().await;
@@ -447,37 +441,13 @@ impl Bus {
             .map_err(gone(name))?
     }
 
-    /// Deletes a work pool: every queue's `deleted`, then the pool's.
-    pub async fn delete_pool(&self, name: &str) -> Result<(), Error> {
+    async fn delete_pool_here(&self, name: &str) -> Result<(), Error> {
         let entry = self.pool_entry(name)?;
         self.core.gate.pass().await;
         entry.addr.send(DeletePool).await.map_err(gone(name))?
     }
 
-    /// A worker's heartbeat: a worker name alone, or a [`Heartbeat`] with
-    /// the interval the worker gives. A `NOT_READY` pool becomes `READY`.
-    ///
-    /// A heartbeat from a worker the pool counts online, with no new
-    /// interval, changes only its last-heartbeat time: that is done in place
-    /// (the pool keeps its workers' times where this handle can move them)
-    /// and answered at once; every other one is handled by the pool's actor
-    /// before this returns.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workbus_core::{Bus, CreatePool, Heartbeat, HeartbeatInterval};
-    ///
-    /// actix::System::new().block_on(async {
-    ///     let bus = Bus::start();
-    ///     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
-    ///     bus.heartbeat("etl", "worker-1").await.unwrap();
-    ///     let every = HeartbeatInterval::from_secs(10).unwrap();
-    ///     bus.heartbeat("etl", Heartbeat::new("worker-2").every(every)).await.unwrap();
-    ///     assert_eq!(bus.workers("etl").await.unwrap().len(), 2);
-    /// });
-    /// ```
-    pub async fn heartbeat<'a>(
+    async fn heartbeat_here<'a>(
         &self,
         pool: &str,
         beat: impl Into<Heartbeat<'a>>,
@@ -498,14 +468,7 @@ impl Bus {
             .map_err(gone(pool))?
     }
 
-    /// A heartbeat that does not wait for the pool to handle it: the pool is
-    /// looked up, the message queued, and errors in the heartbeat itself
-    /// (an empty worker name) are not reported. For high-rate callers.
-    ///
-    /// It passes the same gate as every operation: while a lossless
-    /// subscriber is full, one that would need the pool's actor is refused
-    /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again).
-    pub fn heartbeat_nowait<'a>(
+    fn heartbeat_nowait_here<'a>(
         &self,
         pool: &str,
         beat: impl Into<Heartbeat<'a>>,
@@ -528,8 +491,7 @@ impl Bus {
         Ok(())
     }
 
-    /// The workers of a pool, most recent heartbeat first.
-    pub async fn workers(&self, pool: &str) -> Result<Vec<WorkerInfo>, Error> {
+    async fn workers_here(&self, pool: &str) -> Result<Vec<WorkerInfo>, Error> {
         self.pool_entry(pool)?
             .addr
             .send(ListWorkers)
@@ -537,8 +499,7 @@ impl Bus {
             .map_err(gone(pool))
     }
 
-    /// Forgets a worker. If it was the last online one, a `READY` pool goes `NOT_READY`.
-    pub async fn delete_worker(&self, pool: &str, worker: &str) -> Result<(), Error> {
+    async fn delete_worker_here(&self, pool: &str, worker: &str) -> Result<(), Error> {
         let entry = self.pool_entry(pool)?;
         self.core.gate.pass().await;
         entry
@@ -548,16 +509,14 @@ impl Bus {
             .map_err(gone(pool))?
     }
 
-    /// Creates a work queue in a pool; emits its `created`.
-    pub async fn create_queue(&self, pool: &str, req: CreateQueue) -> Result<QueueInfo, Error> {
+    async fn create_queue_here(&self, pool: &str, req: CreateQueue) -> Result<QueueInfo, Error> {
         req.validate()?;
         let entry = self.pool_entry(pool)?;
         self.core.gate.pass().await;
         entry.addr.send(AddQueue(req)).await.map_err(gone(pool))?
     }
 
-    /// Reads a work queue by pool and name.
-    pub async fn queue(&self, pool: &str, name: &str) -> Result<QueueInfo, Error> {
+    async fn queue_here(&self, pool: &str, name: &str) -> Result<QueueInfo, Error> {
         let (_, _, addr) = self.queue_addr(pool, name)?;
         addr.send(GetQueue).await.map_err(|_| Error::QueueNotFound {
             pool: shown(pool),
@@ -565,16 +524,14 @@ impl Bus {
         })
     }
 
-    /// Reads a work queue by id.
-    pub async fn queue_by_id(&self, id: Uuid) -> Result<QueueInfo, Error> {
+    async fn queue_by_id_here(&self, id: Uuid) -> Result<QueueInfo, Error> {
         let (_, addr) = self.queue_by_id_entry(id)?;
         addr.send(GetQueue)
             .await
             .map_err(|_| Error::QueueIdNotFound(id))
     }
 
-    /// The queues of a pool, in creation order.
-    pub async fn queues(&self, pool: &str) -> Result<Vec<QueueInfo>, Error> {
+    async fn queues_here(&self, pool: &str) -> Result<Vec<QueueInfo>, Error> {
         let addrs = self
             .pool_entry(pool)?
             .addr
@@ -590,8 +547,7 @@ impl Bus {
         Ok(out)
     }
 
-    /// Updates, renames, pauses or resumes a work queue.
-    pub async fn update_queue(
+    async fn update_queue_here(
         &self,
         pool: &str,
         name: &str,
@@ -607,8 +563,7 @@ impl Bus {
             .map_err(gone(pool))?
     }
 
-    /// Updates a work queue by id (Prefect's legacy `/work_queues/{id}`).
-    pub async fn update_queue_by_id(
+    async fn update_queue_by_id_here(
         &self,
         id: Uuid,
         update: QueueUpdate,
@@ -621,15 +576,13 @@ impl Bus {
             .map_err(|_| Error::QueueIdNotFound(id))?
     }
 
-    /// Deletes a work queue (not a pool's default queue); emits its `deleted`.
-    pub async fn delete_queue(&self, pool: &str, name: &str) -> Result<(), Error> {
+    async fn delete_queue_here(&self, pool: &str, name: &str) -> Result<(), Error> {
         let (entry, id, _) = self.queue_addr(pool, name)?;
         self.core.gate.pass().await;
         entry.addr.send(RemoveQueue(id)).await.map_err(gone(pool))?
     }
 
-    /// Deletes a work queue by id.
-    pub async fn delete_queue_by_id(&self, id: Uuid) -> Result<(), Error> {
+    async fn delete_queue_by_id_here(&self, id: Uuid) -> Result<(), Error> {
         let (pool, _) = self.queue_by_id_entry(id)?;
         self.core.gate.pass().await;
         pool.send(RemoveQueue(id))
@@ -637,15 +590,7 @@ impl Bus {
             .map_err(|_| Error::QueueIdNotFound(id))?
     }
 
-    /// Marks queues of a pool as polled: the named ones (`&["gpu"]`, a
-    /// `Vec<String>`, any iterator of names), or all of them when there are
-    /// none, as Prefect's `get_scheduled_flow_runs` does. An unknown name fails
-    /// before any queue is marked.
-    ///
-    /// Polls of `READY` and `PAUSED` queues change only `last_polled` and are
-    /// done in place (the queue keeps its last poll where the handle can move
-    /// it); the others are handled by their queue actors before this returns.
-    pub async fn poll<I, S>(&self, pool: &str, names: I) -> Result<(), Error>
+    async fn poll_here<I, S>(&self, pool: &str, names: I) -> Result<(), Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -694,8 +639,7 @@ impl Bus {
         self.poll(pool, std::iter::empty::<&str>()).await
     }
 
-    /// Marks one queue, by id, as polled.
-    pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
+    async fn poll_queue_here(&self, id: Uuid) -> Result<(), Error> {
         let done = self
             .core
             .directory
@@ -757,11 +701,7 @@ impl Bus {
         self.core.registry.do_send(Ingest(event));
     }
 
-    /// Updates, pauses or resumes a work pool without waiting for it: the update is
-    /// checked and queued to the pool, which emits its events in order. For
-    /// high-rate producers; refused with [`Error::Busy`] while a lossless
-    /// subscriber is full (wait with [`Bus::ready`], then try again).
-    pub fn update_pool_nowait(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
+    fn update_pool_nowait_here(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
         update.validate()?;
         let entry = self.pool_ref(name)?;
         if !self.core.gate.is_open() {
@@ -784,8 +724,513 @@ impl Bus {
         self.core.registry.send(Flush).await?;
         if let Some(store) = self.core.store.clone() {
             let beats = crate::restore::beats(&self.core);
-            store.commit(beats).await.map_err(Error::Store)?;
+            crate::restore::commit_all(&*store, beats, false)
+                .await
+                .map_err(Error::Store)?;
         }
         Ok(())
+    }
+}
+
+/// The operations, served here or routed to the node that owns the pool.
+impl Bus {
+    /// The router, when this bus is in a fleet and does not hold `pool`.
+    fn elsewhere(&self, pool: &str) -> Option<&Arc<dyn Router>> {
+        let r = self.core.router.as_ref()?;
+        (!self.core.directory.pools.contains_key(pool)).then_some(r)
+    }
+
+    /// The router and the pool's name, for a pool id this bus does not hold.
+    fn elsewhere_id(&self, id: Uuid) -> Option<(&Arc<dyn Router>, String)> {
+        let r = self.core.router.as_ref()?;
+        if self.core.directory.pool_names.contains_key(&id) {
+            return None;
+        }
+        r.pool_of(id).filter(|p| p.id == id).map(|p| (r, p.name))
+    }
+
+    /// The router and the pool's name, for a queue this bus does not hold.
+    fn elsewhere_queue(&self, id: Uuid) -> Option<(&Arc<dyn Router>, String)> {
+        let r = self.core.router.as_ref()?;
+        if self.core.directory.queues.contains_key(&id) {
+            return None;
+        }
+        r.pool_of(id).map(|p| (r, p.name))
+    }
+
+    async fn send(&self, r: &Arc<dyn Router>, pool: String, op: Op) -> Result<Answer, Error> {
+        r.route(self, Call { pool, op }).await
+    }
+
+    /// Routes a call whose answer nobody waits for (a failure is logged).
+    fn send_nowait(&self, r: &Arc<dyn Router>, pool: &str, op: Op) {
+        let call = r.route(
+            self,
+            Call {
+                pool: pool.to_owned(),
+                op,
+            },
+        );
+        self.core.arbiter.spawn(async move {
+            if let Err(error) = call.await {
+                tracing::debug!(%error, "a call sent without waiting failed");
+            }
+        });
+    }
+
+    /// Runs a call here, never routing it: what a node does with a call
+    /// routed to it (see [`Router`]). The pool's own checks apply, as for
+    /// the method of the same name.
+    pub async fn serve(&self, call: Call) -> Result<Answer, Error> {
+        let pool = call.pool.as_str();
+        match call.op {
+            Op::CreatePool(req) => self
+                .create_pool_here(req)
+                .await
+                .map(|p| Answer::Pool(Box::new(p))),
+            Op::Pool => self
+                .pool_here(pool)
+                .await
+                .map(|p| Answer::Pool(Box::new(p))),
+            Op::UpdatePool(u) => self
+                .update_pool_here(pool, u)
+                .await
+                .map(|p| Answer::Pool(Box::new(p))),
+            Op::DeletePool => self.delete_pool_here(pool).await.map(|()| Answer::Done),
+            Op::Heartbeat { worker, interval } => self
+                .heartbeat_here(pool, Heartbeat::new(worker).interval_opt(interval))
+                .await
+                .map(|()| Answer::Done),
+            Op::Workers => self.workers_here(pool).await.map(Answer::Workers),
+            Op::DeleteWorker(w) => self
+                .delete_worker_here(pool, &w)
+                .await
+                .map(|()| Answer::Done),
+            Op::CreateQueue(req) => self.create_queue_here(pool, req).await.map(Answer::Queue),
+            Op::Queue(q) => self.queue_here(pool, &q).await.map(Answer::Queue),
+            Op::QueueById(id) => self.queue_by_id_here(id).await.map(Answer::Queue),
+            Op::Queues => self.queues_here(pool).await.map(Answer::Queues),
+            Op::UpdateQueue { queue, update } => self
+                .update_queue_here(pool, &queue, update)
+                .await
+                .map(Answer::Queue),
+            Op::UpdateQueueById { id, update } => self
+                .update_queue_by_id_here(id, update)
+                .await
+                .map(Answer::Queue),
+            Op::DeleteQueue(q) => self
+                .delete_queue_here(pool, &q)
+                .await
+                .map(|()| Answer::Done),
+            Op::DeleteQueueById(id) => self
+                .delete_queue_by_id_here(id)
+                .await
+                .map(|()| Answer::Done),
+            Op::Poll(names) => self.poll_here(pool, names).await.map(|()| Answer::Done),
+            Op::PollQueue(id) => self.poll_queue_here(id).await.map(|()| Answer::Done),
+        }
+    }
+
+    /// Takes over pools from what a store held of them (in a fleet: the pools
+    /// this node now owns), as a restart does (see [`BusBuilder::open`]):
+    /// their actors start, their deadlines are re-armed. A pool this bus
+    /// holds already is left as it is. `alive` is the last time the node
+    /// that held them was known to run (a deadline that passed before it
+    /// fires at once; one that passed after gets a full window from now).
+    pub fn adopt(
+        &self,
+        contents: workbus_store::Contents,
+        alive: workbus_events::Timestamp,
+    ) -> Result<(), Error> {
+        crate::restore::restore(&self.core, contents, Some(alive))
+    }
+
+    /// Lets a pool go without a word: its workers' and queues' last times are
+    /// written (with a store), then its actors stop after what they are
+    /// doing, emitting nothing. For a fleet, when another node owns the pool
+    /// now. Answers whether this bus held it.
+    pub async fn release(&self, name: &str) -> Result<bool, Error> {
+        if let (Some(store), Some(batch)) = (
+            self.core.store.clone(),
+            crate::restore::pool_beats(&self.core, name),
+        ) {
+            if !batch.is_empty() {
+                store.commit(batch).await.map_err(Error::Store)?;
+            }
+        }
+        Ok(self.core.release(name))
+    }
+
+    /// Whether this bus holds the pool named `name` (in a fleet: it owns it now).
+    pub fn holds(&self, name: &str) -> bool {
+        self.core.directory.pools.contains_key(name)
+    }
+
+    /// Creates a work pool and its default queue. Emits, in order: the default
+    /// queue's `created`, the pool's `created`, the pool's `not-ready` (or `paused`).
+    pub async fn create_pool(&self, req: CreatePool) -> Result<PoolInfo, Error> {
+        match &self.core.router {
+            Some(r) => {
+                req.validate()?;
+                let pool = req.name.clone();
+                self.send(r, pool, Op::CreatePool(req)).await?.pool()
+            }
+            None => self.create_pool_here(req).await,
+        }
+    }
+
+    /// Reads a work pool.
+    pub async fn pool(&self, name: &str) -> Result<PoolInfo, Error> {
+        match self.elsewhere(name) {
+            Some(r) => self.send(r, name.to_owned(), Op::Pool).await?.pool(),
+            None => self.pool_here(name).await,
+        }
+    }
+
+    /// A work pool's id, from the tables (no actor is asked).
+    pub fn pool_id(&self, name: &str) -> Option<Uuid> {
+        match self.elsewhere(name) {
+            Some(r) => r.pool_named(name).map(|p| p.id),
+            None => self.pool_id_here(name),
+        }
+    }
+
+    /// Reads a work pool by id.
+    pub async fn pool_by_id(&self, id: Uuid) -> Result<PoolInfo, Error> {
+        match self.elsewhere_id(id) {
+            Some((r, name)) => self
+                .send(r, name, Op::Pool)
+                .await
+                .and_then(Answer::pool)
+                .map_err(|e| match e {
+                    Error::PoolNotFound(_) => Error::PoolIdNotFound(id),
+                    other => other,
+                }),
+            None => self.pool_by_id_here(id).await,
+        }
+    }
+
+    /// Every work pool, by name.
+    pub async fn pools(&self) -> Vec<PoolInfo> {
+        let Some(r) = &self.core.router else {
+            return self.pools_here().await;
+        };
+        let mut names: Vec<String> = r.fleet().into_iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            // A pool deleted meanwhile is simply not listed.
+            if let Ok(info) = self.pool(&name).await {
+                out.push(info);
+            }
+        }
+        out
+    }
+
+    /// A page of the work pools that `keep` accepts, by name, asking only the
+    /// actors of the pools on the page.
+    ///
+    /// `keep` sees what the tables know of each pool without asking it (its
+    /// name, id and type). With `within`, only the pools of those names are
+    /// looked at, each found in the tables directly: a filter by exact name or
+    /// id costs what it names, not what the bus holds.
+    pub async fn find_pools(
+        &self,
+        within: Option<&[&str]>,
+        keep: impl Fn(&PoolKey<'_>) -> bool,
+        offset: usize,
+        limit: usize,
+    ) -> Vec<PoolInfo> {
+        let Some(r) = &self.core.router else {
+            return self.find_pools_here(within, keep, offset, limit).await;
+        };
+        let mut names: Vec<String> = r
+            .fleet()
+            .into_iter()
+            .filter(|p| within.is_none_or(|w| w.contains(&p.name.as_str())))
+            .filter(|p| {
+                keep(&PoolKey {
+                    name: &p.name,
+                    id: p.id,
+                    pool_type: &p.pool_type,
+                })
+            })
+            .map(|p| p.name)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut out = Vec::with_capacity(limit.min(names.len()));
+        for name in names.into_iter().skip(offset).take(limit) {
+            if let Ok(info) = self.pool(&name).await {
+                out.push(info);
+            }
+        }
+        out
+    }
+
+    /// The name of the pool with this id, from the tables.
+    pub fn pool_name(&self, id: Uuid) -> Option<String> {
+        match self.elsewhere_id(id) {
+            Some((_, name)) => Some(name),
+            None => self.pool_name_here(id),
+        }
+    }
+
+    /// The names of the work pools, without asking any actor.
+    pub fn pool_names(&self) -> Vec<String> {
+        let Some(r) = &self.core.router else {
+            return self.pool_names_here();
+        };
+        let mut names: Vec<String> = r.fleet().into_iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Updates, pauses or resumes a work pool; answers the pool as it is right after.
+    pub async fn update_pool(&self, name: &str, update: PoolUpdate) -> Result<PoolInfo, Error> {
+        match self.elsewhere(name) {
+            Some(r) => {
+                update.validate()?;
+                self.send(r, name.to_owned(), Op::UpdatePool(update))
+                    .await?
+                    .pool()
+            }
+            None => self.update_pool_here(name, update).await,
+        }
+    }
+
+    /// Updates, pauses or resumes a work pool without waiting for it: the update is
+    /// checked and queued to the pool, which emits its events in order. For
+    /// high-rate producers; refused with [`Error::Busy`] while a lossless
+    /// subscriber is full (wait with [`Bus::ready`], then try again).
+    pub fn update_pool_nowait(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
+        match self.elsewhere(name) {
+            Some(r) => {
+                update.validate()?;
+                self.send_nowait(r, name, Op::UpdatePool(update));
+                Ok(())
+            }
+            None => self.update_pool_nowait_here(name, update),
+        }
+    }
+
+    /// Deletes a work pool: every queue's `deleted`, then the pool's.
+    pub async fn delete_pool(&self, name: &str) -> Result<(), Error> {
+        match self.elsewhere(name) {
+            Some(r) => self.send(r, name.to_owned(), Op::DeletePool).await?.done(),
+            None => self.delete_pool_here(name).await,
+        }
+    }
+
+    /// A worker's heartbeat: a worker name alone, or a [`Heartbeat`] with
+    /// the interval the worker gives. A `NOT_READY` pool becomes `READY`.
+    ///
+    /// A heartbeat from a worker the pool counts online, with no new
+    /// interval, changes only its last-heartbeat time: that is done in place
+    /// (the pool keeps its workers' times where this handle can move them)
+    /// and answered at once; every other one is handled by the pool's actor
+    /// before this returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workbus_core::{Bus, CreatePool, Heartbeat, HeartbeatInterval};
+    ///
+    /// actix::System::new().block_on(async {
+    ///     let bus = Bus::start();
+    ///     bus.create_pool(CreatePool::new("etl", "process")).await.unwrap();
+    ///     bus.heartbeat("etl", "worker-1").await.unwrap();
+    ///     let every = HeartbeatInterval::from_secs(10).unwrap();
+    ///     bus.heartbeat("etl", Heartbeat::new("worker-2").every(every)).await.unwrap();
+    ///     assert_eq!(bus.workers("etl").await.unwrap().len(), 2);
+    /// });
+    /// ```
+    pub async fn heartbeat<'a>(
+        &self,
+        pool: &str,
+        beat: impl Into<Heartbeat<'a>>,
+    ) -> Result<(), Error> {
+        match self.elsewhere(pool) {
+            Some(r) => {
+                let beat = beat.into();
+                let op = Op::Heartbeat {
+                    worker: beat.worker().to_owned(),
+                    interval: beat.interval(),
+                };
+                self.send(r, pool.to_owned(), op).await?.done()
+            }
+            None => self.heartbeat_here(pool, beat).await,
+        }
+    }
+
+    /// A heartbeat that does not wait for the pool to handle it: the pool is
+    /// looked up, the message queued, and errors in the heartbeat itself
+    /// (an empty worker name) are not reported. For high-rate callers.
+    ///
+    /// It passes the same gate as every operation: while a lossless
+    /// subscriber is full, one that would need the pool's actor is refused
+    /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again).
+    pub fn heartbeat_nowait<'a>(
+        &self,
+        pool: &str,
+        beat: impl Into<Heartbeat<'a>>,
+    ) -> Result<(), Error> {
+        match self.elsewhere(pool) {
+            Some(r) => {
+                let beat = beat.into();
+                let op = Op::Heartbeat {
+                    worker: beat.worker().to_owned(),
+                    interval: beat.interval(),
+                };
+                self.send_nowait(r, pool, op);
+                Ok(())
+            }
+            None => self.heartbeat_nowait_here(pool, beat),
+        }
+    }
+
+    /// The workers of a pool, most recent heartbeat first.
+    pub async fn workers(&self, pool: &str) -> Result<Vec<WorkerInfo>, Error> {
+        match self.elsewhere(pool) {
+            Some(r) => self.send(r, pool.to_owned(), Op::Workers).await?.workers(),
+            None => self.workers_here(pool).await,
+        }
+    }
+
+    /// Forgets a worker. If it was the last online one, a `READY` pool goes `NOT_READY`.
+    pub async fn delete_worker(&self, pool: &str, worker: &str) -> Result<(), Error> {
+        match self.elsewhere(pool) {
+            Some(r) => self
+                .send(r, pool.to_owned(), Op::DeleteWorker(worker.to_owned()))
+                .await?
+                .done(),
+            None => self.delete_worker_here(pool, worker).await,
+        }
+    }
+
+    /// Creates a work queue in a pool; emits its `created`.
+    pub async fn create_queue(&self, pool: &str, req: CreateQueue) -> Result<QueueInfo, Error> {
+        match self.elsewhere(pool) {
+            Some(r) => {
+                req.validate()?;
+                self.send(r, pool.to_owned(), Op::CreateQueue(req))
+                    .await?
+                    .queue()
+            }
+            None => self.create_queue_here(pool, req).await,
+        }
+    }
+
+    /// Reads a work queue by pool and name.
+    pub async fn queue(&self, pool: &str, name: &str) -> Result<QueueInfo, Error> {
+        match self.elsewhere(pool) {
+            Some(r) => self
+                .send(r, pool.to_owned(), Op::Queue(name.to_owned()))
+                .await?
+                .queue(),
+            None => self.queue_here(pool, name).await,
+        }
+    }
+
+    /// Reads a work queue by id.
+    pub async fn queue_by_id(&self, id: Uuid) -> Result<QueueInfo, Error> {
+        match self.elsewhere_queue(id) {
+            Some((r, pool)) => self.send(r, pool, Op::QueueById(id)).await?.queue(),
+            None => self.queue_by_id_here(id).await,
+        }
+    }
+
+    /// The queues of a pool, in creation order.
+    pub async fn queues(&self, pool: &str) -> Result<Vec<QueueInfo>, Error> {
+        match self.elsewhere(pool) {
+            Some(r) => self.send(r, pool.to_owned(), Op::Queues).await?.queues(),
+            None => self.queues_here(pool).await,
+        }
+    }
+
+    /// Updates, renames, pauses or resumes a work queue.
+    pub async fn update_queue(
+        &self,
+        pool: &str,
+        name: &str,
+        update: QueueUpdate,
+    ) -> Result<QueueInfo, Error> {
+        match self.elsewhere(pool) {
+            Some(r) => {
+                update.validate()?;
+                let op = Op::UpdateQueue {
+                    queue: name.to_owned(),
+                    update,
+                };
+                self.send(r, pool.to_owned(), op).await?.queue()
+            }
+            None => self.update_queue_here(pool, name, update).await,
+        }
+    }
+
+    /// Updates a work queue by id (Prefect's legacy `/work_queues/{id}`).
+    pub async fn update_queue_by_id(
+        &self,
+        id: Uuid,
+        update: QueueUpdate,
+    ) -> Result<QueueInfo, Error> {
+        match self.elsewhere_queue(id) {
+            Some((r, pool)) => {
+                update.validate()?;
+                self.send(r, pool, Op::UpdateQueueById { id, update })
+                    .await?
+                    .queue()
+            }
+            None => self.update_queue_by_id_here(id, update).await,
+        }
+    }
+
+    /// Deletes a work queue (not a pool's default queue); emits its `deleted`.
+    pub async fn delete_queue(&self, pool: &str, name: &str) -> Result<(), Error> {
+        match self.elsewhere(pool) {
+            Some(r) => self
+                .send(r, pool.to_owned(), Op::DeleteQueue(name.to_owned()))
+                .await?
+                .done(),
+            None => self.delete_queue_here(pool, name).await,
+        }
+    }
+
+    /// Deletes a work queue by id.
+    pub async fn delete_queue_by_id(&self, id: Uuid) -> Result<(), Error> {
+        match self.elsewhere_queue(id) {
+            Some((r, pool)) => self.send(r, pool, Op::DeleteQueueById(id)).await?.done(),
+            None => self.delete_queue_by_id_here(id).await,
+        }
+    }
+
+    /// Marks queues of a pool as polled: the named ones (`&["gpu"]`, a
+    /// `Vec<String>`, any iterator of names), or all of them when there are
+    /// none, as Prefect's `get_scheduled_flow_runs` does. An unknown name fails
+    /// before any queue is marked.
+    ///
+    /// Polls of `READY` and `PAUSED` queues change only `last_polled` and are
+    /// done in place (the queue keeps its last poll where the handle can move
+    /// it); the others are handled by their queue actors before this returns.
+    pub async fn poll<I, S>(&self, pool: &str, names: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        match self.elsewhere(pool) {
+            Some(r) => {
+                let names = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
+                self.send(r, pool.to_owned(), Op::Poll(names)).await?.done()
+            }
+            None => self.poll_here(pool, names).await,
+        }
+    }
+
+    /// Marks one queue, by id, as polled.
+    pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
+        match self.elsewhere_queue(id) {
+            Some((r, pool)) => self.send(r, pool, Op::PollQueue(id)).await?.done(),
+            None => self.poll_queue_here(id).await,
+        }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct Core {
     pub(crate) store: Option<Arc<dyn workbus_store::Store>>,
     /// The beats last written lazily, by key (their times in microseconds).
     pub(crate) beats_written: Mutex<HashMap<Vec<u8>, i64>>,
+    /// In a fleet, where calls for pools held elsewhere go.
+    pub(crate) router: Option<Arc<dyn crate::Router>>,
 }
 
 impl Core {
@@ -41,4 +43,25 @@ impl Core {
     pub(crate) fn now(&self) -> workbus_events::Timestamp {
         self.clock.now()
     }
+
+    /// Forgets the pool named `name` here without a word: no event, no write.
+    /// Its actors stop after what they are doing; its state stays where the
+    /// store keeps it, for the node that owns the pool now.
+    pub(crate) fn release(&self, name: &str) -> bool {
+        let Some((_, entry)) = self.directory.pools.remove(name) else {
+            return false;
+        };
+        self.directory.pool_names.remove(&entry.shared.id);
+        for q in entry.shared.queues().iter() {
+            self.directory.queues.remove(&q.id);
+            q.addr.do_send(Release);
+        }
+        entry.addr.do_send(Release);
+        true
+    }
 }
+
+/// Stops a pool's or a queue's actor without a word (see [`Core::release`]).
+#[derive(Debug, Clone, Copy, actix::Message)]
+#[rtype(result = "()")]
+pub(crate) struct Release;

@@ -1,5 +1,8 @@
 //! Errors of the bus.
 
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -7,7 +10,10 @@ use uuid::Uuid;
 ///
 /// Not `#[non_exhaustive]` on purpose: the server matches every variant, so a
 /// new one is a compile error where its HTTP answer must be chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+///
+/// It serializes, so that an answer relayed from the node that owns a pool
+/// (see [`Router`](crate::Router)) is the same error it was there.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum Error {
     /// A name is empty or holds one of Prefect's banned characters `/ % & > <`.
     #[error("invalid name {name:?}: {reason}")]
@@ -15,7 +21,7 @@ pub enum Error {
         /// The name given.
         name: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: Cow<'static, str>,
     },
     /// Work pool names starting with `prefect` (any case) are reserved for Prefect.
     #[error("work pool name {0:?} is reserved: names starting with \"prefect\" are Prefect's")]
@@ -73,7 +79,7 @@ pub enum Error {
     #[error("at most {max} {what}: the limit is reached")]
     LimitReached {
         /// What is limited.
-        what: &'static str,
+        what: Cow<'static, str>,
         /// The limit.
         max: usize,
     },
@@ -93,7 +99,7 @@ pub enum Error {
     /// The store could not write or read: the change is made in memory but may
     /// not outlive the process (a write), or the bus cannot start (a read).
     #[error("the store failed: {0}")]
-    Store(workbus_store::StoreError),
+    Store(#[serde(with = "store_error")] workbus_store::StoreError),
     /// A record in the store cannot be read back.
     #[error("the store holds a record that cannot be read ({what}): {reason}")]
     CorruptRecord {
@@ -102,6 +108,40 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+/// A store's failure between nodes: a fence stays a fence, the rest a message.
+mod store_error {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use workbus_store::StoreError;
+
+    #[derive(Serialize, Deserialize)]
+    enum Wire {
+        Fenced(String),
+        Other(String),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Relayed(String);
+
+    pub(super) fn serialize<S: Serializer>(e: &StoreError, s: S) -> Result<S::Ok, S::Error> {
+        match e {
+            StoreError::Fenced { scope } => Wire::Fenced(scope.clone()),
+            other => Wire::Other(other.to_string()),
+        }
+        .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StoreError, D::Error> {
+        Ok(match Wire::deserialize(d)? {
+            Wire::Fenced(scope) => StoreError::Fenced { scope },
+            Wire::Other(message) => {
+                let message = message.strip_prefix("store: ").unwrap_or(&message);
+                StoreError::engine(Relayed(message.to_owned()))
+            }
+        })
+    }
 }
 
 impl From<actix::MailboxError> for Error {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use workbus_events::Event;
-use workbus_store::{Batch, Store};
+use workbus_store::{Batch, Store, StoreError};
 
 use crate::core::Core;
 use crate::Error;
@@ -51,7 +51,9 @@ where
 
 /// Adds the events to the batch, commits it, then publishes the events in order.
 /// A failed commit publishes them all the same (the change is made in memory,
-/// where the bus answers from) and is answered [`Error::Store`].
+/// where the bus answers from) and is answered [`Error::Store`], except a
+/// fenced one: another node owns the pool now, so this node publishes nothing
+/// for it and lets it go ([`StoreError::Fenced`]).
 pub(crate) async fn commit(
     core: Arc<Core>,
     store: Arc<dyn Store>,
@@ -61,9 +63,23 @@ pub(crate) async fn commit(
     for e in &events {
         batch.event(*e.id.as_bytes(), e.occurred.as_micros(), e.to_json());
     }
+    let scope = batch
+        .scope()
+        .map(|s| String::from_utf8_lossy(s).into_owned());
     let committed = store.commit(batch).await;
-    if let Err(error) = &committed {
-        tracing::error!(%error, "a change could not be written to the store: it is in memory only");
+    match &committed {
+        Err(StoreError::Fenced { .. }) => {
+            tracing::warn!(pool = scope.as_deref().unwrap_or_default(), dropped = events.len(),
+                "another node owns this pool now: its change and events are dropped here, the pool let go");
+            if let Some(name) = scope {
+                core.release(&name);
+            }
+            return committed.map_err(Error::Store);
+        }
+        Err(error) => {
+            tracing::error!(%error, "a change could not be written to the store: it is in memory only")
+        }
+        Ok(()) => {}
     }
     for e in events {
         core.emit(e);

@@ -74,6 +74,7 @@ mod queue;
 mod record;
 mod registry;
 mod restore;
+mod route;
 mod stats;
 pub mod subscription;
 #[cfg(feature = "test-util")]
@@ -87,6 +88,7 @@ pub use model::{
     CreatePool, CreateQueue, Heartbeat, HeartbeatInterval, PoolInfo, PoolUpdate, QueueInfo,
     QueueUpdate, StorageConfiguration, WorkerInfo, WorkerStatus,
 };
+pub use route::{Answer, Call, Op, PoolRef, Router};
 pub use stats::BusStats;
 pub use subscription::{
     Deliver, Overflow, SubscribeOptions, SubscriberStats, Subscription, SubscriptionId,

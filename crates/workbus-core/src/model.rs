@@ -33,7 +33,7 @@ pub struct StorageConfiguration {
 }
 
 /// A request to create a work pool (Prefect's `WorkPoolCreate`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreatePool {
     /// Its name: unique, not starting with `prefect`, none of `/ % & > <`.
     pub name: String,
@@ -79,7 +79,7 @@ impl CreatePool {
         validate_name(&self.pool_type).map_err(|e| match e {
             Error::InvalidName { name, .. } => Error::InvalidName {
                 name,
-                reason: "a pool type follows the name rules (see workbus_core::name)",
+                reason: "a pool type follows the name rules (see workbus_core::name)".into(),
             },
             other => other,
         })?;
@@ -88,15 +88,25 @@ impl CreatePool {
 }
 
 /// A change to a work pool (Prefect's `WorkPoolUpdate`): `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PoolUpdate {
     /// The new description (`Some(None)` clears it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub description: Option<Option<String>>,
     /// Pause (`true`) or resume (`false`).
     pub is_paused: Option<bool>,
     /// The new job template.
     pub base_job_template: Option<Map<String, Value>>,
     /// The new concurrency limit (`Some(None)` removes it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub concurrency_limit: Option<Option<i64>>,
     /// The new storage configuration.
     pub storage_configuration: Option<StorageConfiguration>,
@@ -160,7 +170,7 @@ impl PoolUpdate {
 }
 
 /// A request to create a work queue in a pool (Prefect's `WorkQueueCreate`).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateQueue {
     /// Its name, unique in its pool.
     pub name: String,
@@ -191,7 +201,7 @@ impl CreateQueue {
 }
 
 /// A change to a work queue (Prefect's `WorkQueueUpdate`): `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueUpdate {
     /// A new name, unique in the pool.
     pub name: Option<String>,
@@ -200,10 +210,20 @@ pub struct QueueUpdate {
     /// Pause (`true`) or resume (`false`).
     pub is_paused: Option<bool>,
     /// A new concurrency limit (`Some(None)` removes it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub concurrency_limit: Option<Option<i64>>,
     /// A new priority, at least 1.
     pub priority: Option<i64>,
     /// When it was last polled (taken into account by a resume in the same update).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub last_polled: Option<Option<Timestamp>>,
 }
 
@@ -270,6 +290,28 @@ impl QueueUpdate {
 
 pub use crate::name::validate_name;
 
+/// A field that may be absent (`None`: left as it is) or `null` (`Some(None)`:
+/// cleared), kept apart when a request goes to another node.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer, T: Serialize>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
 fn validate_limit(limit: Option<i64>) -> Result<(), Error> {
     match limit {
         Some(l) if l < 0 => Err(Error::NegativeConcurrencyLimit(l)),
@@ -285,7 +327,7 @@ fn validate_priority(priority: Option<i64>) -> Result<(), Error> {
 }
 
 /// A snapshot of a work pool, in the shape of Prefect's `WorkPool` response.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PoolInfo {
     /// Its id.
     pub id: Uuid,
@@ -315,7 +357,7 @@ pub struct PoolInfo {
 }
 
 /// A snapshot of a work queue, in the shape of Prefect's `WorkQueue` response.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueueInfo {
     /// Its id.
     pub id: Uuid,
@@ -498,7 +540,7 @@ pub enum WorkerStatus {
 }
 
 /// A snapshot of a worker, in the shape of Prefect's `WorkerResponse`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     /// When it first heartbeated.
     pub created: Timestamp,

@@ -58,7 +58,7 @@ fn is_hidden(c: char) -> bool {
 fn invalid(name: &str, reason: &'static str) -> Error {
     Error::InvalidName {
         name: shown(name),
-        reason,
+        reason: reason.into(),
     }
 }
 

@@ -343,7 +343,7 @@ impl WorkPool {
         {
             return None;
         }
-        let mut batch = std::mem::take(&mut self.wt.pending);
+        let mut batch = std::mem::take(&mut self.wt.pending).scoped(self.name.as_bytes());
         let id = self.labels.id();
         if self.wt.deleted {
             batch.delete(Table::Pools, record::id_key(id));
@@ -748,7 +748,7 @@ impl Handler<WorkerHeartbeat> for WorkPool {
                 let max = self.core.config.max_workers_per_pool;
                 if workers.len() >= max {
                     return Durable::Now(Err(Error::LimitReached {
-                        what: "workers in a work pool",
+                        what: "workers in a work pool".into(),
                         max,
                     }));
                 }
@@ -996,7 +996,7 @@ impl Handler<AddQueue> for WorkPool {
         let max = self.core.config.max_queues_per_pool;
         if self.shared.queues().len() >= max {
             let e = Error::LimitReached {
-                what: "work queues in a work pool",
+                what: "work queues in a work pool".into(),
                 max,
             };
             return Durable::Now(Err(e));
@@ -1175,6 +1175,21 @@ impl Handler<DeletePool> for WorkPool {
                 answer
             }),
         ))
+    }
+}
+
+impl Handler<crate::core::Release> for WorkPool {
+    type Result = ();
+
+    /// Another node owns the pool now: stop, saying and writing nothing.
+    fn handle(&mut self, _: crate::core::Release, ctx: &mut Context<Self>) {
+        self.core
+            .stats
+            .workers_online
+            .fetch_sub(self.online, Ordering::Relaxed);
+        self.online = 0;
+        self.wt.outbox.clear();
+        ctx.stop();
     }
 }
 

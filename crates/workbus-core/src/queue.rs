@@ -209,7 +209,7 @@ impl WorkQueue {
         if !changed && self.outbox.is_empty() {
             return None;
         }
-        let mut batch = Batch::new();
+        let mut batch = Batch::new().scoped(self.pool_name.as_bytes());
         let key = record::id_key(self.labels.id());
         if self.deleted {
             batch.delete(Table::Queues, key.clone());
@@ -345,6 +345,16 @@ impl Actor for WorkQueue {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         crate::stats::moved(&self.core.stats.queues, Some(self.status), None);
+    }
+}
+
+impl Handler<crate::core::Release> for WorkQueue {
+    type Result = ();
+
+    /// Its pool is owned by another node now: stop, saying and writing nothing.
+    fn handle(&mut self, _: crate::core::Release, ctx: &mut Context<Self>) {
+        self.outbox.clear();
+        ctx.stop();
     }
 }
 

@@ -44,14 +44,22 @@ fn hex(key: &[u8]) -> String {
 }
 
 /// Starts the actors of everything `contents` holds and fills the tables.
-pub(crate) fn restore(core: &Arc<Core>, contents: Contents) -> Result<(), Error> {
+/// `alive`, when given, is the last time the writer of `contents` was known to
+/// run (otherwise its `alive` beat says).
+pub(crate) fn restore(
+    core: &Arc<Core>,
+    contents: Contents,
+    alive: Option<Timestamp>,
+) -> Result<(), Error> {
     let now = core.now();
     let mut beats: HashMap<Vec<u8>, Timestamp> = HashMap::with_capacity(contents.beats.len());
     for (k, v) in contents.beats {
         let at = record::beat_time(&v).ok_or_else(|| corrupt("beat", &k, "not a time"))?;
         beats.insert(k, at);
     }
-    let alive = beats.get(record::ALIVE_KEY).copied().unwrap_or(now);
+    let alive = alive
+        .or_else(|| beats.get(record::ALIVE_KEY).copied())
+        .unwrap_or(now);
     let mut queues: HashMap<Uuid, Vec<QueueRecord>> = HashMap::new();
     for (k, v) in contents.queues {
         let q: QueueRecord = serde_json::from_slice(&v).map_err(|e| corrupt("queue", &k, e))?;
@@ -70,6 +78,11 @@ pub(crate) fn restore(core: &Arc<Core>, contents: Contents) -> Result<(), Error>
     let d = &core.directory;
     for (k, v) in contents.pools {
         let p: PoolRecord = serde_json::from_slice(&v).map_err(|e| corrupt("pool", &k, e))?;
+        if d.pools.contains_key(p.name.as_str()) {
+            // Adopted already (a fleet's node takes a pool over once).
+            queues.remove(&p.id);
+            continue;
+        }
         let shared = Arc::new(PoolShared::new(p.id, &p.pool_type));
         let name: Arc<str> = p.name.as_str().into();
         let related = PoolLabels::new(p.id, &p.name, &p.pool_type).as_related();
@@ -146,38 +159,91 @@ pub(crate) fn restore(core: &Arc<Core>, contents: Contents) -> Result<(), Error>
     Ok(())
 }
 
-/// The beats that moved since they were last written, and the bus's own (it is alive now).
-pub(crate) fn beats(core: &Core) -> Batch {
-    let mut batch = Batch::new();
+/// The beats that moved since they were last written, a batch per pool
+/// (scoped by its name, as its other writes), and last the bus's own (it is alive now).
+pub(crate) fn beats(core: &Core) -> Vec<Batch> {
+    let mut batches = Vec::new();
     let mut written = core
         .beats_written
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut now_written = HashMap::with_capacity(written.len());
-    let mut note = |key: Vec<u8>, at: Timestamp| {
-        let t = at.as_micros();
-        if written.get(&key) != Some(&t) {
-            batch.put(Table::Beats, key.clone(), record::beat_value(at));
-        }
-        now_written.insert(key, t);
-    };
     for pool in core.directory.pools.iter() {
         let id = pool.shared.id;
+        let mut batch = Batch::new().scoped(pool.key().as_bytes());
+        let mut note = |key: Vec<u8>, at: Timestamp| {
+            let t = at.as_micros();
+            if written.get(&key) != Some(&t) {
+                batch.put(Table::Beats, key.clone(), record::beat_value(at));
+            }
+            now_written.insert(key, t);
+        };
         pool.shared
             .worker_beats(|name, at| note(record::worker_key(id, name), at));
-    }
-    for queue in core.directory.queues.iter() {
-        if let Some(at) = queue.polled.at() {
-            note(record::id_key(*queue.key()), at);
+        for queue in pool.shared.queues().iter() {
+            if let Some(at) = queue.polled.at() {
+                note(record::id_key(queue.id), at);
+            }
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
         }
     }
     *written = now_written;
-    batch.put(
+    let mut alive = Batch::new();
+    alive.put(
         Table::Beats,
         record::ALIVE_KEY.to_vec(),
         record::beat_value(core.now()),
     );
-    batch
+    batches.push(alive);
+    batches
+}
+
+/// One pool's beats, all of them (for a pool handed to another node).
+pub(crate) fn pool_beats(core: &Core, name: &str) -> Option<Batch> {
+    let pool = core.directory.pools.get(name)?;
+    let id = pool.shared.id;
+    let mut batch = Batch::new().scoped(name.as_bytes());
+    pool.shared.worker_beats(|worker, at| {
+        batch.put(
+            Table::Beats,
+            record::worker_key(id, worker),
+            record::beat_value(at),
+        );
+    });
+    for queue in pool.shared.queues().iter() {
+        if let Some(at) = queue.polled.at() {
+            batch.put(
+                Table::Beats,
+                record::id_key(queue.id),
+                record::beat_value(at),
+            );
+        }
+    }
+    Some(batch)
+}
+
+/// Hands every batch to the store before waiting for any (so that one commit
+/// can take them all), then waits for each; the first failure is answered.
+pub(crate) async fn commit_all(
+    store: &dyn workbus_store::Store,
+    batches: Vec<Batch>,
+    lazy: bool,
+) -> Result<(), workbus_store::StoreError> {
+    let pending: Vec<_> = batches
+        .into_iter()
+        .map(|b| store.commit(if lazy { b.lazy() } else { b }))
+        .collect();
+    let mut result = Ok(());
+    for p in pending {
+        if let Err(e) = p.await {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    result
 }
 
 /// Writes the beats every `beats_every`, lazily (no sync of their own), until the bus is gone.
@@ -191,9 +257,9 @@ pub(crate) async fn write_beats(core: std::sync::Weak<Core>, every: std::time::D
         let Some(store) = core.store.clone() else {
             return;
         };
-        let batch = beats(&core);
+        let batches = beats(&core);
         drop(core);
-        if let Err(error) = store.commit(batch.lazy()).await {
+        if let Err(error) = commit_all(&*store, batches, true).await {
             tracing::warn!(%error, "the beats could not be written");
         }
     }

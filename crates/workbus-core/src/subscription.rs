@@ -79,7 +79,9 @@ impl SubscribeOptions {
 }
 
 /// A subscription's identity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SubscriptionId(pub(crate) u64);
 
 impl fmt::Display for SubscriptionId {

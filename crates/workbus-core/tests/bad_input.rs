@@ -294,7 +294,7 @@ fn heartbeats_need_a_worker_name_and_a_positive_interval() {
 fn error_messages_say_what_is_wrong() {
     let e = Error::InvalidName {
         name: "a/b".into(),
-        reason: "a name must not contain / % & > <",
+        reason: "a name must not contain / % & > <".into(),
     };
     assert_eq!(
         e.to_string(),

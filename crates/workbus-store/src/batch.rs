@@ -58,6 +58,7 @@ pub enum Write {
 pub struct Batch {
     pub(crate) writes: Vec<Write>,
     pub(crate) lazy: bool,
+    pub(crate) scope: Option<Vec<u8>>,
 }
 
 impl Batch {
@@ -71,6 +72,25 @@ impl Batch {
     pub fn lazy(mut self) -> Self {
         self.lazy = true;
         self
+    }
+
+    /// Names the unit of ownership its writes belong to (for the bus, a pool's
+    /// name: the pool, its queues and workers). A store that partitions by
+    /// owner (the cluster's) keeps a scope's records together under one key
+    /// and fences them; the embedded store ignores it.
+    pub fn scoped(mut self, scope: impl Into<Vec<u8>>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The unit of ownership it writes to, if it was given one.
+    pub fn scope(&self) -> Option<&[u8]> {
+        self.scope.as_deref()
+    }
+
+    /// Whether it is lazy.
+    pub fn is_lazy(&self) -> bool {
+        self.lazy
     }
 
     /// Sets a record.

@@ -47,6 +47,14 @@ pub enum StoreError {
     /// A read or a commit failed.
     #[error("store: {0}")]
     Engine(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// Another owner has written the scope since this one last read or wrote
+    /// it (or holds it): the write is refused, so that a node that lost a
+    /// pool (paused, cut off) cannot overwrite the new owner's state.
+    #[error("{scope} is owned elsewhere now: this node's write was refused")]
+    Fenced {
+        /// The scope, as text.
+        scope: String,
+    },
     /// The writer has stopped (the store was dropped, or a commit failed before).
     #[error("the store's writer has stopped")]
     Stopped,
