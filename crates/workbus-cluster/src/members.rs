@@ -4,20 +4,49 @@
 //! NATS 2.9 removes an expired entry without telling watchers, so every node
 //! lists the keys every quarter of the lease: a node that stopped renewing is
 //! gone from every view at most a lease and a quarter after its last renewal.
+//!
+//! ## A lease that lapsed
+//!
+//! A node renews its key with compare-and-set on the key's revision, and
+//! counts its lease from the moment it *sent* a renewal that succeeded. A node
+//! that was paused or cut off past its lease finds its key gone when it
+//! renews: it lets every pool it held go (the others own them now), then
+//! joins again. Until a renewal succeeds, its lease is not valid and it
+//! serves nothing from memory.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use async_nats::jetstream::kv::{self, CreateErrorKind};
+use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
 use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use crate::names;
 use crate::ClusterError;
 
+/// What a renewal found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Renewal {
+    /// The lease goes on.
+    Renewed,
+    /// The key was gone or taken: the lease had lapsed. Joined again.
+    Lapsed,
+    /// NATS did not answer: the lease runs out unless a later renewal succeeds.
+    Failed,
+}
+
 pub(crate) struct Members {
     kv: kv::Store,
     node: String,
+    lease: Duration,
+    /// When this node started counting: `valid_until` is in ms after it.
+    epoch: Instant,
+    /// Until when this node's lease holds (ms after `epoch`). Relaxed: a
+    /// value of its own, published with nothing else.
+    valid_until: AtomicU64,
+    /// The revision of this node's key, for the next renewal's compare-and-set.
+    revision: AtomicU64,
     live: RwLock<Arc<Vec<String>>>,
     changed: watch::Sender<u64>,
 }
@@ -31,9 +60,10 @@ impl Members {
         lease: Duration,
     ) -> Result<Members, ClusterError> {
         let deadline = tokio::time::Instant::now() + lease * 2;
-        loop {
+        let epoch = Instant::now();
+        let revision = loop {
             match kv.create(node, node.as_bytes().to_vec().into()).await {
-                Ok(_) => break,
+                Ok(rev) => break rev,
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(ClusterError::NameTaken(node.to_owned()));
@@ -47,10 +77,14 @@ impl Members {
                     })
                 }
             }
-        }
+        };
         let members = Members {
             kv,
             node: node.to_owned(),
+            lease,
+            epoch,
+            valid_until: AtomicU64::new(ms(lease)),
+            revision: AtomicU64::new(revision),
             live: RwLock::new(Arc::new(vec![node.to_owned()])),
             changed: watch::channel(0).0,
         };
@@ -58,15 +92,57 @@ impl Members {
         Ok(members)
     }
 
-    /// Renews this node's key.
-    pub(crate) async fn renew(&self) {
-        if let Err(error) = self
+    /// Renews this node's key; when it had lapsed, joins again (the caller
+    /// has to let its pools go first: see [`Renewal::Lapsed`]).
+    pub(crate) async fn renew(&self) -> Renewal {
+        let sent = self.epoch.elapsed();
+        let value = self.node.as_bytes().to_vec();
+        let rev = self.revision.load(Ordering::Relaxed);
+        match self.kv.update(&self.node, value.clone().into(), rev).await {
+            Ok(rev) => {
+                self.revision.store(rev, Ordering::Relaxed);
+                self.valid_until
+                    .store(ms(sent + self.lease), Ordering::Relaxed);
+                Renewal::Renewed
+            }
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
+                // Lapsed: from now on this node holds nothing until it joins again.
+                self.valid_until.store(0, Ordering::Relaxed);
+                tracing::warn!(node = %self.node, "this node's lease lapsed (paused or cut off): its pools are the others' now");
+                Renewal::Lapsed
+            }
+            Err(error) => {
+                tracing::warn!(node = %self.node, %error, "could not renew this node's membership");
+                Renewal::Failed
+            }
+        }
+    }
+
+    /// Joins again after a lapse (the pools it held are let go already).
+    pub(crate) async fn rejoin(&self) -> bool {
+        let sent = self.epoch.elapsed();
+        match self
             .kv
             .put(&self.node, self.node.as_bytes().to_vec().into())
             .await
         {
-            tracing::warn!(node = %self.node, %error, "could not renew this node's membership");
+            Ok(rev) => {
+                self.revision.store(rev, Ordering::Relaxed);
+                self.valid_until
+                    .store(ms(sent + self.lease), Ordering::Relaxed);
+                tracing::info!(node = %self.node, "joined the fleet again");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(node = %self.node, %error, "could not join the fleet again");
+                false
+            }
         }
+    }
+
+    /// Whether this node's lease holds now: it may serve the pools it holds.
+    pub(crate) fn lease_valid(&self) -> bool {
+        ms(self.epoch.elapsed()) < self.valid_until.load(Ordering::Relaxed)
     }
 
     /// Lists the live nodes; answers whether the view changed.
@@ -134,4 +210,8 @@ impl Members {
     pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

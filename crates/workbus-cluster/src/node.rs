@@ -8,7 +8,7 @@ use async_nats::jetstream::{self, kv};
 use futures_util::StreamExt;
 use workbus_core::{Bus, BusBuilder, Call, SystemClock};
 
-use crate::members::Members;
+use crate::members::{Members, Renewal};
 use crate::names::{call_subject, nodes_bucket, pools_bucket};
 use crate::router::{FleetRouter, Reply, Shared, Taken};
 use crate::store::KvStore;
@@ -135,7 +135,7 @@ impl Node {
             bus.clone(),
             calls,
         )));
-        tasks.push(actix::spawn(keep_membership(shared.clone())));
+        tasks.push(actix::spawn(keep_membership(shared.clone(), bus.clone())));
         tasks.push(actix::spawn(rebalance(shared.clone(), bus.clone())));
         tracing::info!(cluster = %config.cluster, node = %config.node, "joined the fleet");
         Ok(Node { shared, bus, tasks })
@@ -232,8 +232,9 @@ async fn serve_calls(shared: Arc<Shared>, bus: Bus, mut calls: async_nats::Subsc
     }
 }
 
-/// Renews this node's key every third of the lease, and lists the members every quarter.
-async fn keep_membership(shared: Arc<Shared>) {
+/// Renews this node's key every third of the lease, and lists the members
+/// every quarter. A lapsed lease lets every pool go at once, then joins again.
+async fn keep_membership(shared: Arc<Shared>, bus: Bus) {
     let lease = shared.config.lease;
     let mut renew = tokio::time::interval(lease / 3);
     let mut scan = tokio::time::interval(lease / 4);
@@ -241,7 +242,15 @@ async fn keep_membership(shared: Arc<Shared>) {
     scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = renew.tick() => shared.members.renew().await,
+            _ = renew.tick() => {
+                if shared.members.renew().await == Renewal::Lapsed {
+                    for scope in shared.store.held().await {
+                        shared.store.forget(&scope).await;
+                        let _ = bus.release(&String::from_utf8_lossy(&scope)).await;
+                    }
+                    shared.members.rejoin().await;
+                }
+            }
             _ = scan.tick() => { shared.members.scan().await; }
         }
     }

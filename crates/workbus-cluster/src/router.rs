@@ -106,7 +106,7 @@ impl Shared {
 
     /// Serves a call here if this node owns its pool; `None`: not (yet).
     pub(crate) async fn serve_here(&self, bus: &Bus, call: &Call) -> Option<Result<Answer, Error>> {
-        if self.members.owner(&call.pool) != self.members.me() {
+        if !self.members.lease_valid() || self.members.owner(&call.pool) != self.members.me() {
             return None;
         }
         match self.take(bus, &call.pool).await {
@@ -153,6 +153,14 @@ impl Shared {
             reason: e.to_string(),
         })?;
         loop {
+            if !self.members.lease_valid() {
+                // Paused or cut off past the lease: what it holds may be stale.
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Error::Timeout);
+                }
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
             let owner = self.members.owner(&call.pool);
             if owner == self.members.me() {
                 if let Some(answer) = self.serve_here(&bus, &call).await {
@@ -203,6 +211,10 @@ impl std::fmt::Debug for FleetRouter {
 impl Router for FleetRouter {
     fn route(&self, bus: &Bus, call: Call) -> BoxFuture<'static, Result<Answer, Error>> {
         Box::pin(self.0.clone().route_call(bus.clone(), call))
+    }
+
+    fn serves_held(&self) -> bool {
+        self.0.members.lease_valid()
     }
 
     fn fleet(&self) -> Vec<PoolRef> {

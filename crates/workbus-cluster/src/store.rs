@@ -179,6 +179,12 @@ impl KvStore {
         }
     }
 
+    /// Forgets a scope without a write: this node's lease lapsed, so the
+    /// scope is someone else's; every later write of this node is fenced.
+    pub(crate) async fn forget(&self, scope: &[u8]) {
+        *self.cell(scope).lock().await = Scope::Lost;
+    }
+
     /// Hands a scope over: its document says no node holds it, so the node
     /// that owns it now may claim it at once. Every later write of this node is fenced.
     pub(crate) async fn hand_over(&self, scope: &[u8]) -> Result<(), StoreError> {

@@ -11,7 +11,6 @@ use workbus_core::testing::collect;
 use workbus_core::{
     CreatePool, Error, EventFilter, Heartbeat, HeartbeatInterval, PoolUpdate, Status,
 };
-use workbus_store::StoreError;
 
 #[actix_rt::test]
 async fn survivors_serve_a_lost_nodes_pools_and_the_lost_node_is_fenced() {
@@ -40,6 +39,19 @@ async fn survivors_serve_a_lost_nodes_pools_and_the_lost_node_is_fenced() {
     let victim_at = (0..3).max_by_key(|i| held[*i].len()).unwrap();
     let lost = held[victim_at].clone();
     assert!(!lost.is_empty());
+    // One of its pools has a single worker that heartbeats every second: once
+    // its node stops, that worker goes offline on the node's own timer.
+    let short = &lost[0];
+    nodes[0]
+        .bus()
+        .heartbeat(
+            short,
+            Heartbeat::new("short").every(HeartbeatInterval::from_secs(1).unwrap()),
+        )
+        .await
+        .unwrap();
+    nodes[0].bus().delete_worker(short, "worker").await.unwrap();
+
     let victim = nodes.remove(victim_at);
     let victim_bus = victim.bus().clone();
     let victim_events = collect(&victim_bus, EventFilter::all()).await;
@@ -60,20 +72,20 @@ async fn survivors_serve_a_lost_nodes_pools_and_the_lost_node_is_fenced() {
                 stopped.elapsed() < Duration::from_secs(10),
                 "{name} not served within 10 s"
             );
-            let found = nodes[0].bus().pool(name).await;
-            if let Ok(pool) = found {
-                if nodes.iter().any(|n| n.bus().holds(name)) {
-                    assert_eq!(pool.status, Some(Status::Ready), "{name}");
-                    break;
-                }
+            if nodes.iter().any(|n| n.bus().holds(name)) {
+                break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Every acknowledged heartbeat is there, from both survivors.
         for n in &nodes {
+            let pool = n.bus().pool(name).await.unwrap();
             let workers = n.bus().workers(name).await.unwrap();
             assert_eq!(workers.len(), 1, "{name}");
-            assert_eq!(workers[0].name, "worker");
+            if name != short {
+                assert_eq!(pool.status, Some(Status::Ready), "{name}");
+                assert_eq!(workers[0].name, "worker");
+            }
         }
     }
     let moved_in = stopped.elapsed();
@@ -83,24 +95,39 @@ async fn survivors_serve_a_lost_nodes_pools_and_the_lost_node_is_fenced() {
         lost.len()
     );
 
-    // The lost node still holds the pool in memory; its first write is refused.
-    let name = &lost[0];
-    assert!(victim_bus.holds(name));
-    let before = victim_events.len();
+    // The lost node's lease has lapsed: it serves nothing from memory.
     let err = victim_bus
-        .update_pool(name, PoolUpdate::pause())
+        .update_pool(short, PoolUpdate::pause())
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, Error::Store(StoreError::Fenced { .. })),
-        "{err}"
-    );
-    assert!(!victim_bus.holds(name), "a fenced pool is let go");
-    // The registry is flushed first; the beats it then writes are fenced too.
+    assert_eq!(err, Error::Timeout);
+    assert!(!nodes[1].bus().pool(short).await.unwrap().is_paused);
+
+    // Its timer still fires (the short worker goes offline there), but its
+    // write is refused: it lets the pool go and emits nothing for it.
+    wait_until(
+        Duration::from_secs(10),
+        "the lost node to let the pool go",
+        || !victim_bus.holds(short),
+    )
+    .await;
     let _ = victim_bus.flush().await;
-    assert_eq!(victim_events.len(), before, "a fenced change emits nothing");
-    let pool = nodes[1].bus().pool(name).await.unwrap();
-    assert!(!pool.is_paused, "the fleet's state is the new owner's");
+    let about_short: Vec<String> = victim_events
+        .events()
+        .iter()
+        .filter(|e| e.resource.name() == Some(short.as_str()))
+        .map(|e| e.event.to_string())
+        .collect();
+    assert!(about_short.is_empty(), "{about_short:?}");
+    // The new owner's own timer takes the worker offline: the pool is not ready.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nodes[0].bus().pool(short).await.unwrap().status != Some(Status::NotReady) {
+        assert!(
+            Instant::now() < deadline,
+            "the new owner never saw the worker go"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     for n in nodes {
         n.leave().await;

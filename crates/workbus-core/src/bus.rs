@@ -734,16 +734,17 @@ impl Bus {
 
 /// The operations, served here or routed to the node that owns the pool.
 impl Bus {
-    /// The router, when this bus is in a fleet and does not hold `pool`.
+    /// The router, when this bus is in a fleet and does not hold `pool` (or
+    /// may not serve what it holds now).
     fn elsewhere(&self, pool: &str) -> Option<&Arc<dyn Router>> {
         let r = self.core.router.as_ref()?;
-        (!self.core.directory.pools.contains_key(pool)).then_some(r)
+        (!r.serves_held() || !self.core.directory.pools.contains_key(pool)).then_some(r)
     }
 
     /// The router and the pool's name, for a pool id this bus does not hold.
     fn elsewhere_id(&self, id: Uuid) -> Option<(&Arc<dyn Router>, String)> {
         let r = self.core.router.as_ref()?;
-        if self.core.directory.pool_names.contains_key(&id) {
+        if r.serves_held() && self.core.directory.pool_names.contains_key(&id) {
             return None;
         }
         r.pool_of(id).filter(|p| p.id == id).map(|p| (r, p.name))
@@ -752,7 +753,7 @@ impl Bus {
     /// The router and the pool's name, for a queue this bus does not hold.
     fn elsewhere_queue(&self, id: Uuid) -> Option<(&Arc<dyn Router>, String)> {
         let r = self.core.router.as_ref()?;
-        if self.core.directory.queues.contains_key(&id) {
+        if r.serves_held() && self.core.directory.queues.contains_key(&id) {
             return None;
         }
         r.pool_of(id).map(|p| (r, p.name))
@@ -848,14 +849,20 @@ impl Bus {
     /// Lets a pool go without a word: its workers' and queues' last times are
     /// written (with a store), then its actors stop after what they are
     /// doing, emitting nothing. For a fleet, when another node owns the pool
-    /// now. Answers whether this bus held it.
+    /// now. Answers whether this bus held it; a failed write of the times is
+    /// answered as the error (the pool is let go all the same).
     pub async fn release(&self, name: &str) -> Result<bool, Error> {
         if let (Some(store), Some(batch)) = (
             self.core.store.clone(),
             crate::restore::pool_beats(&self.core, name),
         ) {
             if !batch.is_empty() {
-                store.commit(batch).await.map_err(Error::Store)?;
+                if let Err(error) = store.commit(batch).await {
+                    // Let go all the same: the pool is not this node's to keep.
+                    self.core.release(name);
+                    tracing::warn!(pool = %name, %error, "a released pool's last times were not written");
+                    return Err(Error::Store(error));
+                }
             }
         }
         Ok(self.core.release(name))

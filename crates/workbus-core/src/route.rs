@@ -99,6 +99,13 @@ pub trait Router: Send + Sync + fmt::Debug + 'static {
     /// [`Bus::serve`].
     fn route(&self, bus: &Bus, call: Call) -> BoxFuture<'static, Result<Answer, Error>>;
 
+    /// Whether this node may serve the pools it holds from memory now. A node
+    /// whose lease lapsed (paused, cut off) answers `false` until it has let
+    /// them go and joined again: meanwhile every call goes to [`route`](Self::route).
+    fn serves_held(&self) -> bool {
+        true
+    }
+
     /// Every pool of the fleet, as far as this node knows.
     fn fleet(&self) -> Vec<PoolRef>;
 

@@ -168,6 +168,14 @@ pub struct ServeArgs {
     /// Local events buffered while NATS is away (default 10000).
     #[arg(long, env = "WORKBUS_NATS_BUFFER")]
     pub nats_buffer: Option<usize>,
+    /// Join this fleet (needs WORKBUS_NATS_URL): every node serves every pool,
+    /// each pool's state in JetStream KV (the data directory is not used).
+    #[arg(long, env = "WORKBUS_CLUSTER")]
+    pub cluster: Option<String>,
+    /// How long a node stays a member of the fleet without renewing, in
+    /// milliseconds: a node that dies loses its pools this long after.
+    #[arg(long, env = "WORKBUS_CLUSTER_LEASE_MS", default_value_t = 3000)]
+    pub cluster_lease_ms: u64,
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "WORKBUS_BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit_bytes: usize,
@@ -280,6 +288,8 @@ impl Default for ServeArgs {
             nats_stream: None,
             nats_subject_prefix: None,
             nats_buffer: None,
+            cluster: None,
+            cluster_lease_ms: 3000,
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             websocket_client_buffer: 1024,
             max_websocket_clients: DEFAULT_MAX_WEBSOCKET_CLIENTS,
@@ -357,6 +367,8 @@ pub struct ServerConfig {
     pub subscribers: Option<SubscribersConfig>,
     /// The NATS bridge; `None`: this node alone.
     pub nats: Option<NatsConfig>,
+    /// The fleet this node joins; `None`: it serves its own pools, kept in [`storage`](Self::storage).
+    pub cluster: Option<workbus_cluster::ClusterConfig>,
     /// HTTP worker threads (0: one per core).
     pub http_workers: usize,
     /// How long open requests may take to finish on shutdown.
@@ -387,6 +399,7 @@ impl Default for ServerConfig {
             max_body_bytes_in_flight: DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
             subscribers: Some(SubscribersConfig::default()),
             nats: None,
+            cluster: None,
             http_workers: 0,
             shutdown_timeout: Duration::from_secs(10),
             demo: false,
@@ -417,6 +430,13 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_body_bytes_in_flight", &self.max_body_bytes_in_flight)
             .field("subscribers", &self.subscribers)
             .field("nats", &self.nats.as_ref().map(|n| (&n.stream, &n.node)))
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|c| (&c.cluster, &c.node, c.lease)),
+            )
             .field("http_workers", &self.http_workers)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("demo", &self.demo)
@@ -495,6 +515,7 @@ impl TryFrom<ServeArgs> for ServerConfig {
         }
         let subscribers = subscribers_config(&a)?;
         let nats = nats_config(&a)?;
+        let cluster = cluster_config(&a, nats.as_ref())?;
         let storage = match (a.in_memory, given_path(&a.data_dir)) {
             (true, Some(_)) => {
                 return Err(ServerError::Config(
@@ -556,6 +577,7 @@ impl TryFrom<ServeArgs> for ServerConfig {
             max_body_bytes_in_flight: a.max_body_bytes_in_flight,
             subscribers: Some(subscribers),
             nats,
+            cluster,
             http_workers: a.http_workers,
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout_seconds),
             demo: a.demo,
@@ -615,6 +637,33 @@ fn subscribers_config(a: &ServeArgs) -> Result<SubscribersConfig, ServerError> {
     }
     config.validate().map_err(ServerError::Subscribers)?;
     Ok(config)
+}
+
+/// The fleet from the flags; `None` without a cluster name. The node's name
+/// is the bridge's, made of the characters a fleet allows (see
+/// [`durable_name`](workbus_nats::durable_name)).
+fn cluster_config(
+    a: &ServeArgs,
+    nats: Option<&NatsConfig>,
+) -> Result<Option<workbus_cluster::ClusterConfig>, ServerError> {
+    let Some(cluster) = given(&a.cluster) else {
+        return Ok(None);
+    };
+    let Some(nats) = nats else {
+        return Err(ServerError::Config(
+            "WORKBUS_CLUSTER (--cluster) needs WORKBUS_NATS_URL: a fleet meets on NATS".into(),
+        ));
+    };
+    let config = workbus_cluster::ClusterConfig {
+        lease: Duration::from_millis(a.cluster_lease_ms),
+        ..workbus_cluster::ClusterConfig::new(
+            nats.url.clone(),
+            cluster.trim(),
+            workbus_nats::durable_name(&nats.node),
+        )
+    };
+    config.validate().map_err(ServerError::Cluster)?;
+    Ok(Some(config))
 }
 
 /// The NATS bridge from the flags; `None` without a NATS URL. Values are trimmed.

@@ -184,6 +184,9 @@ pub enum ServerError {
     /// The store could not be opened or read: in use, unreadable, of another format.
     #[error("{0}")]
     Store(#[source] workbus_store::StoreError),
+    /// The node could not join its fleet.
+    #[error("cluster: {0}")]
+    Cluster(#[source] workbus_cluster::ClusterError),
 }
 
 impl ServerError {
@@ -205,6 +208,11 @@ impl ServerError {
             ServerError::Nats(e) => matches!(e, N::InvalidConfig { .. }),
             // A store the server cannot use is the operator's to fix, as a setting is.
             ServerError::Store(_) => true,
+            ServerError::Cluster(e) => matches!(
+                e,
+                workbus_cluster::ClusterError::InvalidConfig { .. }
+                    | workbus_cluster::ClusterError::NameTaken(_)
+            ),
             ServerError::Bus(workbus_core::Error::CorruptRecord { .. }) => true,
             _ => false,
         }

@@ -222,9 +222,21 @@ impl ServerBuilder {
     /// Call it inside an actix system; the bus's actors run on the current arbiter.
     pub async fn bind(self) -> Result<Server, ServerError> {
         let cfg = self.config;
-        let (bus, stored) = match self.bus {
-            Some(bus) => (bus, Vec::new()),
-            None => open_bus(&cfg)?,
+        let mut node = None;
+        let (bus, stored) = match (self.bus, &cfg.cluster) {
+            (Some(bus), _) => (bus, Vec::new()),
+            (None, Some(cluster)) => {
+                let joined = workbus_cluster::Node::join(
+                    cluster.clone(),
+                    Bus::builder().config(cfg.bus.clone()),
+                )
+                .await
+                .map_err(ServerError::Cluster)?;
+                let bus = joined.bus().clone();
+                node = Some(joined);
+                (bus, Vec::new())
+            }
+            (None, None) => open_bus(&cfg)?,
         };
         let stream_stats = Arc::new(StreamStats::default());
         let history = {
@@ -329,6 +341,7 @@ impl ServerBuilder {
             demo,
             subscribers,
             bridge,
+            node,
             _subscriptions: [history_subscription, channels_subscription],
         })
     }
@@ -407,6 +420,8 @@ pub struct Server {
     demo: Option<actix_rt::task::JoinHandle<()>>,
     subscribers: Option<Subscribers>,
     bridge: Option<NatsBridge>,
+    /// The fleet this node is part of, if any.
+    node: Option<workbus_cluster::Node>,
     /// The history's and the worker channel's: they leave the bus when the server is dropped.
     _subscriptions: [workbus_core::Subscription; 2],
 }
@@ -493,10 +508,12 @@ impl Server {
     ///
     /// 1. the demo stops, websocket clients are closed (1001), the listener
     ///    closes and open requests get the shutdown timeout to finish;
-    /// 2. the bus is flushed: every event of a finished operation is with its subscribers;
-    /// 3. the NATS bridge stops pulling and publishes every local event it holds
+    /// 2. in a fleet, the node hands its pools over (their last heartbeat
+    ///    times written) and leaves, so the others serve them at once;
+    /// 3. the bus is flushed: every event of a finished operation is with its subscribers;
+    /// 4. the NATS bridge stops pulling and publishes every local event it holds
     ///    (within its own shutdown timeout; what is left is counted);
-    /// 4. the subscribers drain and stop: log lines written, webhooks delivered or
+    /// 5. the subscribers drain and stop: log lines written, webhooks delivered or
     ///    dead-lettered within their retry budget.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         if let Some(demo) = &self.demo {
@@ -509,6 +526,9 @@ impl Server {
             Ok(r) => r.map_err(ServerError::Io),
             Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
         };
+        if let Some(node) = self.node {
+            node.leave().await;
+        }
         let flushed = self.state.bus.flush().await;
         stop_side_cars(self.bridge, self.subscribers).await;
         flushed?;

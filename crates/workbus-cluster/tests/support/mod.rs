@@ -28,6 +28,7 @@ pub fn fleet_name() -> String {
 pub fn config(cluster: &str, node: &str) -> ClusterConfig {
     ClusterConfig {
         lease: LEASE,
+        call_timeout: Duration::from_secs(2),
         ..ClusterConfig::new(NATS_URL, cluster, node)
     }
 }
