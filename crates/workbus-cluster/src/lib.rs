@@ -56,10 +56,12 @@ mod members;
 mod names;
 mod node;
 mod router;
+mod stats;
 mod store;
 mod view;
 
 pub use config::ClusterConfig;
 pub use error::ClusterError;
 pub use node::Node;
+pub use stats::ClusterStats;
 pub use store::KvStore;

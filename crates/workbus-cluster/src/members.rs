@@ -23,6 +23,7 @@ use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use crate::names;
+use crate::stats::ClusterStats;
 use crate::ClusterError;
 
 /// What a renewal found.
@@ -37,6 +38,7 @@ pub(crate) enum Renewal {
 }
 
 pub(crate) struct Members {
+    stats: Arc<ClusterStats>,
     kv: kv::Store,
     node: String,
     lease: Duration,
@@ -58,6 +60,7 @@ impl Members {
         kv: kv::Store,
         node: &str,
         lease: Duration,
+        stats: Arc<ClusterStats>,
     ) -> Result<Members, ClusterError> {
         let deadline = tokio::time::Instant::now() + lease * 2;
         let epoch = Instant::now();
@@ -79,6 +82,7 @@ impl Members {
             }
         };
         let members = Members {
+            stats,
             kv,
             node: node.to_owned(),
             lease,
@@ -98,20 +102,29 @@ impl Members {
         let sent = self.epoch.elapsed();
         let value = self.node.as_bytes().to_vec();
         let rev = self.revision.load(Ordering::Relaxed);
-        match self.kv.update(&self.node, value.clone().into(), rev).await {
-            Ok(rev) => {
+        // Bounded by half the lease: a renewal that hangs must not hold the next ones up.
+        let update = tokio::time::timeout(
+            self.lease / 2,
+            self.kv.update(&self.node, value.into(), rev),
+        );
+        match update.await {
+            Err(_) => {
+                tracing::warn!(node = %self.node, "renewing this node's membership timed out");
+                Renewal::Failed
+            }
+            Ok(Ok(rev)) => {
                 self.revision.store(rev, Ordering::Relaxed);
                 self.valid_until
                     .store(ms(sent + self.lease), Ordering::Relaxed);
                 Renewal::Renewed
             }
-            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
+            Ok(Err(e)) if e.kind() == UpdateErrorKind::WrongLastRevision => {
                 // Lapsed: from now on this node holds nothing until it joins again.
                 self.valid_until.store(0, Ordering::Relaxed);
                 tracing::warn!(node = %self.node, "this node's lease lapsed (paused or cut off): its pools are the others' now");
                 Renewal::Lapsed
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::warn!(node = %self.node, %error, "could not renew this node's membership");
                 Renewal::Failed
             }
@@ -121,10 +134,15 @@ impl Members {
     /// Joins again after a lapse (the pools it held are let go already).
     pub(crate) async fn rejoin(&self) -> bool {
         let sent = self.epoch.elapsed();
-        match self
-            .kv
-            .put(&self.node, self.node.as_bytes().to_vec().into())
+        let put = tokio::time::timeout(
+            self.lease / 2,
+            self.kv
+                .put(&self.node, self.node.as_bytes().to_vec().into()),
+        );
+        match put
             .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
         {
             Ok(rev) => {
                 self.revision.store(rev, Ordering::Relaxed);
@@ -147,13 +165,19 @@ impl Members {
 
     /// Lists the live nodes; answers whether the view changed.
     pub(crate) async fn scan(&self) -> bool {
-        let keys = match self.kv.keys().await {
-            Ok(keys) => keys
-                .try_collect::<Vec<String>>()
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+        let list = async {
+            match self.kv.keys().await {
+                Ok(keys) => keys
+                    .try_collect::<Vec<String>>()
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
         };
+        let keys = tokio::time::timeout(self.lease / 2, list)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
         let mut nodes: Vec<String> = match keys {
             Ok(k) => k,
             Err(error) => {
@@ -167,6 +191,7 @@ impl Members {
         }
         nodes.sort_unstable();
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        self.stats.members.store(nodes.len(), Ordering::Relaxed);
         if **live == nodes {
             return false;
         }

@@ -11,6 +11,7 @@ use workbus_core::{Bus, BusBuilder, Call, SystemClock};
 use crate::members::{Members, Renewal};
 use crate::names::{call_subject, nodes_bucket, pools_bucket};
 use crate::router::{FleetRouter, Reply, Shared, Taken};
+use crate::stats::{bump, ClusterStats};
 use crate::store::KvStore;
 use crate::{ClusterConfig, ClusterError};
 
@@ -105,9 +106,16 @@ impl Node {
             },
         )
         .await?;
-        let members = Members::join(nodes, &config.node, config.lease).await?;
-        let store = KvStore::new(pools.clone(), &config.node, Arc::new(SystemClock));
+        let stats = Arc::new(ClusterStats::default());
+        let members = Members::join(nodes, &config.node, config.lease, stats.clone()).await?;
+        let store = KvStore::new(
+            pools.clone(),
+            &config.node,
+            Arc::new(SystemClock),
+            stats.clone(),
+        );
         let shared = Arc::new(Shared::new(
+            stats,
             config.clone(),
             client.clone(),
             store.clone(),
@@ -128,7 +136,20 @@ impl Node {
         let mut tasks = Vec::new();
         {
             let shared = shared.clone();
-            tasks.push(actix::spawn(async move { shared.view.follow(watch).await }));
+            tasks.push(actix::spawn(async move {
+                // The watch ends if its consumer is lost: watch again, from the first entry.
+                let mut watch = Some(watch);
+                loop {
+                    if let Some(w) = watch.take() {
+                        shared.view.follow(w).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    match pools.watch_all_from_revision(1).await {
+                        Ok(w) => watch = Some(w),
+                        Err(error) => tracing::warn!(%error, "cannot watch the fleet's pools yet"),
+                    }
+                }
+            }));
         }
         tasks.push(actix::spawn(serve_calls(
             shared.clone(),
@@ -149,6 +170,11 @@ impl Node {
     /// This node's name.
     pub fn name(&self) -> &str {
         &self.shared.config.node
+    }
+
+    /// This node's counters.
+    pub fn stats(&self) -> &Arc<ClusterStats> {
+        &self.shared.stats
     }
 
     /// The live nodes, as this node sees them.
@@ -244,6 +270,7 @@ async fn keep_membership(shared: Arc<Shared>, bus: Bus) {
         tokio::select! {
             _ = renew.tick() => {
                 if shared.members.renew().await == Renewal::Lapsed {
+                    bump(&shared.stats.lapsed);
                     for scope in shared.store.held().await {
                         shared.store.forget(&scope).await;
                         let _ = bus.release(&String::from_utf8_lossy(&scope)).await;

@@ -20,6 +20,7 @@ use workbus_core::{Answer, Bus, Call, Error, PoolRef, Router};
 
 use crate::members::Members;
 use crate::names::call_subject;
+use crate::stats::{bump, ClusterStats};
 use crate::store::{Claim, KvStore};
 use crate::view::View;
 use crate::ClusterConfig;
@@ -48,6 +49,7 @@ pub(crate) enum Taken {
 }
 
 pub(crate) struct Shared {
+    pub(crate) stats: Arc<ClusterStats>,
     pub(crate) config: ClusterConfig,
     pub(crate) client: async_nats::Client,
     pub(crate) store: KvStore,
@@ -59,12 +61,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(
+        stats: Arc<ClusterStats>,
         config: ClusterConfig,
         client: async_nats::Client,
         store: KvStore,
         members: Members,
     ) -> Self {
         Shared {
+            stats,
             config,
             client,
             store,
@@ -171,7 +175,10 @@ impl Shared {
                 let request = self.client.request(subject, body.clone().into());
                 match self.await_owner(&owner, deadline, request).await {
                     Ok(Ok(msg)) => match serde_json::from_slice::<Reply>(&msg.payload) {
-                        Ok(Reply::Answer(answer)) => return answer,
+                        Ok(Reply::Answer(answer)) => {
+                            bump(&self.stats.forwarded);
+                            return answer;
+                        }
                         Ok(Reply::Retry) => {}
                         Err(e) => {
                             return Err(Error::CorruptRecord {

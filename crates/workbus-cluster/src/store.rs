@@ -19,6 +19,7 @@
 //! does not hold is dropped: it is not this node's to write.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
@@ -28,6 +29,21 @@ use workbus_store::{Batch, Contents, Pending, Store, StoreError};
 
 use crate::doc::Doc;
 use crate::names::pool_key;
+use crate::stats::{bump, ClusterStats};
+
+/// Moves a scope to its next state, counting the pools held.
+fn set(stats: &ClusterStats, st: &mut Scope, next: Scope) {
+    let (was, is) = (
+        matches!(st, Scope::Held { .. }),
+        matches!(next, Scope::Held { .. }),
+    );
+    if is && !was {
+        stats.held.fetch_add(1, Ordering::Relaxed);
+    } else if was && !is {
+        stats.held.fetch_sub(1, Ordering::Relaxed);
+    }
+    *st = next;
+}
 
 /// Where this node stands with a scope.
 enum Scope {
@@ -51,6 +67,7 @@ pub(crate) enum Claim {
 }
 
 struct Inner {
+    stats: Arc<ClusterStats>,
     kv: kv::Store,
     node: Arc<str>,
     clock: Arc<dyn Clock>,
@@ -72,6 +89,18 @@ impl std::fmt::Debug for KvStore {
     }
 }
 
+/// How long one KV operation may take: past it the write's fate is unknown
+/// (answered as an engine error; a write that did land shows as a fence on
+/// the next one, and the pool is taken over again).
+const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A KV operation, bounded by [`OP_TIMEOUT`]: nothing here waits forever on NATS.
+async fn bounded<T>(op: impl std::future::Future<Output = T>) -> Result<T, StoreError> {
+    tokio::time::timeout(OP_TIMEOUT, op)
+        .await
+        .map_err(StoreError::engine)
+}
+
 fn fenced(scope: &[u8]) -> StoreError {
     StoreError::Fenced {
         scope: format!("work pool {:?}", String::from_utf8_lossy(scope)),
@@ -79,9 +108,15 @@ fn fenced(scope: &[u8]) -> StoreError {
 }
 
 impl KvStore {
-    pub(crate) fn new(kv: kv::Store, node: &str, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        kv: kv::Store,
+        node: &str,
+        clock: Arc<dyn Clock>,
+        stats: Arc<ClusterStats>,
+    ) -> Self {
         KvStore {
             inner: Arc::new(Inner {
+                stats,
                 kv,
                 node: node.into(),
                 clock,
@@ -137,14 +172,11 @@ impl KvStore {
             ));
         }
         let key = pool_key(scope);
-        let entry = self
-            .inner
-            .kv
-            .entry(&key)
-            .await
+        let entry = bounded(self.inner.kv.entry(&key))
+            .await?
             .map_err(StoreError::engine)?;
         let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
-            *st = Scope::Absent;
+            set(&self.inner.stats, &mut st, Scope::Absent);
             return Ok(Claim::Missing);
         };
         let mut doc = Doc::decode(&entry.value).map_err(|reason| StoreError::Corrupt {
@@ -159,20 +191,22 @@ impl KvStore {
         let alive = Timestamp::from_micros(doc.written);
         doc.owner = Some(self.inner.node.to_string());
         doc.written = self.inner.clock.now().as_micros();
-        match self
-            .inner
-            .kv
-            .update(&key, doc.encode().into(), entry.revision)
-            .await
+        match bounded(
+            self.inner
+                .kv
+                .update(&key, doc.encode().into(), entry.revision),
+        )
+        .await?
         {
             Ok(revision) => {
                 let contents = doc.contents();
-                *st = Scope::Held { doc, revision };
+                set(&self.inner.stats, &mut st, Scope::Held { doc, revision });
+                bump(&self.inner.stats.taken_over);
                 Ok(Claim::Taken(Box::new(contents), alive))
             }
             // Another node claimed it first: it holds it now.
             Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
-                *st = Scope::Lost;
+                set(&self.inner.stats, &mut st, Scope::Lost);
                 Ok(Claim::HeldBy(String::new()))
             }
             Err(e) => Err(StoreError::engine(e)),
@@ -182,7 +216,9 @@ impl KvStore {
     /// Forgets a scope without a write: this node's lease lapsed, so the
     /// scope is someone else's; every later write of this node is fenced.
     pub(crate) async fn forget(&self, scope: &[u8]) {
-        *self.cell(scope).lock().await = Scope::Lost;
+        let cell = self.cell(scope);
+        let mut st = cell.lock().await;
+        set(&self.inner.stats, &mut st, Scope::Lost);
     }
 
     /// Hands a scope over: its document says no node holds it, so the node
@@ -196,14 +232,18 @@ impl KvStore {
         let mut doc = doc.clone();
         doc.owner = None;
         doc.written = self.inner.clock.now().as_micros();
-        let result = self
-            .inner
-            .kv
-            .update(pool_key(scope), doc.encode().into(), *revision)
-            .await;
-        *st = Scope::Lost;
+        let result = bounded(
+            self.inner
+                .kv
+                .update(pool_key(scope), doc.encode().into(), *revision),
+        )
+        .await?;
+        set(&self.inner.stats, &mut st, Scope::Lost);
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                bump(&self.inner.stats.handed_over);
+                Ok(())
+            }
             Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Err(fenced(scope)),
             Err(e) => Err(StoreError::engine(e)),
         }
@@ -220,24 +260,29 @@ impl KvStore {
         let now = self.inner.clock.now().as_micros();
         let node = Some(self.inner.node.to_string());
         match &mut *st {
-            Scope::Lost => Err(fenced(scope)),
+            Scope::Lost => {
+                bump(&self.inner.stats.fenced);
+                Err(fenced(scope))
+            }
             // Not this node's pool: its heartbeat times are not this node's to write.
             Scope::Absent if batch.is_lazy() => Ok(()),
             Scope::Absent => {
                 let mut doc = Doc::default();
                 doc.apply(&batch);
                 if !doc.has_pool() {
+                    bump(&self.inner.stats.fenced);
                     return Err(fenced(scope));
                 }
                 doc.owner = node;
                 doc.written = now;
-                match self.inner.kv.create(&key, doc.encode().into()).await {
+                match bounded(self.inner.kv.create(&key, doc.encode().into())).await? {
                     Ok(revision) => {
-                        *st = Scope::Held { doc, revision };
+                        set(&self.inner.stats, &mut st, Scope::Held { doc, revision });
                         Ok(())
                     }
                     Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                        *st = Scope::Lost;
+                        set(&self.inner.stats, &mut st, Scope::Lost);
+                        bump(&self.inner.stats.fenced);
                         Err(fenced(scope))
                     }
                     Err(e) => Err(StoreError::engine(e)),
@@ -249,16 +294,12 @@ impl KvStore {
                 next.owner = node;
                 next.written = now;
                 let result = if next.has_pool() {
-                    self.inner
-                        .kv
-                        .update(&key, next.encode().into(), *revision)
-                        .await
+                    bounded(self.inner.kv.update(&key, next.encode().into(), *revision))
+                        .await?
                         .map(Some)
                 } else {
-                    self.inner
-                        .kv
-                        .delete_expect_revision(&key, Some(*revision))
-                        .await
+                    bounded(self.inner.kv.delete_expect_revision(&key, Some(*revision)))
+                        .await?
                         .map(|()| None)
                 };
                 match result {
@@ -268,11 +309,12 @@ impl KvStore {
                         Ok(())
                     }
                     Ok(None) => {
-                        *st = Scope::Absent;
+                        set(&self.inner.stats, &mut st, Scope::Absent);
                         Ok(())
                     }
                     Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
-                        *st = Scope::Lost;
+                        set(&self.inner.stats, &mut st, Scope::Lost);
+                        bump(&self.inner.stats.fenced);
                         Err(fenced(scope))
                     }
                     Err(e) => Err(StoreError::engine(e)),

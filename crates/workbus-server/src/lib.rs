@@ -306,6 +306,7 @@ impl ServerBuilder {
                 stream_stats.clone(),
                 channel_stats.clone(),
                 bridge.as_ref().map(NatsBridge::stats),
+                node.as_ref().map(|n| n.stats().clone()),
             ),
             nats: bridge.as_ref().map(NatsBridge::stats),
             channels,

@@ -38,6 +38,12 @@
 //! | `workbus_worker_heartbeats_rest_total` | counter | heartbeats received at `POST .../workers/heartbeat` |
 //! | `workbus_nats_published_total`, `_ingested_total`, `_lost_total`, `_retries_total`, `_duplicates_total` | counter | the NATS bridge, when it runs |
 //! | `workbus_nats_buffered` | gauge | local events waiting for NATS |
+//! | `workbus_cluster_members` | gauge | live nodes of the fleet, in this node's view (in a fleet) |
+//! | `workbus_cluster_pools_held` | gauge | pools this node holds (owns) now |
+//! | `workbus_cluster_takeovers_total`, `_handovers_total` | counter | pools this node took over, handed over |
+//! | `workbus_cluster_fenced_writes_total` | counter | writes refused because another node owns the pool now |
+//! | `workbus_cluster_calls_forwarded_total` | counter | calls sent to the owner of their pool and answered |
+//! | `workbus_cluster_leases_lapsed_total` | counter | times this node found its lease lapsed and let its pools go |
 
 use std::fmt;
 use std::sync::Arc;
@@ -63,17 +69,20 @@ pub struct ServerMetrics {
 
 impl ServerMetrics {
     /// The server's families, read from `streams`, `channels` and, when the
-    /// bridge runs, from `nats` (a `workbus_nats_*` family is there only when it runs).
+    /// bridge runs, from `nats` (a `workbus_nats_*` family is there only when
+    /// it runs), and in a fleet from `cluster` (likewise `workbus_cluster_*`).
     pub fn new(
         streams: Arc<StreamStats>,
         channels: Arc<ChannelStats>,
         nats: Option<workbus_nats::BridgeStats>,
+        cluster: Option<Arc<workbus_cluster::ClusterStats>>,
     ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(ServerCollector {
             streams,
             channels,
             nats,
+            cluster,
         }));
         ServerMetrics {
             registry: Arc::new(registry),
@@ -91,6 +100,7 @@ struct ServerCollector {
     streams: Arc<StreamStats>,
     channels: Arc<ChannelStats>,
     nats: Option<workbus_nats::BridgeStats>,
+    cluster: Option<Arc<workbus_cluster::ClusterStats>>,
 }
 
 impl fmt::Debug for ServerCollector {
@@ -268,6 +278,48 @@ impl Collector for ServerCollector {
                 encode_one(&mut encoder, name, help, value)?;
             }
         }
+        if let Some(c) = &self.cluster {
+            let families = [
+                (
+                    "workbus_cluster_members",
+                    "Live nodes of the fleet, in this node's view.",
+                    Value::Gauge(c.members()),
+                ),
+                (
+                    "workbus_cluster_pools_held",
+                    "Pools this node holds (owns) now.",
+                    Value::Gauge(c.held()),
+                ),
+                (
+                    "workbus_cluster_takeovers",
+                    "Pools this node took over from the fleet's store.",
+                    Value::Counter(c.taken_over()),
+                ),
+                (
+                    "workbus_cluster_handovers",
+                    "Pools this node handed over to their new owner.",
+                    Value::Counter(c.handed_over()),
+                ),
+                (
+                    "workbus_cluster_fenced_writes",
+                    "Writes refused because another node owns the pool now.",
+                    Value::Counter(c.fenced()),
+                ),
+                (
+                    "workbus_cluster_calls_forwarded",
+                    "Calls sent to the owner of their pool and answered.",
+                    Value::Counter(c.forwarded()),
+                ),
+                (
+                    "workbus_cluster_leases_lapsed",
+                    "Times this node found its lease lapsed and let its pools go.",
+                    Value::Counter(c.lapsed()),
+                ),
+            ];
+            for (name, help, value) in families {
+                encode_one(&mut encoder, name, help, value)?;
+            }
+        }
         Ok(())
     }
 }
@@ -307,7 +359,7 @@ mod tests {
     #[test]
     fn server_families_keep_their_names_and_text_in_both_formats() {
         let streams = Arc::new(StreamStats::default());
-        let m = ServerMetrics::new(streams, Arc::default(), None);
+        let m = ServerMetrics::new(streams, Arc::default(), None, None);
 
         // Prometheus text: what the hand-formatted families were, byte for byte.
         let text = encode_prometheus(&[m.registry()]);
