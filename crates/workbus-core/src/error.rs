@@ -110,7 +110,8 @@ pub enum Error {
     },
 }
 
-/// A store's failure between nodes: a fence stays a fence, the rest a message.
+/// A store's failure between nodes: a fence stays a fence, a stopped writer a
+/// stopped writer, the rest an engine failure with its message.
 mod store_error {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use workbus_store::StoreError;
@@ -118,7 +119,9 @@ mod store_error {
     #[derive(Serialize, Deserialize)]
     enum Wire {
         Fenced(String),
-        Other(String),
+        Stopped,
+        /// Any other failure, by its message (the engine's own, without `store: `).
+        Engine(String),
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -128,7 +131,10 @@ mod store_error {
     pub(super) fn serialize<S: Serializer>(e: &StoreError, s: S) -> Result<S::Ok, S::Error> {
         match e {
             StoreError::Fenced { scope } => Wire::Fenced(scope.clone()),
-            other => Wire::Other(other.to_string()),
+            StoreError::Stopped => Wire::Stopped,
+            StoreError::Engine(inner) => Wire::Engine(inner.to_string()),
+            // Opening a store fails on its own node, before any call: said as it reads.
+            other => Wire::Engine(other.to_string()),
         }
         .serialize(s)
     }
@@ -136,10 +142,8 @@ mod store_error {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StoreError, D::Error> {
         Ok(match Wire::deserialize(d)? {
             Wire::Fenced(scope) => StoreError::Fenced { scope },
-            Wire::Other(message) => {
-                let message = message.strip_prefix("store: ").unwrap_or(&message);
-                StoreError::engine(Relayed(message.to_owned()))
-            }
+            Wire::Stopped => StoreError::Stopped,
+            Wire::Engine(message) => StoreError::engine(Relayed(message)),
         })
     }
 }

@@ -82,6 +82,7 @@ fn errors_come_back_as_the_owner_gave_them() {
             scope: "work pool \"etl\"".into(),
         }),
         Error::Store(StoreError::Stopped),
+        Error::Store(StoreError::engine(std::io::Error::other("disk full"))),
     ];
     for e in errors {
         let back = round_trip(&e);
