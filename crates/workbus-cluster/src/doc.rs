@@ -1,20 +1,15 @@
 //! A pool's document in the pools bucket: the records of its scope, who holds
 //! it, and when that node last wrote it.
 
-use std::collections::BTreeMap;
-
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use workbus_store::{Batch, Contents, Table, Write};
+use workbus_store::{Batch, Contents, Records, Table};
+
+const TABLES: [Table; 4] = [Table::Pools, Table::Queues, Table::Workers, Table::Beats];
 
 fn tag(t: Table) -> u8 {
-    match t {
-        Table::Pools => 0,
-        Table::Queues => 1,
-        Table::Workers => 2,
-        Table::Beats => 3,
-    }
+    TABLES.iter().position(|x| *x == t).unwrap_or(0) as u8
 }
 
 /// The records of one scope (a pool, its queues, workers and beats).
@@ -24,7 +19,7 @@ pub(crate) struct Doc {
     pub(crate) owner: Option<String>,
     /// When it was last written, in microseconds since 1970.
     pub(crate) written: i64,
-    records: BTreeMap<(u8, Vec<u8>), Vec<u8>>,
+    records: Records,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,23 +33,7 @@ struct Wire {
 impl Doc {
     /// Applies a batch's record writes (its events travel on the event stream).
     pub(crate) fn apply(&mut self, batch: &Batch) {
-        for w in batch.writes() {
-            match w {
-                Write::Put { table, key, value } => {
-                    self.records
-                        .insert((tag(*table), key.clone()), value.clone());
-                }
-                Write::Delete { table, key } => {
-                    self.records.remove(&(tag(*table), key.clone()));
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    let t = tag(*table);
-                    self.records
-                        .retain(|(rt, k), _| *rt != t || !k.starts_with(prefix));
-                }
-                Write::Event { .. } => {}
-            }
-        }
+        self.records.apply(batch);
     }
 
     /// Whether the pool is in it: a scope lives while its pool's record does.
@@ -64,25 +43,12 @@ impl Doc {
 
     /// The pool's record.
     pub(crate) fn pool_record(&self) -> Option<&[u8]> {
-        self.records
-            .range((0, Vec::new())..(1, Vec::new()))
-            .next()
-            .map(|(_, v)| v.as_slice())
+        self.records.first(Table::Pools)
     }
 
     /// Its records, as a store's load answers them.
     pub(crate) fn contents(&self) -> Contents {
-        let mut c = Contents::default();
-        for ((t, k), v) in &self.records {
-            let into = match t {
-                0 => &mut c.pools,
-                1 => &mut c.queues,
-                2 => &mut c.workers,
-                _ => &mut c.beats,
-            };
-            into.push((k.clone(), v.clone()));
-        }
-        c
+        self.records.contents()
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -92,7 +58,7 @@ impl Doc {
             records: self
                 .records
                 .iter()
-                .map(|((t, k), v)| (*t, B64.encode(k), B64.encode(v)))
+                .map(|(t, k, v)| (tag(t), B64.encode(k), B64.encode(v)))
                 .collect(),
         };
         serde_json::to_vec(&wire).unwrap_or_default()
@@ -100,14 +66,14 @@ impl Doc {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Doc, String> {
         let wire: Wire = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        let mut records = BTreeMap::new();
+        let mut records = Records::default();
         for (t, k, v) in wire.records {
-            if t > 3 {
-                return Err(format!("unknown table {t}"));
-            }
+            let table = *TABLES
+                .get(usize::from(t))
+                .ok_or_else(|| format!("unknown table {t}"))?;
             let k = B64.decode(k).map_err(|e| e.to_string())?;
             let v = B64.decode(v).map_err(|e| e.to_string())?;
-            records.insert((t, k), v);
+            records.insert(table, k, v);
         }
         Ok(Doc {
             owner: wire.owner,

@@ -1059,11 +1059,7 @@ impl Bus {
     ) -> Result<(), Error> {
         match self.elsewhere(pool) {
             Some(r) => {
-                let beat = beat.into();
-                let op = Op::Heartbeat {
-                    worker: beat.worker().to_owned(),
-                    interval: beat.interval(),
-                };
+                let op = Op::heartbeat(&beat.into());
                 self.send(r, pool.to_owned(), op).await?.done()
             }
             None => self.heartbeat_here(pool, beat).await,
@@ -1084,11 +1080,7 @@ impl Bus {
     ) -> Result<(), Error> {
         match self.elsewhere(pool) {
             Some(r) => {
-                let beat = beat.into();
-                let op = Op::Heartbeat {
-                    worker: beat.worker().to_owned(),
-                    interval: beat.interval(),
-                };
+                let op = Op::heartbeat(&beat.into());
                 self.send_nowait(r, pool, op);
                 Ok(())
             }

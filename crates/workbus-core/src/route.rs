@@ -68,6 +68,16 @@ pub enum Op {
     PollQueue(Uuid),
 }
 
+impl Op {
+    /// A heartbeat, as it travels.
+    pub(crate) fn heartbeat(beat: &crate::model::Heartbeat<'_>) -> Op {
+        Op::Heartbeat {
+            worker: beat.worker().to_owned(),
+            interval: beat.interval(),
+        }
+    }
+}
+
 /// What a [`Call`] answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]

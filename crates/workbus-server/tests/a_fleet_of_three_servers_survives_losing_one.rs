@@ -190,33 +190,30 @@ impl Fleet {
     async fn populate(&self) {
         for p in 0..POOLS {
             let name = format!("pool-{p}");
-            let (s, body) = self
-                .call(
+            let steps = [
+                (
                     0,
-                    "POST",
-                    "/api/work_pools",
-                    Some(json!({"name": name, "type": "process"})),
-                )
-                .await;
-            assert_eq!(s, 201, "{body}");
-            let (s, body) = self
-                .call(
+                    "/api/work_pools".to_owned(),
+                    json!({"name": name, "type": "process"}),
+                    201,
+                ),
+                (
                     1,
-                    "POST",
-                    &format!("/api/work_pools/{name}/workers/heartbeat"),
-                    Some(json!({"name": "w", "heartbeat_interval_seconds": 60})),
-                )
-                .await;
-            assert_eq!(s, 204, "{body}");
-            let (s, body) = self
-                .call(
+                    format!("/api/work_pools/{name}/workers/heartbeat"),
+                    json!({"name": "w", "heartbeat_interval_seconds": 60}),
+                    204,
+                ),
+                (
                     2,
-                    "POST",
-                    &format!("/api/work_pools/{name}/queues"),
-                    Some(json!({"name": "high", "priority": 1})),
-                )
-                .await;
-            assert_eq!(s, 201, "{body}");
+                    format!("/api/work_pools/{name}/queues"),
+                    json!({"name": "high", "priority": 1}),
+                    201,
+                ),
+            ];
+            for (node, path, body, want) in steps {
+                let (s, body) = self.call(node, "POST", &path, Some(body)).await;
+                assert_eq!(s, want, "{path}: {body}");
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The tables of records. Keys and values are the caller's bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     /// Work pools.
     Pools,

@@ -61,12 +61,14 @@
 mod batch;
 mod error;
 mod memory;
+mod records;
 #[cfg(feature = "redb")]
 mod redb_store;
 
 pub use batch::{Batch, Contents, Retention, StoredEvent, Table, Write};
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use records::Records;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbStore, StoreStats, CACHE_BYTES, FORMAT};
 

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::batch::{Batch, Contents, Retention, StoredEvent, Table, Write};
+use crate::batch::{Batch, Contents, Retention, StoredEvent, Write};
 use crate::error::StoreError;
+use crate::records::Records;
 use crate::{Pending, Store};
 
 #[derive(Debug, Default)]
 struct State {
-    tables: BTreeMap<(u8, Vec<u8>), Vec<u8>>,
+    tables: Records,
     events: BTreeMap<u64, StoredEvent>,
     next: u64,
 }
@@ -23,15 +24,6 @@ struct State {
 pub struct MemoryStore {
     state: Mutex<State>,
     retention: Retention,
-}
-
-fn tag(t: Table) -> u8 {
-    match t {
-        Table::Pools => 0,
-        Table::Queues => 1,
-        Table::Workers => 2,
-        Table::Beats => 3,
-    }
 }
 
 impl MemoryStore {
@@ -53,37 +45,26 @@ impl Store for MemoryStore {
     fn commit(&self, batch: Batch) -> Pending {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut newest = i64::MIN;
+        s.tables.apply(&batch);
         for w in batch.writes {
-            match w {
-                Write::Put { table, key, value } => {
-                    s.tables.insert((tag(table), key), value);
-                }
-                Write::Delete { table, key } => {
-                    s.tables.remove(&(tag(table), key));
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    let t = tag(table);
-                    s.tables
-                        .retain(|(tt, k), _| *tt != t || !k.starts_with(&prefix));
-                }
-                Write::Event {
-                    id,
-                    occurred_micros,
-                    json,
-                } => {
-                    let seq = s.next;
-                    s.next += 1;
-                    newest = newest.max(occurred_micros);
-                    s.events.insert(
+            if let Write::Event {
+                id,
+                occurred_micros,
+                json,
+            } = w
+            {
+                let seq = s.next;
+                s.next += 1;
+                newest = newest.max(occurred_micros);
+                s.events.insert(
+                    seq,
+                    StoredEvent {
                         seq,
-                        StoredEvent {
-                            seq,
-                            id,
-                            occurred_micros,
-                            json,
-                        },
-                    );
-                }
+                        id,
+                        occurred_micros,
+                        json,
+                    },
+                );
             }
         }
         let cutoff =
@@ -105,16 +86,7 @@ impl Store for MemoryStore {
 
     fn load(&self) -> Result<Contents, StoreError> {
         let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out = Contents::default();
-        for ((t, k), v) in &s.tables {
-            let into = match t {
-                0 => &mut out.pools,
-                1 => &mut out.queues,
-                2 => &mut out.workers,
-                _ => &mut out.beats,
-            };
-            into.push((k.clone(), v.clone()));
-        }
+        let mut out = s.tables.contents();
         out.events = s.events.values().cloned().collect();
         Ok(out)
     }
