@@ -186,6 +186,20 @@ impl Fleet {
         by_pool
     }
 
+    /// Starts the nodes, waits until they meet, and populates the fleet.
+    async fn populated(names: &[&str]) -> Fleet {
+        let fleet = Fleet::start(names);
+        fleet
+            .wait_metric(
+                "the nodes to meet",
+                |v| v.iter().all(|m| *m == names.len() as f64),
+                "workbus_cluster_members",
+            )
+            .await;
+        fleet.populate().await;
+        fleet
+    }
+
     /// Creates the pools through node 0, a worker each through node 1, a queue each through node 2.
     async fn populate(&self) {
         for p in 0..POOLS {
@@ -264,15 +278,7 @@ fn assert_one_story(by_pool: &HashMap<String, Vec<String>>) {
 
 #[actix_rt::test]
 async fn any_node_serves_any_pool_and_a_killed_nodes_pools_move() {
-    let mut fleet = Fleet::start(&["a", "b", "c"]);
-    fleet
-        .wait_metric(
-            "the nodes to meet",
-            |v| v.iter().all(|m| *m == 3.0),
-            "workbus_cluster_members",
-        )
-        .await;
-    fleet.populate().await;
+    let mut fleet = Fleet::populated(&["a", "b", "c"]).await;
     let seen = fleet.read_all(0).await;
     for i in 1..3 {
         assert_eq!(fleet.read_all(i).await, seen, "node {i} answers otherwise");
@@ -298,15 +304,7 @@ async fn any_node_serves_any_pool_and_a_killed_nodes_pools_move() {
 
 #[actix_rt::test]
 async fn a_node_paused_past_its_lease_cannot_write_its_old_pools() {
-    let mut fleet = Fleet::start(&["a", "b", "c"]);
-    fleet
-        .wait_metric(
-            "the nodes to meet",
-            |v| v.iter().all(|m| *m == 3.0),
-            "workbus_cluster_members",
-        )
-        .await;
-    fleet.populate().await;
+    let mut fleet = Fleet::populated(&["a", "b", "c"]).await;
     let victim = fleet.the_busiest().await;
     eprintln!("pausing node {victim}");
     let paused = fleet.nodes[victim].take().unwrap();
