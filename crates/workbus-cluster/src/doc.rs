@@ -1,10 +1,23 @@
 //! A pool's document in the pools bucket: the records of its scope, who holds
 //! it, and when that node last wrote it.
+//!
+//! It is JSON, deflated: a pool's worker records repeat themselves, and a
+//! document must fit in one NATS message (`max_payload`, 1 MiB by default).
+//! Deflated, a pool with 10,000 workers (the default limit per pool) takes
+//! well under that (the test `a_full_pool_fits_one_document` measures it).
+
+use std::io::{Read, Write};
 
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use base64::Engine as _;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
 use serde::{Deserialize, Serialize};
 use workbus_store::{Batch, Contents, Records, Table};
+
+/// The most a document may inflate to: far more than a full pool, far less than a bomb.
+const MAX_INFLATED: u64 = 256 << 20;
 
 const TABLES: [Table; 4] = [Table::Pools, Table::Queues, Table::Workers, Table::Beats];
 
@@ -51,6 +64,7 @@ impl Doc {
         self.records.contents()
     }
 
+    /// The document as stored: its JSON, deflated.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let wire = Wire {
             owner: self.owner.clone(),
@@ -61,11 +75,24 @@ impl Doc {
                 .map(|(t, k, v)| (tag(t), B64.encode(k), B64.encode(v)))
                 .collect(),
         };
-        serde_json::to_vec(&wire).unwrap_or_default()
+        let json = serde_json::to_vec(&wire).unwrap_or_default();
+        let mut out = DeflateEncoder::new(Vec::new(), Compression::fast());
+        // Writing to a Vec cannot fail.
+        let _ = out.write_all(&json);
+        out.finish().unwrap_or_default()
     }
 
+    /// Reads a stored document back, inflating at most [`MAX_INFLATED`] bytes.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Doc, String> {
-        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let mut json = Vec::new();
+        DeflateDecoder::new(bytes)
+            .take(MAX_INFLATED + 1)
+            .read_to_end(&mut json)
+            .map_err(|e| e.to_string())?;
+        if json.len() as u64 > MAX_INFLATED {
+            return Err(format!("inflates past {MAX_INFLATED} bytes"));
+        }
+        let wire: Wire = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
         let mut records = Records::default();
         for (t, k, v) in wire.records {
             let table = *TABLES
@@ -116,5 +143,60 @@ mod tests {
         assert!(!doc.has_pool());
         assert_eq!(doc.contents().workers.len(), 0);
         assert_eq!(doc.contents().beats.len(), 1);
+    }
+
+    /// A pool at the default worker limit, each worker with its interval and
+    /// last heartbeat, as the bus writes them: its document fits in one NATS
+    /// message of the default `max_payload` (1 MiB).
+    #[actix_rt::test]
+    async fn a_full_pool_fits_one_document() {
+        use std::sync::Arc;
+        use workbus_core::{Bus, BusConfig, CreatePool, Heartbeat, HeartbeatInterval};
+        use workbus_store::{MemoryStore, Store};
+
+        let store = Arc::new(MemoryStore::new());
+        let bus = Bus::builder().open(store.clone()).unwrap();
+        bus.create_pool(CreatePool::new("etl", "process"))
+            .await
+            .unwrap();
+        let every = HeartbeatInterval::from_secs(30).unwrap();
+        let max = BusConfig::default().max_workers_per_pool;
+        for i in 0..max {
+            let worker = Heartbeat::new(format!("worker-{i:05}")).every(every);
+            bus.heartbeat("etl", worker).await.unwrap();
+        }
+        bus.flush().await.unwrap();
+        let c = store.load().unwrap();
+        let mut batch = Batch::new();
+        for (table, records) in [
+            (Table::Pools, c.pools),
+            (Table::Queues, c.queues),
+            (Table::Workers, c.workers),
+            (Table::Beats, c.beats),
+        ] {
+            for (k, v) in records {
+                batch.put(table, k, v);
+            }
+        }
+        let mut doc = Doc::default();
+        doc.apply(&batch);
+        doc.owner = Some("a-node-with-a-rather-long-name-0123456789".into());
+        doc.written = i64::MAX;
+        let bytes = doc.encode();
+        let json = serde_json::to_vec(&Wire {
+            owner: doc.owner.clone(),
+            written: doc.written,
+            records: Vec::new(),
+        })
+        .unwrap();
+        eprintln!(
+            "{max} workers: {} records, {} bytes stored (the empty document's JSON is {} bytes)",
+            doc.contents().workers.len(),
+            bytes.len(),
+            json.len()
+        );
+        assert_eq!(doc.contents().workers.len(), max);
+        assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+        assert_eq!(Doc::decode(&bytes).unwrap(), doc);
     }
 }
