@@ -41,6 +41,10 @@ pub struct PoolKey<'a> {
     pub pool_type: &'a str,
 }
 
+/// In a fleet, the calls sent without waiting (`heartbeat_nowait`,
+/// `update_pool_nowait` for a pool held elsewhere) under way at once, at most.
+pub const MAX_UNAWAITED: usize = 1024;
+
 /// Builds a [`Bus`]: its settings, its clock, and the arbiter its actors run on.
 #[derive(Default)]
 pub struct BusBuilder {
@@ -141,6 +145,7 @@ impl BusBuilder {
                 store,
                 beats_written: Default::default(),
                 router: self.router,
+                unawaited: Arc::new(tokio::sync::Semaphore::new(MAX_UNAWAITED)),
             }),
             stats,
         }
@@ -763,8 +768,16 @@ impl Bus {
         r.route(self, Call { pool, op }).await
     }
 
-    /// Routes a call whose answer nobody waits for (a failure is logged).
-    fn send_nowait(&self, r: &Arc<dyn Router>, pool: &str, op: Op) {
+    /// Routes a call whose answer nobody waits for (a failure is logged). At
+    /// most [`MAX_UNAWAITED`] are under way at once: one more is refused with
+    /// [`Error::Busy`], as the gate refuses these calls.
+    fn send_nowait(&self, r: &Arc<dyn Router>, pool: &str, op: Op) -> Result<(), Error> {
+        let permit = self
+            .core
+            .unawaited
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy)?;
         let call = r.route(
             self,
             Call {
@@ -776,7 +789,9 @@ impl Bus {
             if let Err(error) = call.await {
                 tracing::debug!(%error, "a call sent without waiting failed");
             }
+            drop(permit);
         });
+        Ok(())
     }
 
     /// Runs a call here, never routing it: what a node does with a call
@@ -917,7 +932,7 @@ impl Bus {
         }
     }
 
-    /// Every work pool, by name.
+    /// Every work pool, by name (in a fleet, every pool of the fleet).
     pub async fn pools(&self) -> Vec<PoolInfo> {
         let Some(r) = &self.core.router else {
             return self.pools_here().await;
@@ -940,7 +955,9 @@ impl Bus {
     /// `keep` sees what the tables know of each pool without asking it (its
     /// name, id and type). With `within`, only the pools of those names are
     /// looked at, each found in the tables directly: a filter by exact name or
-    /// id costs what it names, not what the bus holds.
+    /// id costs what it names, not what the bus holds. In a fleet, the
+    /// router's view of the fleet's pools ([`Router::fleet`]) stands in for
+    /// the tables, and each pool on the page is read where it lives.
     pub async fn find_pools(
         &self,
         within: Option<&[&str]>,
@@ -1009,13 +1026,13 @@ impl Bus {
     /// Updates, pauses or resumes a work pool without waiting for it: the update is
     /// checked and queued to the pool, which emits its events in order. For
     /// high-rate producers; refused with [`Error::Busy`] while a lossless
-    /// subscriber is full (wait with [`Bus::ready`], then try again).
+    /// subscriber is full (wait with [`Bus::ready`], then try again). In a
+    /// fleet, as [`heartbeat_nowait`](Bus::heartbeat_nowait) for a pool held elsewhere.
     pub fn update_pool_nowait(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
         match self.elsewhere(name) {
             Some(r) => {
                 update.validate()?;
-                self.send_nowait(r, name, Op::UpdatePool(update));
-                Ok(())
+                self.send_nowait(r, name, Op::UpdatePool(update))
             }
             None => self.update_pool_nowait_here(name, update),
         }
@@ -1072,7 +1089,10 @@ impl Bus {
     ///
     /// It passes the same gate as every operation: while a lossless
     /// subscriber is full, one that would need the pool's actor is refused
-    /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again).
+    /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again). In a
+    /// fleet, one for a pool held elsewhere is sent to its owner without
+    /// waiting, and refused with [`Error::Busy`] while [`MAX_UNAWAITED`] are
+    /// under way.
     pub fn heartbeat_nowait<'a>(
         &self,
         pool: &str,
@@ -1081,8 +1101,7 @@ impl Bus {
         match self.elsewhere(pool) {
             Some(r) => {
                 let op = Op::heartbeat(&beat.into());
-                self.send_nowait(r, pool, op);
-                Ok(())
+                self.send_nowait(r, pool, op)
             }
             None => self.heartbeat_nowait_here(pool, beat),
         }

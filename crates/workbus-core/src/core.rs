@@ -29,6 +29,8 @@ pub(crate) struct Core {
     pub(crate) beats_written: Mutex<HashMap<Vec<u8>, i64>>,
     /// In a fleet, where calls for pools held elsewhere go.
     pub(crate) router: Option<Arc<dyn crate::Router>>,
+    /// Places for routed calls nobody waits for ([`crate::bus::MAX_UNAWAITED`]).
+    pub(crate) unawaited: Arc<tokio::sync::Semaphore>,
 }
 
 impl Core {
