@@ -85,7 +85,19 @@ impl Shared {
             let mut takes = self.takes.lock().unwrap_or_else(PoisonError::into_inner);
             takes.entry(name.to_owned()).or_default().clone()
         };
-        let _one = lock.lock().await;
+        let taken = {
+            let _one = lock.lock().await;
+            self.take_once(bus, name).await
+        };
+        // A name asked for is not kept: calls for pools that do not exist must not grow the map.
+        let mut takes = self.takes.lock().unwrap_or_else(PoisonError::into_inner);
+        if Arc::strong_count(&lock) == 2 {
+            takes.remove(name);
+        }
+        taken
+    }
+
+    async fn take_once(&self, bus: &Bus, name: &str) -> Result<Taken, Error> {
         if bus.holds(name) {
             return Ok(Taken::Held);
         }

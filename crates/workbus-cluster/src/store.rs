@@ -137,6 +137,21 @@ impl KvStore {
             .clone()
     }
 
+    /// Drops an absent scope's cell unless another task holds it: a call for a
+    /// pool that does not exist must not leave a cell behind.
+    fn forget_absent(&self, scope: &[u8], cell: &Arc<tokio::sync::Mutex<Scope>>) {
+        let mut scopes = self
+            .inner
+            .scopes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let absent = cell.try_lock().is_ok_and(|st| matches!(*st, Scope::Absent));
+        // Clones are made under this lock: two are the map's and the caller's.
+        if absent && Arc::strong_count(cell) == 2 {
+            scopes.remove(scope);
+        }
+    }
+
     /// The scopes this node holds.
     pub(crate) async fn held(&self) -> Vec<Vec<u8>> {
         let cells: Vec<(Vec<u8>, Arc<tokio::sync::Mutex<Scope>>)> = self
@@ -177,6 +192,8 @@ impl KvStore {
             .map_err(StoreError::engine)?;
         let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
             set(&self.inner.stats, &mut st, Scope::Absent);
+            drop(st);
+            self.forget_absent(scope, &cell);
             return Ok(Claim::Missing);
         };
         let mut doc = Doc::decode(&entry.value).map_err(|reason| StoreError::Corrupt {
