@@ -183,7 +183,17 @@ fn run(kinds: Vec<Kind>, pools: usize, rounds: usize) -> Result<(), String> {
                 }
                 Kind::Dies { on } => {
                     let died = (*on as u64) <= o;
-                    if died && handled.load(Ordering::Relaxed) != on - 1 {
+                    // Its own arbiter may still be working through its mailbox after the
+                    // flush (delivered means put in the mailbox), so wait for it to get to
+                    // the fatal event; it never counts that one.
+                    let h = handled.clone();
+                    let before = on - 1;
+                    let reached = !died
+                        || wait_until(Duration::from_secs(30), || {
+                            h.load(Ordering::Relaxed) >= before
+                        })
+                        .await;
+                    if died && (!reached || handled.load(Ordering::Relaxed) != before) {
                         out = Err(why("it should have handled all before the fatal event"));
                         break;
                     }
