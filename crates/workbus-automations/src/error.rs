@@ -1,0 +1,26 @@
+//! Errors of the automations.
+
+use uuid::Uuid;
+
+/// Why an automation could not be created, changed or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AutomationError {
+    /// No automation has this id.
+    #[error("Automation not found")]
+    NotFound(Uuid),
+    /// As many automations exist as [`AutomationsConfig::max_automations`](crate::AutomationsConfig) allows.
+    #[error("at most {0} automations: the limit is reached")]
+    LimitReached(usize),
+    /// The automations' actor has stopped (the system is shutting down).
+    #[error("the automations have stopped")]
+    Stopped,
+    /// The bus refused the subscription of the automations.
+    #[error(transparent)]
+    Bus(#[from] workbus_core::Error),
+}
+
+impl From<actix::MailboxError> for AutomationError {
+    fn from(_: actix::MailboxError) -> Self {
+        AutomationError::Stopped
+    }
+}

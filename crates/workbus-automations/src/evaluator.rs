@@ -1,0 +1,638 @@
+//! The evaluator: one actor that subscribes to the bus, holds every automation
+//! and its buckets, evaluates each event against the triggers the index finds for
+//! it, and fires proactive triggers from timers armed at their windows' ends.
+//!
+//! Firings and the automations' own events go, in order, to one task per
+//! automation (see [`act`](crate::act)), so that a slow action of one automation
+//! never holds up the evaluation of events or another automation's actions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use workbus_core::{Bus, Clock, Deliver};
+use workbus_events::{SharedEvent, Timestamp};
+
+use crate::act::{self, Job};
+use crate::bucket::{self, Bucket, Buckets, Key, EXPIRED_BUFFER};
+use crate::error::AutomationError;
+use crate::events;
+use crate::index::{covers_name, Index, TriggerRef};
+use crate::model::{Automation, AutomationSpec, EventTrigger, Posture, Trigger};
+use crate::stats::AutomationStats;
+use crate::AutomationsConfig;
+
+/// What an actix recipient attached to an automation receives each time it fires
+/// (see [`Automations::on_fire`](crate::Automations::on_fire)).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Fired {
+    /// The automation.
+    pub automation: Arc<Automation>,
+    /// The values of its `for_each` labels for this firing.
+    pub labels: Vec<(String, String)>,
+    /// The event that fired it, or the last one its window counted.
+    pub triggering_event: Option<SharedEvent>,
+    /// Its `prefect.automation.triggered` event.
+    pub triggered: SharedEvent,
+}
+
+/// A firing on its way up the trigger tree.
+#[derive(Clone)]
+struct Up {
+    trigger: Uuid,
+    triggered: Timestamp,
+    labels: Vec<(String, String)>,
+    event: Option<SharedEvent>,
+}
+
+enum Node {
+    Leaf {
+        trigger: EventTrigger,
+        parent: Option<usize>,
+        buckets: Buckets,
+        /// The deadline each bucket's timer is armed for.
+        armed: HashMap<Key, Timestamp>,
+    },
+    Composite {
+        id: Uuid,
+        parent: Option<usize>,
+        within: Option<Duration>,
+        /// How many child firings it takes (a sequence takes all, in order).
+        expected: usize,
+        /// The children's trigger ids, in order.
+        children: Vec<Uuid>,
+        ordered: bool,
+        firings: Vec<Up>,
+    },
+}
+
+fn flatten(trigger: &Trigger, parent: Option<usize>, nodes: &mut Vec<Node>) {
+    match trigger {
+        Trigger::Event(t) => nodes.push(Node::Leaf {
+            trigger: t.clone(),
+            parent,
+            buckets: Buckets::new(),
+            armed: HashMap::new(),
+        }),
+        Trigger::Compound(c) => composite(
+            c.id,
+            &c.triggers,
+            c.within.map(|w| w.get()),
+            c.expected_firings(),
+            false,
+            parent,
+            nodes,
+        ),
+        Trigger::Sequence(s) => composite(
+            s.id,
+            &s.triggers,
+            s.within.map(|w| w.get()),
+            s.triggers.len(),
+            true,
+            parent,
+            nodes,
+        ),
+    }
+}
+
+fn composite(
+    id: Uuid,
+    triggers: &[Trigger],
+    within: Option<Duration>,
+    expected: usize,
+    ordered: bool,
+    parent: Option<usize>,
+    nodes: &mut Vec<Node>,
+) {
+    let me = nodes.len();
+    nodes.push(Node::Composite {
+        id,
+        parent,
+        within,
+        expected,
+        children: triggers.iter().map(Trigger::id).collect(),
+        ordered,
+        firings: Vec::new(),
+    });
+    for t in triggers {
+        flatten(t, Some(me), nodes);
+    }
+}
+
+struct Loaded {
+    automation: Arc<Automation>,
+    /// The trigger tree, root first; empty while the automation is disabled.
+    nodes: Vec<Node>,
+    jobs: mpsc::Sender<Job>,
+    recipients: Vec<Recipient<Fired>>,
+}
+
+/// The actor. See the module documentation.
+pub(crate) struct Evaluator {
+    bus: Bus,
+    clock: Arc<dyn Clock>,
+    config: AutomationsConfig,
+    stats: Arc<AutomationStats>,
+    automations: HashMap<Uuid, Loaded>,
+    index: Index,
+    timers: BTreeMap<(Timestamp, u64), (TriggerRef, Key)>,
+    next_timer: u64,
+    timer: Option<(Timestamp, SpawnHandle)>,
+    scratch: Vec<TriggerRef>,
+}
+
+impl Evaluator {
+    pub(crate) fn new(bus: Bus, config: AutomationsConfig, stats: Arc<AutomationStats>) -> Self {
+        Evaluator {
+            clock: bus.clock().clone(),
+            bus,
+            config,
+            stats,
+            automations: HashMap::new(),
+            index: Index::default(),
+            timers: BTreeMap::new(),
+            next_timer: 0,
+            timer: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn send(&self, id: Uuid, job: Job) {
+        let Some(loaded) = self.automations.get(&id) else {
+            return;
+        };
+        if loaded.jobs.try_send(job).is_err() {
+            self.stats.count_dropped();
+            tracing::error!(automation = %id, "an automation has too many firings waiting for its actions; one is dropped");
+        }
+    }
+
+    /// Builds the trigger tree of an enabled automation, indexes it and opens the
+    /// windows of its proactive triggers that do not split by labels (Prefect opens
+    /// them in its periodic sweep).
+    fn load(&mut self, id: Uuid, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        let Some(loaded) = self.automations.get_mut(&id) else {
+            return;
+        };
+        self.index.remove(id);
+        loaded.nodes.clear();
+        if !loaded.automation.spec.enabled {
+            return;
+        }
+        flatten(&loaded.automation.spec.trigger, None, &mut loaded.nodes);
+        let mut rolling = Vec::new();
+        for (i, node) in loaded.nodes.iter_mut().enumerate() {
+            if let Node::Leaf {
+                trigger, buckets, ..
+            } = node
+            {
+                self.index.insert((id, i), trigger);
+                if trigger.posture == Posture::Proactive && trigger.for_each.is_empty() {
+                    buckets.insert(
+                        Vec::new(),
+                        Bucket {
+                            start: now,
+                            end: now + trigger.within.get(),
+                            count: 0,
+                            last_event: None,
+                        },
+                    );
+                    rolling.push(i);
+                }
+            }
+        }
+        for i in rolling {
+            self.rearm((id, i), Vec::new(), ctx);
+        }
+    }
+
+    /// Arms (or re-arms) the timer of a bucket: a proactive one at its end, to
+    /// evaluate it; a reactive one a buffer after its end, to sweep it.
+    fn rearm(&mut self, r: TriggerRef, key: Key, ctx: &mut Context<Self>) {
+        let Some(Node::Leaf {
+            trigger,
+            buckets,
+            armed,
+            ..
+        }) = self
+            .automations
+            .get_mut(&r.0)
+            .and_then(|l| l.nodes.get_mut(r.1))
+        else {
+            return;
+        };
+        let Some(bucket) = buckets.get(&key) else {
+            armed.remove(&key);
+            return;
+        };
+        let at = match trigger.posture {
+            Posture::Proactive => bucket.end,
+            Posture::Reactive => bucket.end + EXPIRED_BUFFER,
+        };
+        if armed.get(&key) == Some(&at) {
+            return;
+        }
+        armed.insert(key.clone(), at);
+        self.next_timer += 1;
+        self.timers.insert((at, self.next_timer), (r, key));
+        self.schedule(ctx);
+    }
+
+    /// Keeps one actix timer, for the earliest deadline.
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let Some(&(first, _)) = self.timers.keys().next() else {
+            if let Some((_, handle)) = self.timer.take() {
+                ctx.cancel_future(handle);
+            }
+            return;
+        };
+        if let Some((at, handle)) = self.timer {
+            if at <= first {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = first.since(self.clock.now());
+        let handle = ctx.run_later(delay, |this, ctx| {
+            this.timer = None;
+            this.tick(ctx);
+        });
+        self.timer = Some((first, handle));
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        // A timer may wake a hair early on a clock of whole microseconds; a deadline
+        // within a millisecond is due, and evaluated at the deadline itself.
+        let now = self.clock.now();
+        let horizon = now + Duration::from_millis(1);
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > horizon {
+                break;
+            }
+            let ((at, _), (r, key)) = entry.remove_entry();
+            self.due(r, key, at.max(now), ctx);
+        }
+        self.schedule(ctx);
+    }
+
+    /// A bucket's deadline came.
+    fn due(&mut self, r: TriggerRef, key: Key, now: Timestamp, ctx: &mut Context<Self>) {
+        let Some(Node::Leaf {
+            trigger,
+            buckets,
+            armed,
+            ..
+        }) = self
+            .automations
+            .get_mut(&r.0)
+            .and_then(|l| l.nodes.get_mut(r.1))
+        else {
+            return;
+        };
+        let Some(bucket) = buckets.remove(&key) else {
+            return;
+        };
+        armed.remove(&key);
+        let mut fired = None;
+        match trigger.posture {
+            Posture::Reactive => {
+                if bucket.end + EXPIRED_BUFFER > now {
+                    buckets.insert(key.clone(), bucket);
+                }
+            }
+            Posture::Proactive if bucket.end > now => {
+                buckets.insert(key.clone(), bucket);
+            }
+            Posture::Proactive => {
+                let mut slot = Some(bucket);
+                fired = bucket::evaluate(trigger, &key, &mut slot, now, None);
+                if let Some(next) = slot {
+                    buckets.insert(key.clone(), next);
+                } else if trigger.for_each.is_empty() {
+                    // Prefect's sweep opens the next window of such a trigger at once.
+                    buckets.insert(
+                        Vec::new(),
+                        Bucket {
+                            start: now,
+                            end: now + trigger.within.get(),
+                            count: 0,
+                            last_event: None,
+                        },
+                    );
+                }
+            }
+        }
+        let up = fired.map(|f| Up {
+            trigger: trigger.id,
+            triggered: now,
+            labels: f.labels,
+            event: f.event,
+        });
+        self.rearm(r, key, ctx);
+        if let Some(up) = up {
+            self.fire(r, up);
+        }
+    }
+
+    /// Passes a firing up the tree; at the root, the automation acts.
+    fn fire(&mut self, r: TriggerRef, mut up: Up) {
+        let Some(loaded) = self.automations.get_mut(&r.0) else {
+            return;
+        };
+        let mut node = r.1;
+        loop {
+            let parent = match &loaded.nodes[node] {
+                Node::Leaf { parent, .. } | Node::Composite { parent, .. } => *parent,
+            };
+            let Some(p) = parent else { break };
+            let Node::Composite {
+                id,
+                within,
+                expected,
+                children,
+                ordered,
+                firings,
+                ..
+            } = &mut loaded.nodes[p]
+            else {
+                return;
+            };
+            let ready = if *expected == 1 {
+                true
+            } else {
+                if let Some(w) = within {
+                    let horizon = up.triggered - *w;
+                    firings.retain(|f| f.triggered >= horizon);
+                }
+                firings.retain(|f| f.trigger != up.trigger);
+                firings.push(up.clone());
+                let ready = if *ordered {
+                    let mut seen = firings.clone();
+                    seen.sort_by_key(|f| f.triggered);
+                    seen.iter().map(|f| f.trigger).eq(children.iter().copied())
+                } else {
+                    firings.len() >= *expected
+                };
+                if ready {
+                    firings.clear();
+                }
+                ready
+            };
+            if !ready {
+                return;
+            }
+            up = Up {
+                trigger: *id,
+                triggered: up.triggered,
+                labels: Vec::new(),
+                event: up.event,
+            };
+            node = p;
+        }
+        self.stats.count_firing();
+        let firing = act::Firing {
+            automation: loaded.automation.clone(),
+            triggered: up.triggered,
+            labels: up.labels,
+            event: up.event,
+            recipients: loaded.recipients.clone(),
+        };
+        self.send(r.0, Job::Act(firing));
+    }
+
+    fn insert(&mut self, automation: Automation, ctx: &mut Context<Self>) -> Arc<Automation> {
+        let id = automation.id;
+        let automation = Arc::new(automation);
+        let (jobs, rx) = mpsc::channel(self.config.max_waiting_firings.max(1));
+        actix::spawn(act::run(
+            self.bus.clone(),
+            self.clock.clone(),
+            self.stats.clone(),
+            rx,
+        ));
+        self.automations.insert(
+            id,
+            Loaded {
+                automation: automation.clone(),
+                nodes: Vec::new(),
+                jobs,
+                recipients: Vec::new(),
+            },
+        );
+        self.load(id, ctx);
+        automation
+    }
+
+    fn replace(
+        &mut self,
+        id: Uuid,
+        automation: Automation,
+        ctx: &mut Context<Self>,
+    ) -> Arc<Automation> {
+        let automation = Arc::new(automation);
+        if let Some(loaded) = self.automations.get_mut(&id) {
+            loaded.automation = automation.clone();
+        }
+        self.load(id, ctx);
+        automation
+    }
+}
+
+impl Actor for Evaluator {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Evaluator {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(event): Deliver, ctx: &mut Context<Self>) {
+        self.stats.count_event();
+        let mut candidates = std::mem::take(&mut self.scratch);
+        self.index.candidates(&event.event, &mut candidates);
+        for &r in &candidates {
+            let Some(Node::Leaf {
+                trigger, buckets, ..
+            }) = self
+                .automations
+                .get_mut(&r.0)
+                .and_then(|l| l.nodes.get_mut(r.1))
+            else {
+                continue;
+            };
+            self.stats.count_candidate();
+            if !covers_name(trigger, &event.event)
+                || !trigger.match_.matches(&event.resource)
+                || !trigger.match_related.covers(&event.related)
+            {
+                continue;
+            }
+            let key = bucket::key(trigger, &event);
+            if !buckets.contains_key(&key) && buckets.len() >= self.config.max_buckets_per_trigger {
+                self.stats.count_bucket_refused();
+                continue;
+            }
+            let fired = bucket::on_event(trigger, buckets, key.clone(), &event);
+            let up = fired.map(|f| Up {
+                trigger: trigger.id,
+                triggered: self.clock.now(),
+                labels: f.labels,
+                event: f.event,
+            });
+            self.rearm(r, key, ctx);
+            if let Some(up) = up {
+                self.fire(r, up);
+            }
+        }
+        self.scratch = candidates;
+    }
+}
+
+/// Creates an automation.
+#[derive(Message)]
+#[rtype(result = "Result<Automation, AutomationError>")]
+pub(crate) struct Create {
+    pub spec: AutomationSpec,
+    pub owner: Option<String>,
+}
+
+impl Handler<Create> for Evaluator {
+    type Result = Result<Automation, AutomationError>;
+
+    fn handle(
+        &mut self,
+        Create { mut spec, owner }: Create,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        if self.automations.len() >= self.config.max_automations {
+            return Err(AutomationError::LimitReached(self.config.max_automations));
+        }
+        spec.trigger.reset_ids();
+        let now = self.clock.now();
+        let automation = Automation {
+            spec,
+            id: Uuid::new_v4(),
+            created: now,
+            updated: now,
+            owner,
+        };
+        let automation = self.insert(automation, ctx);
+        self.send(
+            automation.id,
+            Job::Emit(events::lifecycle(&automation, "created", now)),
+        );
+        Ok((*automation).clone())
+    }
+}
+
+/// Replaces an automation's spec (PUT) or only its `enabled` (PATCH).
+#[derive(Message)]
+#[rtype(result = "Result<Automation, AutomationError>")]
+pub(crate) enum Change {
+    Replace(Uuid, AutomationSpec),
+    Enable(Uuid, bool),
+}
+
+impl Handler<Change> for Evaluator {
+    type Result = Result<Automation, AutomationError>;
+
+    fn handle(&mut self, change: Change, ctx: &mut Context<Self>) -> Self::Result {
+        let id = match &change {
+            Change::Replace(id, _) | Change::Enable(id, _) => *id,
+        };
+        let current = self
+            .automations
+            .get(&id)
+            .ok_or(AutomationError::NotFound(id))?;
+        let mut next = (*current.automation).clone();
+        match change {
+            Change::Replace(_, mut spec) => {
+                spec.trigger.reset_ids();
+                next.spec = spec;
+            }
+            Change::Enable(_, enabled) => next.spec.enabled = enabled,
+        }
+        let now = self.clock.now();
+        next.updated = now;
+        // Prefect forgets the automation's buckets on every update and loads it anew.
+        let next = self.replace(id, next, ctx);
+        self.send(id, Job::Emit(events::lifecycle(&next, "updated", now)));
+        Ok((*next).clone())
+    }
+}
+
+/// Deletes an automation.
+#[derive(Message)]
+#[rtype(result = "Result<Automation, AutomationError>")]
+pub(crate) struct Remove(pub Uuid);
+
+impl Handler<Remove> for Evaluator {
+    type Result = Result<Automation, AutomationError>;
+
+    fn handle(&mut self, Remove(id): Remove, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        let loaded = self
+            .automations
+            .get(&id)
+            .ok_or(AutomationError::NotFound(id))?;
+        let automation = loaded.automation.clone();
+        self.send(
+            id,
+            Job::Emit(events::lifecycle(&automation, "deleted", now)),
+        );
+        self.index.remove(id);
+        // Dropping its sender ends its task once the jobs already sent are done.
+        self.automations.remove(&id);
+        Ok((*automation).clone())
+    }
+}
+
+/// Reads automations: one by id, or all.
+#[derive(Message)]
+#[rtype(result = "Vec<Automation>")]
+pub(crate) enum Read {
+    One(Uuid),
+    All,
+}
+
+impl Handler<Read> for Evaluator {
+    type Result = MessageResult<Read>;
+
+    fn handle(&mut self, read: Read, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(match read {
+            Read::One(id) => self
+                .automations
+                .get(&id)
+                .map(|l| (*l.automation).clone())
+                .into_iter()
+                .collect(),
+            Read::All => self
+                .automations
+                .values()
+                .map(|l| (*l.automation).clone())
+                .collect(),
+        })
+    }
+}
+
+/// Sends an automation's firings to an actix recipient too.
+#[derive(Message)]
+#[rtype(result = "Result<(), AutomationError>")]
+pub(crate) struct Attach(pub Uuid, pub Recipient<Fired>);
+
+impl Handler<Attach> for Evaluator {
+    type Result = Result<(), AutomationError>;
+
+    fn handle(&mut self, Attach(id, recipient): Attach, _: &mut Context<Self>) -> Self::Result {
+        let loaded = self
+            .automations
+            .get_mut(&id)
+            .ok_or(AutomationError::NotFound(id))?;
+        loaded.recipients.push(recipient);
+        Ok(())
+    }
+}

@@ -1,0 +1,226 @@
+//! Prefect's automations on the workbus event bus: a trigger over events and the
+//! actions taken when it fires, evaluated by a subscriber actor, with proactive
+//! triggers fired at the moment their window closes.
+//!
+//! ## The model
+//!
+//! An [`Automation`] is Prefect's: a name, `enabled`, a [`Trigger`] and lists
+//! of [`Action`]s, in Prefect 3.9.1's JSON ([`AutomationSpec`] is what a client
+//! sends). Triggers are `event` triggers ([`EventTrigger`]: `match`,
+//! `match_related`, `after`, `expect`, `for_each`, `posture`, `threshold`,
+//! `within`), `compound` and `sequence` triggers of other triggers.
+//!
+//! ## Evaluation
+//!
+//! Each event trigger counts events in buckets (one per value of its
+//! `for_each` labels) by Prefect's rules. A reactive trigger fires as soon as a
+//! bucket holds `threshold` events; a proactive one when its window closes with
+//! fewer. Prefect finds closed proactive windows in a sweep every few seconds,
+//! so its firings come late; here a timer is armed on the bus's clock at each
+//! window's end, so a firing is stamped with that instant, and with paused
+//! tokio time a test sees it exactly there.
+//!
+//! ## Events and actions
+//!
+//! A firing emits `prefect.automation.triggered`, then each action runs in
+//! order, each followed by `prefect.automation.action.triggered` and
+//! `.executed` or `.failed`, with Prefect's resources, related resources and
+//! payloads. Creating, changing and deleting an automation emits
+//! `prefect.automation.created`, `.updated` and `.deleted`. All go through the
+//! bus, so every subscriber sees them.
+//!
+//! ## Cost
+//!
+//! Triggers are indexed by the event names they expect: an event costs a hash
+//! lookup or two for the automations that cannot match it, however many there are.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use workbus_automations::{Action, AutomationSpec, Automations, EventTrigger, Posture, Target};
+//! use workbus_core::Bus;
+//!
+//! # actix::System::new().block_on(async {
+//! let bus = Bus::start();
+//! let automations = Automations::start(&bus).await.unwrap();
+//! let trigger = EventTrigger::new(Posture::Proactive)
+//!     .after(["prefect.work-pool.not-ready"])
+//!     .expect(["prefect.work-pool.ready"])
+//!     .for_each(["prefect.resource.id"])
+//!     .within(Duration::from_secs(300))
+//!     .unwrap();
+//! let spec = AutomationSpec::new(
+//!     "pause a pool not ready for five minutes",
+//!     trigger,
+//!     vec![Action::PauseWorkPool(Target::inferred())],
+//! );
+//! let automation = automations.create(spec).await.unwrap();
+//! assert_eq!(automations.list().await.unwrap().len(), 1);
+//! automations.delete(automation.id).await.unwrap();
+//! # });
+//! ```
+
+#![warn(missing_docs)]
+
+mod act;
+mod bucket;
+mod error;
+mod evaluator;
+mod events;
+mod index;
+pub mod model;
+mod stats;
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Recipient};
+use uuid::Uuid;
+use workbus_core::{Bus, SubscribeOptions, Subscription};
+
+pub use act::ACTION_ATTEMPTS;
+pub use error::AutomationError;
+pub use evaluator::Fired;
+pub use model::{
+    Action, Automation, AutomationSpec, CompoundTrigger, EventTrigger, MatchRelated, Posture,
+    Require, ResourceSpec, SequenceTrigger, Source, Target, Trigger, TriggerError, Within,
+};
+pub use stats::AutomationStats;
+
+use evaluator::{Attach, Change, Create, Evaluator, Read, Remove};
+
+/// Bounds of the automations, so that what clients send cannot grow memory without end.
+#[derive(Clone, Debug)]
+pub struct AutomationsConfig {
+    /// Automations at most (default 10,000).
+    pub max_automations: usize,
+    /// Buckets (distinct `for_each` values) one trigger keeps at most; an event that
+    /// would open one more is not counted, and is counted in
+    /// [`AutomationStats::buckets_refused`] (default 100,000).
+    pub max_buckets_per_trigger: usize,
+    /// Firings of one automation waiting for their actions at most; one more is
+    /// dropped, logged and counted in [`AutomationStats::firings_dropped`] (default 1,024).
+    pub max_waiting_firings: usize,
+}
+
+impl Default for AutomationsConfig {
+    fn default() -> Self {
+        AutomationsConfig {
+            max_automations: 10_000,
+            max_buckets_per_trigger: 100_000,
+            max_waiting_firings: 1_024,
+        }
+    }
+}
+
+/// The automations of a bus: a handle to the actor that evaluates them. Cheap to
+/// clone; the actor leaves the bus when the last handle is dropped.
+#[derive(Clone)]
+pub struct Automations {
+    addr: Addr<Evaluator>,
+    stats: Arc<AutomationStats>,
+    _subscription: Arc<Subscription>,
+}
+
+impl std::fmt::Debug for Automations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automations")
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Automations {
+    /// Starts the automations of this bus with the default bounds.
+    pub async fn start(bus: &Bus) -> Result<Automations, AutomationError> {
+        Self::start_with(bus, AutomationsConfig::default()).await
+    }
+
+    /// Starts the automations of this bus: an actor on the bus's arbiter,
+    /// subscribed to every event, losing none (its buffer is lossless).
+    pub async fn start_with(
+        bus: &Bus,
+        config: AutomationsConfig,
+    ) -> Result<Automations, AutomationError> {
+        let stats = Arc::new(AutomationStats::default());
+        let evaluator = Evaluator::new(bus.clone(), config, stats.clone());
+        let addr = Evaluator::start_in_arbiter(bus.arbiter(), move |_| evaluator);
+        let subscription = bus
+            .subscribe(
+                addr.clone().recipient(),
+                SubscribeOptions::new("automations"),
+            )
+            .await?;
+        Ok(Automations {
+            addr,
+            stats,
+            _subscription: Arc::new(subscription),
+        })
+    }
+
+    /// Creates an automation; its trigger ids are new, as Prefect makes them.
+    pub async fn create(&self, spec: AutomationSpec) -> Result<Automation, AutomationError> {
+        self.create_owned(spec, None).await
+    }
+
+    /// Creates an automation owned by a resource (Prefect's `owner_resource`).
+    pub async fn create_owned(
+        &self,
+        spec: AutomationSpec,
+        owner: Option<String>,
+    ) -> Result<Automation, AutomationError> {
+        self.addr.send(Create { spec, owner }).await?
+    }
+
+    /// Replaces an automation's spec; its buckets start over, as in Prefect.
+    pub async fn replace(
+        &self,
+        id: Uuid,
+        spec: AutomationSpec,
+    ) -> Result<Automation, AutomationError> {
+        self.addr.send(Change::Replace(id, spec)).await?
+    }
+
+    /// Enables or disables an automation.
+    pub async fn set_enabled(
+        &self,
+        id: Uuid,
+        enabled: bool,
+    ) -> Result<Automation, AutomationError> {
+        self.addr.send(Change::Enable(id, enabled)).await?
+    }
+
+    /// Deletes an automation.
+    pub async fn delete(&self, id: Uuid) -> Result<(), AutomationError> {
+        self.addr.send(Remove(id)).await?.map(|_| ())
+    }
+
+    /// An automation by id.
+    pub async fn get(&self, id: Uuid) -> Result<Automation, AutomationError> {
+        self.addr
+            .send(Read::One(id))
+            .await?
+            .pop()
+            .ok_or(AutomationError::NotFound(id))
+    }
+
+    /// Every automation, in no particular order.
+    pub async fn list(&self) -> Result<Vec<Automation>, AutomationError> {
+        Ok(self.addr.send(Read::All).await?)
+    }
+
+    /// Sends each firing of the automation to this actor too, after its
+    /// `triggered` event and before its actions (not kept across restarts).
+    pub async fn on_fire(
+        &self,
+        id: Uuid,
+        recipient: Recipient<Fired>,
+    ) -> Result<(), AutomationError> {
+        self.addr.send(Attach(id, recipient)).await?
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &Arc<AutomationStats> {
+        &self.stats
+    }
+}
