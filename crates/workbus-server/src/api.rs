@@ -68,19 +68,19 @@ pub(crate) async fn empty_list() -> HttpResponse {
 /// `{"any_": [...]}` and friends, as Prefect's filter leaves.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AnyOf<T> {
+pub(crate) struct AnyOf<T> {
     #[serde(default)]
-    any_: Option<Vec<T>>,
+    pub(crate) any_: Option<Vec<T>>,
 }
 
 impl<T: PartialEq> AnyOf<T> {
-    fn test(&self, v: &T) -> Option<bool> {
+    pub(crate) fn test(&self, v: &T) -> Option<bool> {
         self.any_.as_ref().map(|xs| xs.contains(v))
     }
 }
 
 #[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
-enum Operator {
+pub(crate) enum Operator {
     #[default]
     #[serde(rename = "and_")]
     And,
@@ -89,7 +89,7 @@ enum Operator {
 }
 
 /// Combines the leaf tests that are set, with the filter's operator.
-fn combine(op: Operator, tests: impl IntoIterator<Item = Option<bool>>) -> bool {
+pub(crate) fn combine(op: Operator, tests: impl IntoIterator<Item = Option<bool>>) -> bool {
     let mut set = tests.into_iter().flatten().peekable();
     if set.peek().is_none() {
         return true;

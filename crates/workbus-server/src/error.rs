@@ -32,6 +32,12 @@ pub enum ApiError {
     /// No route has this path.
     #[error("Not Found")]
     NotFound,
+    /// The automations refused (not found, at their limit) or stopped.
+    #[error(transparent)]
+    Automation(#[from] workbus_automations::AutomationError),
+    /// This server does not evaluate automations (a node of a cluster, for now).
+    #[error("automations are not served by a node of a cluster yet: run them on a single node")]
+    AutomationsOff,
     /// The route exists but not for this method.
     #[error("Method Not Allowed")]
     MethodNotAllowed,
@@ -107,6 +113,15 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Automation(e) => {
+                use workbus_automations::AutomationError as A;
+                match e {
+                    A::NotFound(_) => StatusCode::NOT_FOUND,
+                    A::LimitReached(_) => StatusCode::CONFLICT,
+                    A::Stopped | A::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
+            ApiError::AutomationsOff => StatusCode::NOT_IMPLEMENTED,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidPageToken => StatusCode::FORBIDDEN,

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod auth;
+mod automations;
 pub mod body;
 pub mod config;
 pub mod demo;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub channels: Addr<ws::channel::WorkerChannels>,
     /// Counters of the worker channel (and of REST heartbeats, to compare).
     pub channel_stats: Arc<ws::channel::ChannelStats>,
+    /// The automations, evaluated on this node (none on a node of a cluster).
+    pub automations: Option<workbus_automations::Automations>,
 }
 
 async fn not_found() -> actix_web::HttpResponse {
@@ -150,6 +153,18 @@ fn api_scope() -> actix_web::Scope {
         .service(res("/work_queues/{id}/get_runs").post(legacy_get_runs))
         .service(res("/flow_runs/filter").post(empty_list))
         .service(res("/deployments/filter").post(empty_list))
+        .service(res("/automations").post(automations::create))
+        .service(only(Method::POST, "/automations/filter").to(automations::filter))
+        .service(only(Method::POST, "/automations/count").to(automations::count))
+        .service(res("/automations/related-to/{resource:.*}").get(automations::related_to))
+        .service(res("/automations/owned-by/{resource:.*}").delete(automations::delete_owned_by))
+        .service(
+            res("/automations/{id}")
+                .get(automations::read)
+                .put(automations::replace)
+                .patch(automations::patch)
+                .delete(automations::delete),
+        )
         .service(res("/events").post(ingest_events))
         .service(res("/events/filter").post(events::filter))
         .service(res("/events/filter/next").get(events::next))
@@ -268,6 +283,19 @@ impl ServerBuilder {
             )
             .await?;
         let channel_stats = Arc::new(ws::channel::ChannelStats::default());
+        // Every node of a cluster sees every event: each would fire each automation,
+        // so a cluster serves none until one node is chosen to evaluate them.
+        let automations = match node {
+            None => Some(
+                workbus_automations::Automations::start(&bus)
+                    .await
+                    .map_err(|e| match e {
+                        workbus_automations::AutomationError::Bus(e) => ServerError::Bus(e),
+                        other => ServerError::Config(other.to_string()),
+                    })?,
+            ),
+            Some(_) => None,
+        };
         let subscribers = match cfg.subscribers.clone() {
             Some(c) => Some(
                 workbus_subscribers::install(&bus, c)
@@ -311,6 +339,7 @@ impl ServerBuilder {
             nats: bridge.as_ref().map(NatsBridge::stats),
             channels,
             channel_stats,
+            automations,
         };
         let services = self.services;
         let app_state = state.clone();

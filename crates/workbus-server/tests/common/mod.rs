@@ -113,6 +113,16 @@ impl TestServer {
         .await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Self::finish(
+            self.req(awc::http::Method::PUT, path)
+                .send_json(&body)
+                .await
+                .expect("PUT"),
+        )
+        .await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         Self::finish(
             self.req(awc::http::Method::PATCH, path)
