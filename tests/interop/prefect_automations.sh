@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Interop test: Prefect 3.9.1's own client (`prefect.automations.Automation`) creates,
+# reads (by id and by name), disables, enables, updates and deletes an automation
+# against workbus, unchanged (tests/interop/automations.py).
+#
+#   bash tests/interop/prefect_automations.sh
+#
+# Uses the virtualenv of prefect_worker.sh (target/interop-venv; override with
+# WORKBUS_INTEROP_VENV), builds workbus and starts it in memory on a loopback port.
+# Not part of `cargo test`: it needs PyPI the first time.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+VENV=${WORKBUS_INTEROP_VENV:-$ROOT/target/interop-venv}
+PORT=${WORKBUS_INTEROP_PORT:-4298}
+say() { printf '[interop] %s\n' "$*"; }
+
+if [ ! -x "$VENV/bin/prefect" ]; then
+    say "installing prefect==3.9.1 into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q "prefect==3.9.1"
+fi
+say "building workbus"
+(cd "$ROOT" && cargo build -q -p workbus-server --bin workbus)
+"$ROOT/target/debug/workbus" --in-memory --port "$PORT" > "$ROOT/target/interop-automations.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.1; done
+
+PREFECT_API_URL="http://127.0.0.1:$PORT/api" "$VENV/bin/python" "$ROOT/tests/interop/automations.py"
