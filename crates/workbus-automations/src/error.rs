@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 /// Why an automation could not be created, changed or read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AutomationError {
     /// No automation has this id.
     #[error("Automation not found")]
@@ -14,6 +14,17 @@ pub enum AutomationError {
     /// The automations' actor has stopped (the system is shutting down).
     #[error("the automations have stopped")]
     Stopped,
+    /// The change is made but could not be written to the store: it is not durable.
+    #[error("the automation could not be written to the store: {0}")]
+    Store(workbus_store::StoreError),
+    /// A stored automation cannot be read (at start: never an empty set in its place).
+    #[error("stored automation {key} cannot be read: {reason}")]
+    CorruptRecord {
+        /// Its key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// The bus refused the subscription of the automations.
     #[error(transparent)]
     Bus(#[from] workbus_core::Error),

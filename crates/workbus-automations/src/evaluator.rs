@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 use workbus_core::{Bus, Clock, Deliver};
 use workbus_events::{SharedEvent, Timestamp};
+use workbus_store::{Batch, Store, Table};
 
 use crate::act::{self, Job};
 use crate::bucket::{self, Bucket, Buckets, Key, EXPIRED_BUFFER};
@@ -51,7 +52,7 @@ struct Up {
 
 enum Node {
     Leaf {
-        trigger: EventTrigger,
+        trigger: Box<EventTrigger>,
         parent: Option<usize>,
         buckets: Buckets,
         /// The deadline each bucket's timer is armed for.
@@ -143,10 +144,56 @@ pub(crate) struct Evaluator {
     next_timer: u64,
     timer: Option<(Timestamp, SpawnHandle)>,
     scratch: Vec<TriggerRef>,
+    store: Option<Arc<dyn Store>>,
+}
+
+/// An automation as the store keeps it: with its owner, which its JSON leaves out.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Record {
+    automation: Automation,
+    owner: Option<String>,
+}
+
+/// Reads the stored automations; one that cannot be read is an error, never skipped.
+pub(crate) fn decode(records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<Automation>, AutomationError> {
+    records
+        .into_iter()
+        .map(|(key, value)| {
+            let corrupt = |reason: String| AutomationError::CorruptRecord {
+                key: Uuid::from_slice(&key)
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|_| format!("{key:?}")),
+                reason,
+            };
+            let record: Record =
+                serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
+            let mut automation = record.automation;
+            automation.owner = record.owner;
+            Ok(automation)
+        })
+        .collect()
+}
+
+/// Waits for a write, if there was one, then answers.
+fn answer(
+    pending: Option<workbus_store::Pending>,
+    automation: Automation,
+) -> ResponseFuture<Result<Automation, AutomationError>> {
+    Box::pin(async move {
+        if let Some(pending) = pending {
+            pending.await.map_err(AutomationError::Store)?;
+        }
+        Ok(automation)
+    })
 }
 
 impl Evaluator {
-    pub(crate) fn new(bus: Bus, config: AutomationsConfig, stats: Arc<AutomationStats>) -> Self {
+    pub(crate) fn new(
+        bus: Bus,
+        config: AutomationsConfig,
+        stats: Arc<AutomationStats>,
+        store: Option<Arc<dyn Store>>,
+    ) -> Self {
         Evaluator {
             clock: bus.clock().clone(),
             bus,
@@ -158,7 +205,28 @@ impl Evaluator {
             next_timer: 0,
             timer: None,
             scratch: Vec::new(),
+            store,
         }
+    }
+
+    /// Writes an automation (or its removal) through to the store, if there is one.
+    fn persist(&self, id: Uuid, automation: Option<&Automation>) -> Option<workbus_store::Pending> {
+        let store = self.store.as_ref()?;
+        let mut batch = Batch::new();
+        match automation {
+            Some(a) => {
+                let record = Record {
+                    automation: a.clone(),
+                    owner: a.owner.clone(),
+                };
+                let value = serde_json::to_vec(&record).unwrap_or_default();
+                batch.put(Table::Automations, id.as_bytes().to_vec(), value);
+            }
+            None => {
+                batch.delete(Table::Automations, id.as_bytes().to_vec());
+            }
+        }
+        Some(store.commit(batch))
     }
 
     fn send(&self, id: Uuid, job: Job) {
@@ -501,7 +569,7 @@ pub(crate) struct Create {
 }
 
 impl Handler<Create> for Evaluator {
-    type Result = Result<Automation, AutomationError>;
+    type Result = ResponseFuture<Result<Automation, AutomationError>>;
 
     fn handle(
         &mut self,
@@ -509,7 +577,8 @@ impl Handler<Create> for Evaluator {
         ctx: &mut Context<Self>,
     ) -> Self::Result {
         if self.automations.len() >= self.config.max_automations {
-            return Err(AutomationError::LimitReached(self.config.max_automations));
+            let limit = self.config.max_automations;
+            return Box::pin(async move { Err(AutomationError::LimitReached(limit)) });
         }
         spec.trigger.reset_ids();
         let now = self.clock.now();
@@ -525,7 +594,10 @@ impl Handler<Create> for Evaluator {
             automation.id,
             Job::Emit(events::lifecycle(&automation, "created", now)),
         );
-        Ok((*automation).clone())
+        answer(
+            self.persist(automation.id, Some(&automation)),
+            (*automation).clone(),
+        )
     }
 }
 
@@ -533,26 +605,25 @@ impl Handler<Create> for Evaluator {
 #[derive(Message)]
 #[rtype(result = "Result<Automation, AutomationError>")]
 pub(crate) enum Change {
-    Replace(Uuid, AutomationSpec),
+    Replace(Uuid, Box<AutomationSpec>),
     Enable(Uuid, bool),
 }
 
 impl Handler<Change> for Evaluator {
-    type Result = Result<Automation, AutomationError>;
+    type Result = ResponseFuture<Result<Automation, AutomationError>>;
 
     fn handle(&mut self, change: Change, ctx: &mut Context<Self>) -> Self::Result {
         let id = match &change {
             Change::Replace(id, _) | Change::Enable(id, _) => *id,
         };
-        let current = self
-            .automations
-            .get(&id)
-            .ok_or(AutomationError::NotFound(id))?;
+        let Some(current) = self.automations.get(&id) else {
+            return Box::pin(async move { Err(AutomationError::NotFound(id)) });
+        };
         let mut next = (*current.automation).clone();
         match change {
             Change::Replace(_, mut spec) => {
                 spec.trigger.reset_ids();
-                next.spec = spec;
+                next.spec = *spec;
             }
             Change::Enable(_, enabled) => next.spec.enabled = enabled,
         }
@@ -561,7 +632,7 @@ impl Handler<Change> for Evaluator {
         // Prefect forgets the automation's buckets on every update and loads it anew.
         let next = self.replace(id, next, ctx);
         self.send(id, Job::Emit(events::lifecycle(&next, "updated", now)));
-        Ok((*next).clone())
+        answer(self.persist(id, Some(&next)), (*next).clone())
     }
 }
 
@@ -571,14 +642,13 @@ impl Handler<Change> for Evaluator {
 pub(crate) struct Remove(pub Uuid);
 
 impl Handler<Remove> for Evaluator {
-    type Result = Result<Automation, AutomationError>;
+    type Result = ResponseFuture<Result<Automation, AutomationError>>;
 
     fn handle(&mut self, Remove(id): Remove, _: &mut Context<Self>) -> Self::Result {
         let now = self.clock.now();
-        let loaded = self
-            .automations
-            .get(&id)
-            .ok_or(AutomationError::NotFound(id))?;
+        let Some(loaded) = self.automations.get(&id) else {
+            return Box::pin(async move { Err(AutomationError::NotFound(id)) });
+        };
         let automation = loaded.automation.clone();
         self.send(
             id,
@@ -587,7 +657,7 @@ impl Handler<Remove> for Evaluator {
         self.index.remove(id);
         // Dropping its sender ends its task once the jobs already sent are done.
         self.automations.remove(&id);
-        Ok((*automation).clone())
+        answer(self.persist(id, None), (*automation).clone())
     }
 }
 
@@ -634,5 +704,20 @@ impl Handler<Attach> for Evaluator {
             .ok_or(AutomationError::NotFound(id))?;
         loaded.recipients.push(recipient);
         Ok(())
+    }
+}
+
+/// Loads automations read from the store at start (no events: they exist already).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Restore(pub Vec<Automation>);
+
+impl Handler<Restore> for Evaluator {
+    type Result = ();
+
+    fn handle(&mut self, Restore(automations): Restore, ctx: &mut Context<Self>) {
+        for automation in automations {
+            self.insert(automation, ctx);
+        }
     }
 }

@@ -87,7 +87,7 @@ pub use model::{
 };
 pub use stats::AutomationStats;
 
-use evaluator::{Attach, Change, Create, Evaluator, Read, Remove};
+use evaluator::{Attach, Change, Create, Evaluator, Read, Remove, Restore};
 
 /// Bounds of the automations, so that what clients send cannot grow memory without end.
 #[derive(Clone, Debug)]
@@ -142,9 +142,36 @@ impl Automations {
         bus: &Bus,
         config: AutomationsConfig,
     ) -> Result<Automations, AutomationError> {
+        Self::begin(bus, config, None, Vec::new()).await
+    }
+
+    /// Starts the automations of this bus with a store: those it holds (`records`,
+    /// the [`automations`](workbus_store::Contents::automations) of its load) are
+    /// evaluated again at once, and every change is written through to it before it
+    /// is answered, so that an automation a client was told exists outlives a crash.
+    ///
+    /// Refused with [`AutomationError::CorruptRecord`] when a stored automation
+    /// cannot be read: never an empty set in place of the stored ones.
+    pub async fn open(
+        bus: &Bus,
+        config: AutomationsConfig,
+        store: Arc<dyn workbus_store::Store>,
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Automations, AutomationError> {
+        let stored = evaluator::decode(records)?;
+        Self::begin(bus, config, Some(store), stored).await
+    }
+
+    async fn begin(
+        bus: &Bus,
+        config: AutomationsConfig,
+        store: Option<Arc<dyn workbus_store::Store>>,
+        stored: Vec<Automation>,
+    ) -> Result<Automations, AutomationError> {
         let stats = Arc::new(AutomationStats::default());
-        let evaluator = Evaluator::new(bus.clone(), config, stats.clone());
+        let evaluator = Evaluator::new(bus.clone(), config, stats.clone(), store);
         let addr = Evaluator::start_in_arbiter(bus.arbiter(), move |_| evaluator);
+        addr.send(Restore(stored)).await?;
         let subscription = bus
             .subscribe(
                 addr.clone().recipient(),
@@ -178,7 +205,7 @@ impl Automations {
         id: Uuid,
         spec: AutomationSpec,
     ) -> Result<Automation, AutomationError> {
-        self.addr.send(Change::Replace(id, spec)).await?
+        self.addr.send(Change::Replace(id, Box::new(spec))).await?
     }
 
     /// Enables or disables an automation.

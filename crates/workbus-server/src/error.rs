@@ -118,7 +118,9 @@ impl ResponseError for ApiError {
                 match e {
                     A::NotFound(_) => StatusCode::NOT_FOUND,
                     A::LimitReached(_) => StatusCode::CONFLICT,
-                    A::Stopped | A::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    A::Stopped | A::Bus(_) | A::Store(_) | A::CorruptRecord { .. } => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
                 }
             }
             ApiError::AutomationsOff => StatusCode::NOT_IMPLEMENTED,
@@ -199,6 +201,9 @@ pub enum ServerError {
     /// The store could not be opened or read: in use, unreadable, of another format.
     #[error("{0}")]
     Store(#[source] workbus_store::StoreError),
+    /// The stored automations could not be read.
+    #[error("automations: {0}")]
+    Automations(#[source] workbus_automations::AutomationError),
     /// The node could not join its fleet.
     #[error("cluster: {0}")]
     Cluster(#[source] workbus_cluster::ClusterError),
@@ -229,6 +234,7 @@ impl ServerError {
                     | workbus_cluster::ClusterError::NameTaken(_)
             ),
             ServerError::Bus(workbus_core::Error::CorruptRecord { .. }) => true,
+            ServerError::Automations(_) => true,
             _ => false,
         }
     }

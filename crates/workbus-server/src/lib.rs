@@ -238,8 +238,8 @@ impl ServerBuilder {
     pub async fn bind(self) -> Result<Server, ServerError> {
         let cfg = self.config;
         let mut node = None;
-        let (bus, stored) = match (self.bus, &cfg.cluster) {
-            (Some(bus), _) => (bus, Vec::new()),
+        let (bus, stored, kept) = match (self.bus, &cfg.cluster) {
+            (Some(bus), _) => (bus, Vec::new(), None),
             (None, Some(cluster)) => {
                 let joined = workbus_cluster::Node::join(
                     cluster.clone(),
@@ -249,7 +249,7 @@ impl ServerBuilder {
                 .map_err(ServerError::Cluster)?;
                 let bus = joined.bus().clone();
                 node = Some(joined);
-                (bus, Vec::new())
+                (bus, Vec::new(), None)
             }
             (None, None) => open_bus(&cfg)?,
         };
@@ -285,16 +285,21 @@ impl ServerBuilder {
         let channel_stats = Arc::new(ws::channel::ChannelStats::default());
         // Every node of a cluster sees every event: each would fire each automation,
         // so a cluster serves none until one node is chosen to evaluate them.
-        let automations = match node {
-            None => Some(
-                workbus_automations::Automations::start(&bus)
-                    .await
-                    .map_err(|e| match e {
-                        workbus_automations::AutomationError::Bus(e) => ServerError::Bus(e),
-                        other => ServerError::Config(other.to_string()),
-                    })?,
-            ),
-            Some(_) => None,
+        let automations = match (&node, kept) {
+            (Some(_), _) => None,
+            (None, kept) => {
+                let config = workbus_automations::AutomationsConfig::default();
+                let started = match kept {
+                    Some((store, records)) => {
+                        workbus_automations::Automations::open(&bus, config, store, records).await
+                    }
+                    None => workbus_automations::Automations::start_with(&bus, config).await,
+                };
+                Some(started.map_err(|e| match e {
+                    workbus_automations::AutomationError::Bus(e) => ServerError::Bus(e),
+                    other => ServerError::Automations(other),
+                })?)
+            }
         };
         let subscribers = match cfg.subscribers.clone() {
             Some(c) => Some(
@@ -379,10 +384,22 @@ impl ServerBuilder {
 
 /// The bus of `cfg.storage`: in memory, or rebuilt from the store in the data
 /// directory, with the newest of the stored events for the history.
-fn open_bus(cfg: &ServerConfig) -> Result<(Bus, Vec<workbus_core::SharedEvent>), ServerError> {
+/// What the server opened: its bus, the stored events for its history, and the
+/// store with its automations' records (none in memory).
+type Opened = (
+    Bus,
+    Vec<workbus_core::SharedEvent>,
+    Option<(Arc<dyn workbus_store::Store>, Vec<(Vec<u8>, Vec<u8>)>)>,
+);
+
+fn open_bus(cfg: &ServerConfig) -> Result<Opened, ServerError> {
     let dir = match &cfg.storage {
         config::Storage::InMemory => {
-            return Ok((Bus::builder().config(cfg.bus.clone()).start(), Vec::new()))
+            return Ok((
+                Bus::builder().config(cfg.bus.clone()).start(),
+                Vec::new(),
+                None,
+            ))
         }
         config::Storage::Dir(dir) => dir,
     };
@@ -390,10 +407,12 @@ fn open_bus(cfg: &ServerConfig) -> Result<(Bus, Vec<workbus_core::SharedEvent>),
         .map_err(ServerError::Store)?;
     let mut contents = workbus_store::Store::load(&store).map_err(ServerError::Store)?;
     let events = std::mem::take(&mut contents.events);
+    let automations = std::mem::take(&mut contents.automations);
     let (pools, queues) = (contents.pools.len(), contents.queues.len());
+    let store: Arc<dyn workbus_store::Store> = Arc::new(store);
     let bus = Bus::builder()
         .config(cfg.bus.clone())
-        .restore(Arc::new(store), contents)?;
+        .restore(store.clone(), contents)?;
     // The history holds the newest `event_history` of them; the store keeps the rest.
     let skip = events.len().saturating_sub(cfg.event_history);
     let mut stored = Vec::with_capacity(events.len() - skip);
@@ -414,9 +433,10 @@ fn open_bus(cfg: &ServerConfig) -> Result<(Bus, Vec<workbus_core::SharedEvent>),
         pools,
         queues,
         events = stored.len(),
+        automations = automations.len(),
         "state restored from the data directory"
     );
-    Ok((bus, stored))
+    Ok((bus, stored, Some((store, automations))))
 }
 
 /// Stops the NATS bridge (its source first, then it publishes what it holds),

@@ -63,20 +63,7 @@ impl Fleet {
     }
 
     async fn call(&self, i: usize, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let req = self
-            .http
-            .request(method.parse().unwrap(), self.node(i).url(path));
-        let mut resp = match body {
-            Some(b) => req.send_json(&b).await,
-            None => req.send().await,
-        }
-        .expect("request");
-        let status = resp.status().as_u16();
-        let bytes = resp.body().limit(1 << 24).await.expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        child::call(&self.http, method, self.node(i).url(path), body).await
     }
 
     async fn wait_metric(&self, what: &str, ok: impl Fn(&[f64]) -> bool, name: &str) -> Duration {

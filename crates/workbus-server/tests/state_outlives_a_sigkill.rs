@@ -6,23 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::child;
+use common::child::{self, call};
 use serde_json::{json, Value};
-
-async fn call(c: &awc::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
-    let req = c.request(method.parse().unwrap(), url);
-    let mut resp = match body {
-        Some(b) => req.send_json(&b).await,
-        None => req.send().await,
-    }
-    .expect("request");
-    let status = resp.status().as_u16();
-    let bytes = resp.body().limit(1 << 24).await.expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 /// Everything a client reads of the fleet and the history.
 async fn everything(s: &child::Running, c: &awc::Client) -> (Value, Vec<Value>) {

@@ -14,6 +14,8 @@ pub enum Table {
     /// Times written lazily (heartbeats and polls that changed nothing else),
     /// apart from the records so that a lazy write never overwrites a newer record.
     Beats,
+    /// Automations (keyed by id), written by `workbus-automations`.
+    Automations,
 }
 
 /// One write of a batch.
@@ -175,6 +177,8 @@ pub struct Contents {
     pub workers: Vec<(Vec<u8>, Vec<u8>)>,
     /// The lazily written times, by key.
     pub beats: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The automations' records, by key.
+    pub automations: Vec<(Vec<u8>, Vec<u8>)>,
     /// The events, oldest first.
     pub events: Vec<StoredEvent>,
 }

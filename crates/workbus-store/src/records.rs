@@ -76,6 +76,7 @@ impl Records {
                 Table::Queues => &mut c.queues,
                 Table::Workers => &mut c.workers,
                 Table::Beats => &mut c.beats,
+                Table::Automations => &mut c.automations,
             };
             into.push((k.clone(), v.clone()));
         }

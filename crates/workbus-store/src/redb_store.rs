@@ -31,6 +31,8 @@ const POOLS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pools");
 const QUEUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("queues");
 const WORKERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("workers");
 const BEATS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("beats");
+/// Made on open in a store written before automations were kept (same format).
+const AUTOMATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("automations");
 /// seq → id (16 bytes), occurred (8 bytes, little-endian), JSON.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -41,6 +43,7 @@ fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         Table::Queues => QUEUES,
         Table::Workers => WORKERS,
         Table::Beats => BEATS,
+        Table::Automations => AUTOMATIONS,
     }
 }
 
@@ -210,6 +213,7 @@ impl Store for RedbStore {
             (Table::Queues, &mut out.queues),
             (Table::Workers, &mut out.workers),
             (Table::Beats, &mut out.beats),
+            (Table::Automations, &mut out.automations),
         ] {
             let records = txn.open_table(table(t)).map_err(StoreError::engine)?;
             for entry in records.iter().map_err(StoreError::engine)? {
@@ -256,7 +260,13 @@ fn check_format(db: &Database, path: &Path) -> Result<(), StoreError> {
             }
         }
         // Made now, so that a load of a new store finds every table.
-        for t in [Table::Pools, Table::Queues, Table::Workers, Table::Beats] {
+        for t in [
+            Table::Pools,
+            Table::Queues,
+            Table::Workers,
+            Table::Beats,
+            Table::Automations,
+        ] {
             txn.open_table(table(t)).map_err(StoreError::engine)?;
         }
         txn.open_table(EVENTS).map_err(StoreError::engine)?;

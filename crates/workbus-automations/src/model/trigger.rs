@@ -29,7 +29,7 @@ pub enum Posture {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
     /// Fires on the presence or absence of events.
-    Event(EventTrigger),
+    Event(Box<EventTrigger>),
     /// Fires when enough of its triggers fired within its window.
     Compound(CompoundTrigger),
     /// Fires when all of its triggers fired, in order, within its window.
@@ -84,7 +84,7 @@ impl Trigger {
 
 impl From<EventTrigger> for Trigger {
     fn from(t: EventTrigger) -> Self {
-        Trigger::Event(t)
+        Trigger::Event(Box::new(t))
     }
 }
 
@@ -479,12 +479,12 @@ impl<'de> Deserialize<'de> for Trigger {
                     .expect(w.expect)
                     .for_each(w.for_each)
                     .threshold(w.threshold);
-                Ok(Trigger::Event(EventTrigger {
+                Ok(Trigger::Event(Box::new(EventTrigger {
                     id: w.id.unwrap_or_else(Uuid::new_v4),
                     match_related: w.match_related,
                     within,
                     ..t
-                }))
+                })))
             }
             "compound" => {
                 let w: CompositeWire = serde_json::from_value(value).map_err(D::Error::custom)?;

@@ -120,3 +120,19 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// One request to a child server: its status and its JSON body (`null` if none).
+pub async fn call(c: &awc::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
+    let req = c.request(method.parse().unwrap(), url);
+    let mut resp = match body {
+        Some(b) => req.send_json(&b).await,
+        None => req.send().await,
+    }
+    .expect("request");
+    let status = resp.status().as_u16();
+    let bytes = resp.body().limit(1 << 24).await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
