@@ -12,6 +12,7 @@
     "[docs/subscribers.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/subscribers.md\n",
     "[docs/distributed.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/distributed.md\n",
     "[docs/performance.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/performance.md\n",
+    "[docs/automations.md]: ", env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/automations.md\n",
     "\n",
     include_str!("../README.md")
 )]

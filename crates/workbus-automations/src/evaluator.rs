@@ -334,16 +334,15 @@ impl Evaluator {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        // A timer may wake a hair early on a clock of whole microseconds; a deadline
-        // within a millisecond is due, and evaluated at the deadline itself.
+        // Never early: a window is evaluated once the clock has reached its end (a
+        // timer that woke a microsecond short is armed again for the rest).
         let now = self.clock.now();
-        let horizon = now + Duration::from_millis(1);
         while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > horizon {
+            if entry.key().0 > now {
                 break;
             }
-            let ((at, _), (r, key)) = entry.remove_entry();
-            self.due(r, key, at.max(now), ctx);
+            let ((_, _), (r, key)) = entry.remove_entry();
+            self.due(r, key, now, ctx);
         }
         self.schedule(ctx);
     }

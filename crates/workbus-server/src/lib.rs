@@ -340,6 +340,7 @@ impl ServerBuilder {
                 channel_stats.clone(),
                 bridge.as_ref().map(NatsBridge::stats),
                 node.as_ref().map(|n| n.stats().clone()),
+                automations.as_ref().map(|a| a.stats().clone()),
             ),
             nats: bridge.as_ref().map(NatsBridge::stats),
             channels,

@@ -44,6 +44,10 @@
 //! | `workbus_cluster_fenced_writes_total` | counter | writes refused because another node owns the pool now |
 //! | `workbus_cluster_calls_forwarded_total` | counter | calls sent to the owner of their pool and answered |
 //! | `workbus_cluster_leases_lapsed_total` | counter | times this node found its lease lapsed and let its pools go |
+//! | `workbus_automations_firings_total` | counter | automations that fired |
+//! | `workbus_automations_actions_executed_total`, `_actions_failed_total` | counter | actions that succeeded, that failed for good |
+//! | `workbus_automations_action_retries_total` | counter | actions tried again after a refusal that passes |
+//! | `workbus_automations_firings_dropped_total`, `_buckets_refused_total` | counter | firings dropped (too many waiting), events not counted (too many buckets) |
 
 use std::fmt;
 use std::sync::Arc;
@@ -76,6 +80,7 @@ impl ServerMetrics {
         channels: Arc<ChannelStats>,
         nats: Option<workbus_nats::BridgeStats>,
         cluster: Option<Arc<workbus_cluster::ClusterStats>>,
+        automations: Option<Arc<workbus_automations::AutomationStats>>,
     ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(ServerCollector {
@@ -83,6 +88,7 @@ impl ServerMetrics {
             channels,
             nats,
             cluster,
+            automations,
         }));
         ServerMetrics {
             registry: Arc::new(registry),
@@ -101,6 +107,7 @@ struct ServerCollector {
     channels: Arc<ChannelStats>,
     nats: Option<workbus_nats::BridgeStats>,
     cluster: Option<Arc<workbus_cluster::ClusterStats>>,
+    automations: Option<Arc<workbus_automations::AutomationStats>>,
 }
 
 impl fmt::Debug for ServerCollector {
@@ -320,6 +327,43 @@ impl Collector for ServerCollector {
                 encode_one(&mut encoder, name, help, value)?;
             }
         }
+        if let Some(a) = &self.automations {
+            let families = [
+                (
+                    "workbus_automations_firings",
+                    "Automations that fired.",
+                    a.firings(),
+                ),
+                (
+                    "workbus_automations_actions_executed",
+                    "Automation actions that succeeded.",
+                    a.actions_executed(),
+                ),
+                (
+                    "workbus_automations_actions_failed",
+                    "Automation actions that failed for good.",
+                    a.actions_failed(),
+                ),
+                (
+                    "workbus_automations_action_retries",
+                    "Automation actions tried again after a refusal that passes.",
+                    a.action_retries(),
+                ),
+                (
+                    "workbus_automations_firings_dropped",
+                    "Firings dropped because their automation had too many waiting.",
+                    a.firings_dropped(),
+                ),
+                (
+                    "workbus_automations_buckets_refused",
+                    "Events not counted because their trigger had as many buckets as allowed.",
+                    a.buckets_refused(),
+                ),
+            ];
+            for (name, help, value) in families {
+                encode_one(&mut encoder, name, help, Value::Counter(value))?;
+            }
+        }
         Ok(())
     }
 }
@@ -359,7 +403,7 @@ mod tests {
     #[test]
     fn server_families_keep_their_names_and_text_in_both_formats() {
         let streams = Arc::new(StreamStats::default());
-        let m = ServerMetrics::new(streams, Arc::default(), None, None);
+        let m = ServerMetrics::new(streams, Arc::default(), None, None, None);
 
         // Prometheus text: what the hand-formatted families were, byte for byte.
         let text = encode_prometheus(&[m.registry()]);

@@ -266,4 +266,19 @@ async fn an_automation_made_over_http_pauses_the_pool_its_event_names() {
             "prefect.automation.action.executed"
         ]
     );
+    // Counted at /metrics.
+    let (_, metrics) = t.get("/metrics").await;
+    let text = metrics.as_str().unwrap();
+    assert!(
+        text.contains("workbus_automations_firings_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("workbus_automations_actions_executed_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("workbus_automations_actions_failed_total 0"),
+        "{text}"
+    );
 }
