@@ -145,6 +145,19 @@ pub(crate) struct Evaluator {
     timer: Option<(Timestamp, SpawnHandle)>,
     scratch: Vec<TriggerRef>,
     store: Option<Arc<dyn Store>>,
+    /// Buckets of every trigger together, for [`AutomationsConfig::max_buckets`].
+    buckets: usize,
+}
+
+/// How many buckets a trigger tree holds.
+fn buckets_in(nodes: &[Node]) -> usize {
+    nodes
+        .iter()
+        .map(|n| match n {
+            Node::Leaf { buckets, .. } => buckets.len(),
+            Node::Composite { .. } => 0,
+        })
+        .sum()
 }
 
 /// An automation as the store keeps it: with its owner, which its JSON leaves out.
@@ -206,6 +219,7 @@ impl Evaluator {
             timer: None,
             scratch: Vec::new(),
             store,
+            buckets: 0,
         }
     }
 
@@ -248,6 +262,7 @@ impl Evaluator {
             return;
         };
         self.index.remove(id);
+        self.buckets = self.buckets.saturating_sub(buckets_in(&loaded.nodes));
         loaded.nodes.clear();
         if !loaded.automation.spec.enabled {
             return;
@@ -274,6 +289,7 @@ impl Evaluator {
                 }
             }
         }
+        self.buckets += rolling.len();
         for i in rolling {
             self.rearm((id, i), Vec::new(), ctx);
         }
@@ -364,6 +380,7 @@ impl Evaluator {
         let Some(bucket) = buckets.remove(&key) else {
             return;
         };
+        let before = buckets.len() + 1;
         armed.remove(&key);
         let mut fired = None;
         match trigger.posture {
@@ -400,6 +417,7 @@ impl Evaluator {
             labels: f.labels,
             event: f.event,
         });
+        self.buckets = (self.buckets + buckets.len()).saturating_sub(before);
         self.rearm(r, key, ctx);
         if let Some(up) = up {
             self.fire(r, up);
@@ -539,11 +557,16 @@ impl Handler<Deliver> for Evaluator {
                 continue;
             }
             let key = bucket::key(trigger, &event);
-            if !buckets.contains_key(&key) && buckets.len() >= self.config.max_buckets_per_trigger {
+            if !buckets.contains_key(&key)
+                && (buckets.len() >= self.config.max_buckets_per_trigger
+                    || self.buckets >= self.config.max_buckets)
+            {
                 self.stats.count_bucket_refused();
                 continue;
             }
+            let before = buckets.len();
             let fired = bucket::on_event(trigger, buckets, key.clone(), &event);
+            self.buckets = (self.buckets + buckets.len()).saturating_sub(before);
             let up = fired.map(|f| Up {
                 trigger: trigger.id,
                 triggered: self.clock.now(),
@@ -654,6 +677,7 @@ impl Handler<Remove> for Evaluator {
             Job::Emit(events::lifecycle(&automation, "deleted", now)),
         );
         self.index.remove(id);
+        self.buckets = self.buckets.saturating_sub(buckets_in(&loaded.nodes));
         // Dropping its sender ends its task once the jobs already sent are done.
         self.automations.remove(&id);
         answer(self.persist(id, None), (*automation).clone())

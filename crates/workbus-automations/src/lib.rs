@@ -98,6 +98,9 @@ pub struct AutomationsConfig {
     /// would open one more is not counted, and is counted in
     /// [`AutomationStats::buckets_refused`] (default 100,000).
     pub max_buckets_per_trigger: usize,
+    /// Buckets all triggers together keep at most; likewise (default 1,000,000: about
+    /// 200 MB at worst, with the last event each bucket keeps).
+    pub max_buckets: usize,
     /// Firings of one automation waiting for their actions at most; one more is
     /// dropped, logged and counted in [`AutomationStats::firings_dropped`] (default 1,024).
     pub max_waiting_firings: usize,
@@ -108,6 +111,7 @@ impl Default for AutomationsConfig {
         AutomationsConfig {
             max_automations: 10_000,
             max_buckets_per_trigger: 100_000,
+            max_buckets: 1_000_000,
             max_waiting_firings: 1_024,
         }
     }
