@@ -11,20 +11,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-VENV=${WORKBUS_INTEROP_VENV:-$ROOT/target/interop-venv}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 say() { printf '[interop] %s\n' "$*"; }
 
-if [ ! -x "$VENV/bin/prefect" ]; then
-    say "installing prefect==3.9.1 into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "prefect==3.9.1"
-fi
-say "building workbus"
-(cd "$ROOT" && cargo build -q -p workbus-server --bin workbus)
+. "$ROOT/tests/interop/venv.sh"
 "$ROOT/target/debug/workbus" --in-memory --port 4297 > "$WORK/workbus.log" 2>&1 &
 PIDS+=($!)
 PREFECT_HOME="$WORK/prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_UI_ENABLED=false \

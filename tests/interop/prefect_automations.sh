@@ -11,17 +11,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-VENV=${WORKBUS_INTEROP_VENV:-$ROOT/target/interop-venv}
 PORT=${WORKBUS_INTEROP_PORT:-4298}
 say() { printf '[interop] %s\n' "$*"; }
 
-if [ ! -x "$VENV/bin/prefect" ]; then
-    say "installing prefect==3.9.1 into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "prefect==3.9.1"
-fi
-say "building workbus"
-(cd "$ROOT" && cargo build -q -p workbus-server --bin workbus)
+. "$ROOT/tests/interop/venv.sh"
 "$ROOT/target/debug/workbus" --in-memory --port "$PORT" > "$ROOT/target/interop-automations.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

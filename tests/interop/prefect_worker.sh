@@ -19,7 +19,6 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/tests/interop"
-VENV=${WORKBUS_INTEROP_VENV:-$ROOT/target/interop-venv}
 PORT=${WORKBUS_INTEROP_PORT:-4299}
 WORK=$(mktemp -d)
 PIDS=()
@@ -33,15 +32,7 @@ trap cleanup EXIT
 say() { printf '[interop] %s\n' "$*"; }
 fail() { say "FAIL: $*"; for f in "$WORK"/*.log; do echo "--- $f"; tail -n 40 "$f"; done; exit 1; }
 
-if [ ! -x "$VENV/bin/prefect" ]; then
-    say "installing prefect==3.9.1 into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "prefect==3.9.1"
-fi
-"$VENV/bin/python" -c 'import prefect; assert prefect.__version__ == "3.9.1", prefect.__version__'
-
-say "building workbus"
-(cd "$ROOT" && cargo build -q -p workbus-server --bin workbus)
+. "$HERE/venv.sh"
 BIN="$ROOT/target/debug/workbus"
 
 # GET a path; with auth, as basic auth.

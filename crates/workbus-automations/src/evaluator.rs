@@ -149,6 +149,40 @@ pub(crate) struct Evaluator {
     buckets: usize,
 }
 
+/// A leaf of a trigger tree, borrowed by its parts.
+struct LeafMut<'a> {
+    trigger: &'a EventTrigger,
+    buckets: &'a mut Buckets,
+    armed: &'a mut HashMap<Key, Timestamp>,
+}
+
+/// The event trigger at `r`, if its automation is loaded (enabled) and it is a leaf.
+fn leaf(automations: &mut HashMap<Uuid, Loaded>, r: TriggerRef) -> Option<LeafMut<'_>> {
+    match automations.get_mut(&r.0)?.nodes.get_mut(r.1)? {
+        Node::Leaf {
+            trigger,
+            buckets,
+            armed,
+            ..
+        } => Some(LeafMut {
+            trigger,
+            buckets,
+            armed,
+        }),
+        Node::Composite { .. } => None,
+    }
+}
+
+/// The always-open window of a proactive trigger without `for_each`, from `now`.
+fn rolling(trigger: &EventTrigger, now: Timestamp) -> Bucket {
+    Bucket {
+        start: now,
+        end: now + trigger.within.get(),
+        count: 0,
+        last_event: None,
+    }
+}
+
 /// How many buckets a trigger tree holds.
 fn buckets_in(nodes: &[Node]) -> usize {
     nodes
@@ -268,7 +302,7 @@ impl Evaluator {
             return;
         }
         flatten(&loaded.automation.spec.trigger, None, &mut loaded.nodes);
-        let mut rolling = Vec::new();
+        let mut open_now = Vec::new();
         for (i, node) in loaded.nodes.iter_mut().enumerate() {
             if let Node::Leaf {
                 trigger, buckets, ..
@@ -276,21 +310,13 @@ impl Evaluator {
             {
                 self.index.insert((id, i), trigger);
                 if trigger.posture == Posture::Proactive && trigger.for_each.is_empty() {
-                    buckets.insert(
-                        Vec::new(),
-                        Bucket {
-                            start: now,
-                            end: now + trigger.within.get(),
-                            count: 0,
-                            last_event: None,
-                        },
-                    );
-                    rolling.push(i);
+                    buckets.insert(Vec::new(), rolling(trigger, now));
+                    open_now.push(i);
                 }
             }
         }
-        self.buckets += rolling.len();
-        for i in rolling {
+        self.buckets += open_now.len();
+        for i in open_now {
             self.rearm((id, i), Vec::new(), ctx);
         }
     }
@@ -298,15 +324,11 @@ impl Evaluator {
     /// Arms (or re-arms) the timer of a bucket: a proactive one at its end, to
     /// evaluate it; a reactive one a buffer after its end, to sweep it.
     fn rearm(&mut self, r: TriggerRef, key: Key, ctx: &mut Context<Self>) {
-        let Some(Node::Leaf {
+        let Some(LeafMut {
             trigger,
             buckets,
             armed,
-            ..
-        }) = self
-            .automations
-            .get_mut(&r.0)
-            .and_then(|l| l.nodes.get_mut(r.1))
+        }) = leaf(&mut self.automations, r)
         else {
             return;
         };
@@ -365,15 +387,11 @@ impl Evaluator {
 
     /// A bucket's deadline came.
     fn due(&mut self, r: TriggerRef, key: Key, now: Timestamp, ctx: &mut Context<Self>) {
-        let Some(Node::Leaf {
+        let Some(LeafMut {
             trigger,
             buckets,
             armed,
-            ..
-        }) = self
-            .automations
-            .get_mut(&r.0)
-            .and_then(|l| l.nodes.get_mut(r.1))
+        }) = leaf(&mut self.automations, r)
         else {
             return;
         };
@@ -399,15 +417,7 @@ impl Evaluator {
                     buckets.insert(key.clone(), next);
                 } else if trigger.for_each.is_empty() {
                     // Prefect's sweep opens the next window of such a trigger at once.
-                    buckets.insert(
-                        Vec::new(),
-                        Bucket {
-                            start: now,
-                            end: now + trigger.within.get(),
-                            count: 0,
-                            last_event: None,
-                        },
-                    );
+                    buckets.insert(Vec::new(), rolling(trigger, now));
                 }
             }
         }
@@ -540,12 +550,9 @@ impl Handler<Deliver> for Evaluator {
         let mut candidates = std::mem::take(&mut self.scratch);
         self.index.candidates(&event.event, &mut candidates);
         for &r in &candidates {
-            let Some(Node::Leaf {
+            let Some(LeafMut {
                 trigger, buckets, ..
-            }) = self
-                .automations
-                .get_mut(&r.0)
-                .and_then(|l| l.nodes.get_mut(r.1))
+            }) = leaf(&mut self.automations, r)
             else {
                 continue;
             };

@@ -186,13 +186,19 @@ fn window<T>(
     offset: Option<usize>,
     items: impl Iterator<Item = T>,
 ) -> Result<Vec<T>> {
+    let limit = list_limit(limit)?;
+    Ok(items.skip(offset.unwrap_or(0)).take(limit).collect())
+}
+
+/// A list's `limit`: Prefect's largest when none is given, `422` above it.
+pub(crate) fn list_limit(limit: Option<usize>) -> Result<usize> {
     let limit = limit.unwrap_or(MAX_LIST_LIMIT);
     if limit > MAX_LIST_LIMIT {
         return Err(ApiError::invalid(format!(
             "limit must be at most {MAX_LIST_LIMIT}, got {limit}"
         )));
     }
-    Ok(items.skip(offset.unwrap_or(0)).take(limit).collect())
+    Ok(limit)
 }
 
 // ---- work pools -------------------------------------------------------------------
@@ -238,12 +244,7 @@ pub(crate) async fn filter_pools(
     st: web::Data<AppState>,
     OptionalJson(body): OptionalJson<PoolsBody>,
 ) -> Result<HttpResponse> {
-    let limit = body.limit.unwrap_or(MAX_LIST_LIMIT);
-    if limit > MAX_LIST_LIMIT {
-        return Err(ApiError::invalid(format!(
-            "limit must be at most {MAX_LIST_LIMIT}, got {limit}"
-        )));
-    }
+    let limit = list_limit(body.limit)?;
     let f = body.work_pools.as_ref();
     let names = f
         .and_then(|f| f.name.as_ref())
@@ -315,11 +316,7 @@ pub(crate) async fn get_scheduled_flow_runs(
     name: web::Path<String>,
     OptionalJson(body): OptionalJson<ScheduledRunsBody>,
 ) -> Result<HttpResponse> {
-    if body.limit.is_some_and(|l| l > MAX_LIST_LIMIT) {
-        return Err(ApiError::invalid(format!(
-            "limit must be at most {MAX_LIST_LIMIT}"
-        )));
-    }
+    list_limit(body.limit)?;
     st.bus
         .poll(&name, body.work_queue_names.as_deref().unwrap_or(&[]))
         .await?;
@@ -340,11 +337,7 @@ pub(crate) async fn legacy_get_runs(
     OptionalJson(body): OptionalJson<GetRunsBody>,
 ) -> Result<HttpResponse> {
     let id = parse_uuid(&id)?;
-    if body.limit.is_some_and(|l| l > MAX_LIST_LIMIT) {
-        return Err(ApiError::invalid(format!(
-            "limit must be at most {MAX_LIST_LIMIT}"
-        )));
-    }
+    list_limit(body.limit)?;
     let from_ui = req
         .headers()
         .get("x-prefect-ui")

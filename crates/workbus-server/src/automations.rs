@@ -8,7 +8,7 @@ use uuid::Uuid;
 use workbus_automations::{Automation, AutomationError, AutomationSpec, Automations};
 use workbus_core::Timestamp;
 
-use crate::api::{combine, AnyOf, Operator, MAX_LIST_LIMIT};
+use crate::api::{combine, list_limit, AnyOf, Operator};
 use crate::body::{Json, OptionalJson};
 use crate::error::ApiError;
 use crate::AppState;
@@ -215,12 +215,7 @@ pub(crate) async fn filter(
     st: web::Data<AppState>,
     OptionalJson(body): OptionalJson<FilterBody>,
 ) -> Result<HttpResponse> {
-    let limit = body.limit.unwrap_or(MAX_LIST_LIMIT);
-    if limit > MAX_LIST_LIMIT {
-        return Err(ApiError::invalid(format!(
-            "limit must be at most {MAX_LIST_LIMIT}, got {limit}"
-        )));
-    }
+    let limit = list_limit(body.limit)?;
     let mut all: Vec<Automation> = automations(&st)?
         .list()
         .await?
@@ -259,18 +254,23 @@ pub(crate) async fn count(
     Ok(HttpResponse::Ok().json(n))
 }
 
+/// The automations created with this `owner_resource`.
+async fn owned_by(automations: &Automations, resource: &str) -> Result<Vec<Automation>> {
+    Ok(automations
+        .list()
+        .await?
+        .into_iter()
+        .filter(|a| a.owner.as_deref() == Some(resource))
+        .collect())
+}
+
 /// `GET /automations/related-to/{resource_id}`: the automations owned by the
 /// resource (there are no deployments here, the other relation Prefect keeps).
 pub(crate) async fn related_to(
     st: web::Data<AppState>,
     resource: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let related: Vec<Automation> = automations(&st)?
-        .list()
-        .await?
-        .into_iter()
-        .filter(|a| a.owner.as_deref() == Some(resource.as_str()))
-        .collect();
+    let related = owned_by(automations(&st)?, &resource).await?;
     Ok(HttpResponse::Ok().json(related))
 }
 
@@ -280,12 +280,10 @@ pub(crate) async fn delete_owned_by(
     resource: web::Path<String>,
 ) -> Result<HttpResponse> {
     let automations = automations(&st)?;
-    for a in automations.list().await? {
-        if a.owner.as_deref() == Some(resource.as_str()) {
-            match automations.delete(a.id).await {
-                Ok(()) | Err(AutomationError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+    for a in owned_by(automations, &resource).await? {
+        match automations.delete(a.id).await {
+            Ok(()) | Err(AutomationError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(HttpResponse::Accepted().json(Value::Null))
