@@ -318,6 +318,65 @@ mod tests {
     }
 
     #[test]
+    fn an_event_both_after_and_expected_restarts_the_window_as_a_heartbeat() {
+        // Prefect's crash detection: after each heartbeat, the next is expected within 10 s.
+        let trigger = EventTrigger::new(Posture::Proactive)
+            .after(["acme.heartbeat"])
+            .expect(["acme.heartbeat"])
+            .within(Duration::from_secs(10))
+            .unwrap();
+        let at = |s| t0() + Duration::from_secs(s);
+        let mut buckets = Buckets::new();
+        for s in [0, 5, 12] {
+            assert!(
+                fire_on(&trigger, &mut buckets, &event("acme.heartbeat", "a", at(s))).is_none()
+            );
+        }
+        let (key, bucket) = buckets.drain().next().unwrap();
+        assert_eq!(
+            (bucket.start, bucket.end, bucket.count),
+            (at(12), at(22), 0)
+        );
+        let mut slot = Some(bucket.clone());
+        assert!(
+            evaluate(&trigger, &key, &mut slot, at(21), None).is_none(),
+            "not before its end"
+        );
+        let mut slot = Some(bucket);
+        let fired = evaluate(&trigger, &key, &mut slot, at(22), None).unwrap();
+        assert_eq!(
+            fired.event.unwrap().occurred,
+            at(12),
+            "the last heartbeat is the context"
+        );
+    }
+
+    #[test]
+    fn for_each_reaches_a_related_resource_by_role() {
+        let trigger = EventTrigger::new(Posture::Reactive).for_each([
+            "related:work-pool:prefect.resource.name",
+            "prefect.resource.id",
+        ]);
+        let mut e = event("prefect.work-queue.ready", "q", t0());
+        e.make_mut().related = std::sync::Arc::from(vec![Resource::builder()
+            .label("prefect.resource.id", "prefect.work-pool.1")
+            .label("prefect.resource.name", "etl")
+            .label("prefect.resource.role", "work-pool")
+            .build_related()
+            .unwrap()]);
+        // Sorted as Prefect sorts the labels: `prefect.resource.id` before `related:…`.
+        assert_eq!(
+            key(&trigger, &e),
+            vec!["prefect.work-pool.q".to_owned(), "etl".to_owned()]
+        );
+        let missing = event("prefect.work-queue.ready", "q", t0());
+        assert_eq!(
+            key(&trigger, &missing),
+            vec!["prefect.work-pool.q".to_owned(), String::new()]
+        );
+    }
+
+    #[test]
     fn a_proactive_window_fires_at_its_end_only_without_the_expected_event() {
         let trigger = EventTrigger::new(Posture::Proactive)
             .after(["prefect.work-pool.not-ready"])
