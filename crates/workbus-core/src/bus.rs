@@ -45,6 +45,12 @@ pub struct PoolKey<'a> {
 /// `update_pool_nowait` for a pool held elsewhere) under way at once, at most.
 pub const MAX_UNAWAITED: usize = 1024;
 
+/// Events [`Bus::ingest`] has handed to the registry that it has not yet given to the
+/// subscribers, at most: the next ingest waits for a place. Far below the slack a
+/// lossless subscriber's hard bound allows (65,536), so a producer that ingests in a
+/// tight loop meets the closed gate before any event could be dropped.
+pub const MAX_INGESTING: usize = 1024;
+
 /// Builds a [`Bus`]: its settings, its clock, and the arbiter its actors run on.
 #[derive(Default)]
 pub struct BusBuilder {
@@ -146,6 +152,7 @@ impl BusBuilder {
                 beats_written: Default::default(),
                 router: self.router,
                 unawaited: Arc::new(tokio::sync::Semaphore::new(MAX_UNAWAITED)),
+                ingesting: Arc::new(tokio::sync::Semaphore::new(MAX_INGESTING)),
             }),
             stats,
         }
@@ -692,6 +699,13 @@ impl Bus {
     /// another node is that node's to keep.
     pub async fn ingest(&self, event: workbus_events::SharedEvent) {
         self.core.gate.pass().await;
+        // Held by the message until the registry has dispatched it: without it a
+        // loop of ingests would queue events at the registry faster than the gate
+        // can close, and past a lossless subscriber's hard bound they would be
+        // dropped. The semaphore is never closed, so the error arm cannot happen.
+        let Ok(place) = self.core.ingesting.clone().acquire_owned().await else {
+            return;
+        };
         if let (Some(store), None) = (&self.core.store, event.origin()) {
             let mut batch = workbus_store::Batch::new();
             batch.event(
@@ -703,7 +717,7 @@ impl Bus {
                 tracing::error!(%error, "an event could not be written to the store");
             }
         }
-        self.core.registry.do_send(Ingest(event));
+        self.core.registry.do_send(Ingest(event, Some(place)));
     }
 
     fn update_pool_nowait_here(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {

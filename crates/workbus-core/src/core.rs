@@ -31,6 +31,8 @@ pub(crate) struct Core {
     pub(crate) router: Option<Arc<dyn crate::Router>>,
     /// Places for routed calls nobody waits for ([`crate::bus::MAX_UNAWAITED`]).
     pub(crate) unawaited: Arc<tokio::sync::Semaphore>,
+    /// Places for ingested events on their way to the subscribers ([`crate::bus::MAX_INGESTING`]).
+    pub(crate) ingesting: Arc<tokio::sync::Semaphore>,
 }
 
 impl Core {

@@ -80,7 +80,7 @@ pub mod subscription;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use bus::{Bus, BusBuilder, PoolKey, MAX_UNAWAITED};
+pub use bus::{Bus, BusBuilder, PoolKey, MAX_INGESTING, MAX_UNAWAITED};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::BusConfig;
 pub use error::Error;

@@ -393,17 +393,23 @@ impl Handler<Publish> for Registry {
     }
 }
 
-/// An event that is already shared, such as one that arrived from another node.
+/// An event that is already shared, such as one that arrived from another node,
+/// with the place it holds among the events being ingested (given back once it is
+/// dispatched, when the message is dropped).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Ingest(pub SharedEvent);
+pub struct Ingest(
+    pub SharedEvent,
+    pub Option<tokio::sync::OwnedSemaphorePermit>,
+);
 
 impl Handler<Ingest> for Registry {
     type Result = ();
 
-    fn handle(&mut self, Ingest(event): Ingest, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Ingest(event, place): Ingest, ctx: &mut Context<Self>) {
         bump(&self.stats.published);
         self.dispatch(event, ctx);
+        drop(place);
     }
 }
 
