@@ -11,6 +11,14 @@ pub enum AutomationError {
     /// As many automations exist as [`AutomationsConfig::max_automations`](crate::AutomationsConfig) allows.
     #[error("at most {0} automations: the limit is reached")]
     LimitReached(usize),
+    /// An automation whose JSON is larger than [`AutomationsConfig::max_automation_bytes`](crate::AutomationsConfig).
+    #[error("an automation may take at most {limit} bytes of JSON; this one takes {size}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The automations' actor has stopped (the system is shutting down).
     #[error("the automations have stopped")]
     Stopped,

@@ -257,6 +257,18 @@ impl Evaluator {
         }
     }
 
+    /// Refuses an automation larger than the bound, before it changes anything.
+    fn check_size(&self, spec: &AutomationSpec) -> Result<(), AutomationError> {
+        let size = serde_json::to_vec(spec)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        let limit = self.config.max_automation_bytes;
+        if size > limit {
+            return Err(AutomationError::TooLarge { size, limit });
+        }
+        Ok(())
+    }
+
     /// Writes an automation (or its removal) through to the store, if there is one.
     fn persist(&self, id: Uuid, automation: Option<&Automation>) -> Option<workbus_store::Pending> {
         let store = self.store.as_ref()?;
@@ -609,6 +621,9 @@ impl Handler<Create> for Evaluator {
             let limit = self.config.max_automations;
             return Box::pin(async move { Err(AutomationError::LimitReached(limit)) });
         }
+        if let Err(e) = self.check_size(&spec) {
+            return Box::pin(async move { Err(e) });
+        }
         spec.trigger.reset_ids();
         let now = self.clock.now();
         let automation = Automation {
@@ -651,6 +666,9 @@ impl Handler<Change> for Evaluator {
         let mut next = (*current.automation).clone();
         match change {
             Change::Replace(_, mut spec) => {
+                if let Err(e) = self.check_size(&spec) {
+                    return Box::pin(async move { Err(e) });
+                }
                 spec.trigger.reset_ids();
                 next.spec = *spec;
             }

@@ -94,6 +94,9 @@ use evaluator::{Attach, Change, Create, Evaluator, Read, Remove, Restore};
 pub struct AutomationsConfig {
     /// Automations at most (default 10,000).
     pub max_automations: usize,
+    /// Bytes of one automation's JSON at most (default 64 KiB), so that all of them
+    /// together stay under `max_automations` times this.
+    pub max_automation_bytes: usize,
     /// Buckets (distinct `for_each` values) one trigger keeps at most; an event that
     /// would open one more is not counted, and is counted in
     /// [`AutomationStats::buckets_refused`] (default 100,000).
@@ -110,6 +113,7 @@ impl Default for AutomationsConfig {
     fn default() -> Self {
         AutomationsConfig {
             max_automations: 10_000,
+            max_automation_bytes: 64 * 1024,
             max_buckets_per_trigger: 100_000,
             max_buckets: 1_000_000,
             max_waiting_firings: 1_024,

@@ -118,6 +118,7 @@ impl ResponseError for ApiError {
                 match e {
                     A::NotFound(_) => StatusCode::NOT_FOUND,
                     A::LimitReached(_) => StatusCode::CONFLICT,
+                    A::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                     A::Stopped | A::Bus(_) | A::Store(_) | A::CorruptRecord { .. } => {
                         StatusCode::SERVICE_UNAVAILABLE
                     }
@@ -139,7 +140,7 @@ impl ResponseError for ApiError {
         let detail = short(self.to_string());
         let body = match self {
             // Prefect's shape for validation errors, plus the `detail` every error carries.
-            ApiError::Invalid(_) | ApiError::Bus(_)
+            ApiError::Invalid(_) | ApiError::Bus(_) | ApiError::Automation(_)
                 if status == StatusCode::UNPROCESSABLE_ENTITY =>
             {
                 json!({

@@ -165,6 +165,11 @@ async fn crud_filter_count_and_errors() {
             json!({"trigger": {"posture": "Reactive"}, "actions": []}),
             "name",
         ),
+        // Bounded: one automation's JSON at most 64 KiB (all of them within 10,000 times that).
+        (
+            json!({"name": "x".repeat(70_000), "trigger": {"posture": "Reactive"}, "actions": []}),
+            "at most 65536 bytes",
+        ),
     ] {
         let (status, body) = t.post("/api/automations/", bad.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} -> {body}");
