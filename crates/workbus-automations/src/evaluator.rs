@@ -55,8 +55,9 @@ enum Node {
         trigger: Box<EventTrigger>,
         parent: Option<usize>,
         buckets: Buckets,
-        /// The deadline each bucket's timer is armed for.
-        armed: HashMap<Key, Timestamp>,
+        /// Each bucket's entry in the evaluator's timers: one a bucket, so that
+        /// re-arming does not leave the old deadline behind.
+        armed: HashMap<Key, Deadline>,
     },
     Composite {
         id: Uuid,
@@ -140,7 +141,7 @@ pub(crate) struct Evaluator {
     stats: Arc<AutomationStats>,
     automations: HashMap<Uuid, Loaded>,
     index: Index,
-    timers: BTreeMap<(Timestamp, u64), (TriggerRef, Key)>,
+    timers: BTreeMap<Deadline, (TriggerRef, Key)>,
     next_timer: u64,
     timer: Option<(Timestamp, SpawnHandle)>,
     scratch: Vec<TriggerRef>,
@@ -153,7 +154,7 @@ pub(crate) struct Evaluator {
 struct LeafMut<'a> {
     trigger: &'a EventTrigger,
     buckets: &'a mut Buckets,
-    armed: &'a mut HashMap<Key, Timestamp>,
+    armed: &'a mut HashMap<Key, Deadline>,
 }
 
 /// The event trigger at `r`, if its automation is loaded (enabled) and it is a leaf.
@@ -180,6 +181,21 @@ fn rolling(trigger: &EventTrigger, now: Timestamp) -> Bucket {
         end: now + trigger.within.get(),
         count: 0,
         last_event: None,
+    }
+}
+
+/// A timer's place in the evaluator's timers: when, and a sequence number.
+type Deadline = (Timestamp, u64);
+
+/// Takes the timers of a trigger tree out of the evaluator's timers, as it is
+/// dropped or rebuilt.
+fn disarm(timers: &mut BTreeMap<Deadline, (TriggerRef, Key)>, nodes: &[Node]) {
+    for node in nodes {
+        if let Node::Leaf { armed, .. } = node {
+            for deadline in armed.values() {
+                timers.remove(deadline);
+            }
+        }
     }
 }
 
@@ -309,6 +325,7 @@ impl Evaluator {
         };
         self.index.remove(id);
         self.buckets = self.buckets.saturating_sub(buckets_in(&loaded.nodes));
+        disarm(&mut self.timers, &loaded.nodes);
         loaded.nodes.clear();
         if !loaded.automation.spec.enabled {
             return;
@@ -344,20 +361,25 @@ impl Evaluator {
         else {
             return;
         };
-        let Some(bucket) = buckets.get(&key) else {
+        let at = buckets.get(&key).map(|bucket| match trigger.posture {
+            Posture::Proactive => bucket.end,
+            Posture::Reactive => bucket.end + EXPIRED_BUFFER,
+        });
+        match (armed.get(&key), at) {
+            (Some(&(was, _)), Some(at)) if was == at => return,
+            (Some(old), _) => {
+                self.timers.remove(old);
+            }
+            (None, _) => {}
+        }
+        let Some(at) = at else {
             armed.remove(&key);
             return;
         };
-        let at = match trigger.posture {
-            Posture::Proactive => bucket.end,
-            Posture::Reactive => bucket.end + EXPIRED_BUFFER,
-        };
-        if armed.get(&key) == Some(&at) {
-            return;
-        }
-        armed.insert(key.clone(), at);
         self.next_timer += 1;
-        self.timers.insert((at, self.next_timer), (r, key));
+        let deadline = (at, self.next_timer);
+        armed.insert(key.clone(), deadline);
+        self.timers.insert(deadline, (r, key));
         self.schedule(ctx);
     }
 
@@ -703,6 +725,7 @@ impl Handler<Remove> for Evaluator {
         );
         self.index.remove(id);
         self.buckets = self.buckets.saturating_sub(buckets_in(&loaded.nodes));
+        disarm(&mut self.timers, &loaded.nodes);
         // Dropping its sender ends its task once the jobs already sent are done.
         self.automations.remove(&id);
         answer(self.persist(id, None), (*automation).clone())
@@ -767,5 +790,77 @@ impl Handler<Restore> for Evaluator {
         for automation in automations {
             self.insert(automation, ctx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AutomationSpec, EventTrigger};
+    use std::time::Duration;
+    use workbus_core::testing::{bus_at, paused, settle};
+    use workbus_core::BusConfig;
+    use workbus_events::{Event, Resource};
+
+    /// How many timers the evaluator holds.
+    #[derive(Message)]
+    #[rtype(result = "usize")]
+    struct Timers;
+
+    impl Handler<Timers> for Evaluator {
+        type Result = usize;
+        fn handle(&mut self, _: Timers, _: &mut Context<Self>) -> usize {
+            self.timers.len()
+        }
+    }
+
+    #[test]
+    fn re_arming_a_bucket_leaves_no_old_deadline_behind() {
+        paused(|| async {
+            let t0: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+            let bus = bus_at(t0, BusConfig::default());
+            let stats = Arc::new(AutomationStats::default());
+            let evaluator = Evaluator::new(bus.clone(), AutomationsConfig::default(), stats, None);
+            let addr = evaluator.start();
+            // A heartbeat: every beat moves its window's end, so re-arms its timer.
+            let trigger = EventTrigger::new(Posture::Proactive)
+                .after(["acme.beat"])
+                .expect(["acme.beat"])
+                .within(Duration::from_secs(3600))
+                .unwrap();
+            let spec = AutomationSpec::new("beats", trigger, vec![]);
+            let automation = addr
+                .send(Create { spec, owner: None })
+                .await
+                .unwrap()
+                .unwrap();
+            for i in 0..1_000u64 {
+                let beat = Event {
+                    occurred: t0 + Duration::from_millis(i),
+                    event: "acme.beat".into(),
+                    resource: Resource::builder()
+                        .label("prefect.resource.id", "acme.thing")
+                        .build_unchecked(),
+                    related: workbus_events::no_related(),
+                    payload: Default::default(),
+                    id: Uuid::now_v7(),
+                    follows: None,
+                    received: None,
+                };
+                addr.send(Deliver(SharedEvent::new(beat))).await.unwrap();
+            }
+            settle(&bus).await;
+            assert_eq!(
+                addr.send(Timers).await.unwrap(),
+                1,
+                "one timer for one bucket"
+            );
+            // Replacing the automation takes its timers away with its buckets.
+            addr.send(Change::Enable(automation.id, false))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(addr.send(Timers).await.unwrap(), 0);
+        });
     }
 }
