@@ -47,18 +47,13 @@ pub(crate) struct Fired {
 /// A trigger's buckets, by key.
 pub(crate) type Buckets = HashMap<Key, Bucket>;
 
-/// The for_each labels, sorted as Prefect sorts them.
-pub(crate) fn sorted_labels(trigger: &EventTrigger) -> Vec<&str> {
-    let mut labels: Vec<&str> = trigger.for_each.iter().map(String::as_str).collect();
-    labels.sort_unstable();
-    labels
-}
-
-/// The bucket key of an event: each label's value on the resource, or on the first
-/// related resource of a role (`related:<role>:<label>`), or `""`.
+/// The bucket key of an event: for each `for_each` label (kept sorted, as Prefect
+/// sorts them), its value on the resource, or on the first related resource of a
+/// role (`related:<role>:<label>`), or `""`.
 pub(crate) fn key(trigger: &EventTrigger, event: &Event) -> Key {
-    sorted_labels(trigger)
-        .into_iter()
+    trigger
+        .for_each
+        .iter()
         .map(|label| find_label(event, label).unwrap_or_default().to_owned())
         .collect()
 }
@@ -79,10 +74,11 @@ fn find_label<'a>(event: &'a Event, label: &str) -> Option<&'a str> {
 }
 
 fn labels(trigger: &EventTrigger, key: &Key) -> Vec<(String, String)> {
-    sorted_labels(trigger)
-        .into_iter()
+    trigger
+        .for_each
+        .iter()
         .zip(key)
-        .map(|(l, v)| (l.to_owned(), v.clone()))
+        .map(|(l, v)| (l.clone(), v.clone()))
         .collect()
 }
 

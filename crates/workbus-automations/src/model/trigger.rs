@@ -132,7 +132,7 @@ pub struct EventTrigger {
     /// Events counted in a window; empty: every event.
     pub expect: Vec<String>,
     /// Labels whose values split the evaluation into buckets
-    /// (`related:<role>:<label>` reaches a related resource).
+    /// (`related:<role>:<label>` reaches a related resource), sorted.
     pub for_each: Vec<String>,
     /// Presence or absence.
     pub posture: Posture,
@@ -193,9 +193,11 @@ impl EventTrigger {
         self
     }
 
-    /// Sets `for_each`.
+    /// Sets `for_each`, kept sorted (as Prefect sorts it to make bucket keys; it is a
+    /// set, so its order says nothing), so that no event sorts it again.
     pub fn for_each<I: IntoIterator<Item = S>, S: Into<String>>(mut self, labels: I) -> Self {
         self.for_each = dedup(labels.into_iter().map(Into::into));
+        self.for_each.sort_unstable();
         self
     }
 
