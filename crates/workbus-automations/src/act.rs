@@ -203,10 +203,10 @@ async fn perform(
         Action::DoNothing => Ok(Map::new()),
         Action::PauseWorkPool(t) | Action::ResumeWorkPool(t) => {
             let id = target_id(t, event, "prefect.work-pool")?;
-            let pool = bus
-                .pool_by_id(id)
-                .await
-                .map_err(|_| Failure::new(format!("Work pool {id} not found")))?;
+            let pool = bus.pool_by_id(id).await.map_err(|e| match e {
+                Error::PoolIdNotFound(_) => Failure::new(format!("Work pool {id} not found")),
+                other => refused(kind, &other),
+            })?;
             targets.push(
                 Resource::builder()
                     .label("prefect.resource.id", format!("prefect.work-pool.{id}"))

@@ -658,7 +658,11 @@ impl Handler<Create> for Evaluator {
         let automation = self.insert(automation, ctx);
         self.send(
             automation.id,
-            Job::Emit(events::lifecycle(&automation, "created", now)),
+            Job::Emit(events::lifecycle(
+                &automation,
+                "prefect.automation.created",
+                now,
+            )),
         );
         answer(
             self.persist(automation.id, Some(&automation)),
@@ -700,7 +704,10 @@ impl Handler<Change> for Evaluator {
         next.updated = now;
         // Prefect forgets the automation's buckets on every update and loads it anew.
         let next = self.replace(id, next, ctx);
-        self.send(id, Job::Emit(events::lifecycle(&next, "updated", now)));
+        self.send(
+            id,
+            Job::Emit(events::lifecycle(&next, "prefect.automation.updated", now)),
+        );
         answer(self.persist(id, Some(&next)), (*next).clone())
     }
 }
@@ -721,7 +728,11 @@ impl Handler<Remove> for Evaluator {
         let automation = loaded.automation.clone();
         self.send(
             id,
-            Job::Emit(events::lifecycle(&automation, "deleted", now)),
+            Job::Emit(events::lifecycle(
+                &automation,
+                "prefect.automation.deleted",
+                now,
+            )),
         );
         self.index.remove(id);
         self.buckets = self.buckets.saturating_sub(buckets_in(&loaded.nodes));

@@ -22,10 +22,6 @@ fn resource(labels: &[(&'static str, String)]) -> Resource {
     b.build_unchecked()
 }
 
-fn related(labels: &[(&'static str, String)]) -> Resource {
-    resource(labels)
-}
-
 fn event(
     occurred: Timestamp,
     name: &'static str,
@@ -53,13 +49,9 @@ fn object(value: Value) -> Payload {
     }
 }
 
-/// `prefect.automation.created`, `.updated` or `.deleted`: the automation as its payload.
-pub(crate) fn lifecycle(automation: &Automation, action: &'static str, at: Timestamp) -> Event {
-    let name = match action {
-        "created" => "prefect.automation.created",
-        "updated" => "prefect.automation.updated",
-        _ => "prefect.automation.deleted",
-    };
+/// `prefect.automation.created`, `.updated` or `.deleted` (`name`): the automation as
+/// its payload.
+pub(crate) fn lifecycle(automation: &Automation, name: &'static str, at: Timestamp) -> Event {
     event(
         at,
         name,
@@ -96,7 +88,7 @@ pub(crate) fn triggered(
     }
     let rel = triggering
         .map(|e| {
-            vec![related(&[
+            vec![resource(&[
                 ("prefect.resource.id", format!("prefect.event.{}", e.id)),
                 ("prefect.resource.role", "triggering-event".to_owned()),
             ])]
@@ -156,7 +148,7 @@ impl ActionContext<'_> {
     fn related(&self) -> Vec<Resource> {
         let mut rel = self.targets.clone();
         if let Some(id) = self.automation_triggered_event {
-            rel.push(related(&[
+            rel.push(resource(&[
                 ("prefect.resource.id", format!("prefect.event.{id}")),
                 (
                     "prefect.resource.role",
@@ -165,7 +157,7 @@ impl ActionContext<'_> {
             ]));
         }
         if let Some(e) = self.triggering {
-            rel.push(related(&[
+            rel.push(resource(&[
                 ("prefect.resource.id", format!("prefect.event.{}", e.id)),
                 ("prefect.resource.role", "triggering-event".to_owned()),
             ]));
