@@ -19,7 +19,8 @@ use workbus_store::{Batch, Contents, Records, Table};
 /// The most a document may inflate to: far more than a full pool, far less than a bomb.
 const MAX_INFLATED: u64 = 256 << 20;
 
-const TABLES: [Table; 4] = [Table::Pools, Table::Queues, Table::Workers, Table::Beats];
+/// A record's table is written as its place in `Table::ALL`, whose order only grows.
+const TABLES: [Table; Table::ALL.len()] = Table::ALL;
 
 fn tag(t: Table) -> u8 {
     TABLES.iter().position(|x| *x == t).unwrap_or(0) as u8

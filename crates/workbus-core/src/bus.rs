@@ -717,7 +717,7 @@ impl Bus {
                 tracing::error!(%error, "an event could not be written to the store");
             }
         }
-        self.core.registry.do_send(Ingest(event, Some(place)));
+        self.core.registry.do_send(Ingest(event, place));
     }
 
     fn update_pool_nowait_here(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {

@@ -398,10 +398,7 @@ impl Handler<Publish> for Registry {
 /// dispatched, when the message is dropped).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Ingest(
-    pub SharedEvent,
-    pub Option<tokio::sync::OwnedSemaphorePermit>,
-);
+pub struct Ingest(pub SharedEvent, pub tokio::sync::OwnedSemaphorePermit);
 
 impl Handler<Ingest> for Registry {
     type Result = ();

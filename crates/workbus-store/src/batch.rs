@@ -18,6 +18,18 @@ pub enum Table {
     Automations,
 }
 
+impl Table {
+    /// Every table. New tables go at the end: the fleet's pool documents write a
+    /// record's table as its place here.
+    pub const ALL: [Table; 5] = [
+        Table::Pools,
+        Table::Queues,
+        Table::Workers,
+        Table::Beats,
+        Table::Automations,
+    ];
+}
+
 /// One write of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
@@ -181,4 +193,17 @@ pub struct Contents {
     pub automations: Vec<(Vec<u8>, Vec<u8>)>,
     /// The events, oldest first.
     pub events: Vec<StoredEvent>,
+}
+
+impl Contents {
+    /// The records of one table.
+    pub fn table_mut(&mut self, table: Table) -> &mut Vec<(Vec<u8>, Vec<u8>)> {
+        match table {
+            Table::Pools => &mut self.pools,
+            Table::Queues => &mut self.queues,
+            Table::Workers => &mut self.workers,
+            Table::Beats => &mut self.beats,
+            Table::Automations => &mut self.automations,
+        }
+    }
 }

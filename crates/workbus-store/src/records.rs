@@ -71,13 +71,7 @@ impl Records {
     pub fn contents(&self) -> Contents {
         let mut c = Contents::default();
         for ((t, k), v) in &self.0 {
-            let into = match t {
-                Table::Pools => &mut c.pools,
-                Table::Queues => &mut c.queues,
-                Table::Workers => &mut c.workers,
-                Table::Beats => &mut c.beats,
-                Table::Automations => &mut c.automations,
-            };
+            let into = c.table_mut(*t);
             into.push((k.clone(), v.clone()));
         }
         c

@@ -208,13 +208,8 @@ impl Store for RedbStore {
     fn load(&self) -> Result<Contents, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::engine)?;
         let mut out = Contents::default();
-        for (t, into) in [
-            (Table::Pools, &mut out.pools),
-            (Table::Queues, &mut out.queues),
-            (Table::Workers, &mut out.workers),
-            (Table::Beats, &mut out.beats),
-            (Table::Automations, &mut out.automations),
-        ] {
+        for t in Table::ALL {
+            let into = out.table_mut(t);
             let records = txn.open_table(table(t)).map_err(StoreError::engine)?;
             for entry in records.iter().map_err(StoreError::engine)? {
                 let (k, v) = entry.map_err(StoreError::engine)?;
@@ -260,13 +255,7 @@ fn check_format(db: &Database, path: &Path) -> Result<(), StoreError> {
             }
         }
         // Made now, so that a load of a new store finds every table.
-        for t in [
-            Table::Pools,
-            Table::Queues,
-            Table::Workers,
-            Table::Beats,
-            Table::Automations,
-        ] {
+        for t in Table::ALL {
             txn.open_table(table(t)).map_err(StoreError::engine)?;
         }
         txn.open_table(EVENTS).map_err(StoreError::engine)?;
