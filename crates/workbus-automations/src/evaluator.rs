@@ -199,6 +199,15 @@ fn disarm(timers: &mut BTreeMap<Deadline, (TriggerRef, Key)>, nodes: &[Node]) {
     }
 }
 
+/// Gives a job to an automation's task; one more than it can hold waiting is
+/// dropped, logged and counted.
+fn queue(jobs: &mpsc::Sender<Job>, stats: &AutomationStats, id: Uuid, job: Job) {
+    if jobs.try_send(job).is_err() {
+        stats.count_dropped();
+        tracing::error!(automation = %id, "an automation has too many jobs waiting for its actions; one is dropped");
+    }
+}
+
 /// How many buckets a trigger tree holds.
 fn buckets_in(nodes: &[Node]) -> usize {
     nodes
@@ -235,19 +244,6 @@ pub(crate) fn decode(records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<Automation>
             Ok(automation)
         })
         .collect()
-}
-
-/// Waits for a write, if there was one, then answers.
-fn answer(
-    pending: Option<workbus_store::Pending>,
-    automation: Automation,
-) -> ResponseFuture<Result<Automation, AutomationError>> {
-    Box::pin(async move {
-        if let Some(pending) = pending {
-            pending.await.map_err(AutomationError::Store)?;
-        }
-        Ok(automation)
-    })
 }
 
 impl Evaluator {
@@ -306,13 +302,38 @@ impl Evaluator {
     }
 
     fn send(&self, id: Uuid, job: Job) {
-        let Some(loaded) = self.automations.get(&id) else {
-            return;
-        };
-        if loaded.jobs.try_send(job).is_err() {
-            self.stats.count_dropped();
-            tracing::error!(automation = %id, "an automation has too many firings waiting for its actions; one is dropped");
+        if let Some(loaded) = self.automations.get(&id) {
+            queue(&loaded.jobs, &self.stats, id, job);
         }
+    }
+
+    /// Answers a change once it is written (when there is a store), and only then
+    /// emits its `prefect.automation.created`, `.updated` or `.deleted` (`name`): an
+    /// event must not announce a change the client was told failed. Without a store
+    /// the event goes at once, in order with the automation's firings.
+    fn committed(
+        &self,
+        automation: &Automation,
+        name: &'static str,
+        now: Timestamp,
+    ) -> ResponseFuture<Result<Automation, AutomationError>> {
+        let id = automation.id;
+        let kept = (name != "prefect.automation.deleted").then_some(automation);
+        let event = events::lifecycle(automation, name, now);
+        let answer = automation.clone();
+        let Some(pending) = self.persist(id, kept) else {
+            self.send(id, Job::Emit(event));
+            return Box::pin(async move { Ok(answer) });
+        };
+        let Some(jobs) = self.automations.get(&id).map(|l| l.jobs.clone()) else {
+            return Box::pin(async move { Ok(answer) });
+        };
+        let stats = self.stats.clone();
+        Box::pin(async move {
+            pending.await.map_err(AutomationError::Store)?;
+            queue(&jobs, &stats, id, Job::Emit(event));
+            Ok(answer)
+        })
     }
 
     /// Builds the trigger tree of an enabled automation, indexes it and opens the
@@ -656,18 +677,7 @@ impl Handler<Create> for Evaluator {
             owner,
         };
         let automation = self.insert(automation, ctx);
-        self.send(
-            automation.id,
-            Job::Emit(events::lifecycle(
-                &automation,
-                "prefect.automation.created",
-                now,
-            )),
-        );
-        answer(
-            self.persist(automation.id, Some(&automation)),
-            (*automation).clone(),
-        )
+        self.committed(&automation, "prefect.automation.created", now)
     }
 }
 
@@ -704,11 +714,7 @@ impl Handler<Change> for Evaluator {
         next.updated = now;
         // Prefect forgets the automation's buckets on every update and loads it anew.
         let next = self.replace(id, next, ctx);
-        self.send(
-            id,
-            Job::Emit(events::lifecycle(&next, "prefect.automation.updated", now)),
-        );
-        answer(self.persist(id, Some(&next)), (*next).clone())
+        self.committed(&next, "prefect.automation.updated", now)
     }
 }
 
@@ -726,20 +732,14 @@ impl Handler<Remove> for Evaluator {
             return Box::pin(async move { Err(AutomationError::NotFound(id)) });
         };
         let automation = loaded.automation.clone();
-        self.send(
-            id,
-            Job::Emit(events::lifecycle(
-                &automation,
-                "prefect.automation.deleted",
-                now,
-            )),
-        );
+        let answer = self.committed(&automation, "prefect.automation.deleted", now);
         self.index.remove(id);
         self.buckets = self.buckets.saturating_sub(buckets_in(&loaded.nodes));
         disarm(&mut self.timers, &loaded.nodes);
-        // Dropping its sender ends its task once the jobs already sent are done.
+        // Dropping its sender ends its task once the jobs already sent are done (the
+        // answer holds a clone until its `deleted` event is sent).
         self.automations.remove(&id);
-        answer(self.persist(id, None), (*automation).clone())
+        answer
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,40 +14,7 @@ use workbus_automations::{Action, AutomationSpec, Automations, EventTrigger, Pos
 use workbus_core::testing::{collect, paused};
 use workbus_core::{Bus, BusConfig, CreatePool, EventFilter, SharedEvent, TokioClock};
 use workbus_events::{Event, Resource};
-use workbus_store::{Batch, Contents, MemoryStore, Pending, Store, StoreError};
-
-/// A store that refuses its next `fail` commits, then works as a `MemoryStore`.
-#[derive(Debug, Default)]
-struct Flaky {
-    inner: MemoryStore,
-    fail: AtomicUsize,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the disk is full")]
-struct DiskFull;
-
-impl Store for Flaky {
-    fn commit(&self, batch: Batch) -> Pending {
-        let refuse = !batch.is_lazy()
-            && self
-                .fail
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                .is_ok();
-        if refuse {
-            return Box::pin(std::future::ready(Err(StoreError::engine(DiskFull))));
-        }
-        self.inner.commit(batch)
-    }
-
-    fn sync(&self) -> Pending {
-        self.inner.sync()
-    }
-
-    fn load(&self) -> Result<Contents, StoreError> {
-        self.inner.load()
-    }
-}
+use workbus_store::Store;
 
 fn alarm() -> Event {
     Event {

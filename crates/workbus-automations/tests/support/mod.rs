@@ -3,12 +3,14 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use workbus_automations::Automations;
 use workbus_core::testing::{bus_at, settle};
 use workbus_core::{Bus, BusConfig};
 use workbus_events::{SharedEvent, Timestamp};
+use workbus_store::{Batch, Contents, MemoryStore, Pending, Store, StoreError};
 
 /// The instant every test starts at.
 pub fn t0() -> Timestamp {
@@ -50,4 +52,38 @@ pub fn label<'a>(e: &'a SharedEvent, key: &str) -> Option<&'a str> {
 /// The related resource of a role.
 pub fn related<'a>(e: &'a SharedEvent, role: &str) -> Option<&'a workbus_events::Resource> {
     e.related.iter().find(|r| r.role() == Some(role))
+}
+
+/// A store that refuses its next `fail` commits, then works as a `MemoryStore`.
+#[derive(Debug, Default)]
+pub struct Flaky {
+    inner: MemoryStore,
+    /// Commits still to refuse.
+    pub fail: AtomicUsize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the disk is full")]
+pub struct DiskFull;
+
+impl Store for Flaky {
+    fn commit(&self, batch: Batch) -> Pending {
+        let refuse = !batch.is_lazy()
+            && self
+                .fail
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok();
+        if refuse {
+            return Box::pin(std::future::ready(Err(StoreError::engine(DiskFull))));
+        }
+        self.inner.commit(batch)
+    }
+
+    fn sync(&self) -> Pending {
+        self.inner.sync()
+    }
+
+    fn load(&self) -> Result<Contents, StoreError> {
+        self.inner.load()
+    }
 }
