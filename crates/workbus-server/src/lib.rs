@@ -383,8 +383,6 @@ impl ServerBuilder {
     }
 }
 
-/// The bus of `cfg.storage`: in memory, or rebuilt from the store in the data
-/// directory, with the newest of the stored events for the history.
 /// What the server opened: its bus, the stored events for its history, and the
 /// store with its automations' records (none in memory).
 type Opened = (
@@ -393,6 +391,8 @@ type Opened = (
     Option<(Arc<dyn workbus_store::Store>, Vec<(Vec<u8>, Vec<u8>)>)>,
 );
 
+/// The bus of `cfg.storage`: in memory, or rebuilt from the store in the data
+/// directory, with the newest of the stored events for the history.
 fn open_bus(cfg: &ServerConfig) -> Result<Opened, ServerError> {
     let dir = match &cfg.storage {
         config::Storage::InMemory => {
