@@ -11,7 +11,6 @@
 //! (its pool or queue does not exist) fails at once, as in Prefect.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Recipient;
 use serde_json::{json, Map};
@@ -19,14 +18,15 @@ use uuid::Uuid;
 use workbus_core::{Bus, Clock, Error, PoolUpdate, QueueUpdate};
 use workbus_events::{Event, Payload, Resource, SharedEvent, Timestamp};
 
+use crate::blocks::Blocks;
 use crate::evaluator::Fired;
 use crate::events::{self, ActionContext};
 use crate::model::{Action, Automation, Source, Target};
+use crate::notify;
 use crate::stats::AutomationStats;
 
 /// How many times an action is tried when the bus refuses it for a passing reason.
 pub const ACTION_ATTEMPTS: u32 = 5;
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One firing of an automation, to be carried out.
 pub(crate) struct Firing {
@@ -45,22 +45,27 @@ pub(crate) enum Job {
     Act(Firing),
 }
 
+/// What the actions act with.
+#[derive(Clone)]
+pub(crate) struct Env {
+    pub bus: Bus,
+    pub clock: Arc<dyn Clock>,
+    pub stats: Arc<AutomationStats>,
+    pub blocks: Blocks,
+}
+
 /// Runs one automation's jobs in order, so that its events come in Prefect's order.
-pub(crate) async fn run(
-    bus: Bus,
-    clock: Arc<dyn Clock>,
-    stats: Arc<AutomationStats>,
-    mut jobs: tokio::sync::mpsc::Receiver<Job>,
-) {
+pub(crate) async fn run(env: Env, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     while let Some(job) = jobs.recv().await {
         match job {
-            Job::Emit(event) => bus.ingest(SharedEvent::new(event)).await,
-            Job::Act(firing) => act(&bus, &*clock, &stats, firing).await,
+            Job::Emit(event) => env.bus.ingest(SharedEvent::new(event)).await,
+            Job::Act(firing) => act(&env, firing).await,
         }
     }
 }
 
-async fn act(bus: &Bus, clock: &dyn Clock, stats: &AutomationStats, firing: Firing) {
+async fn act(env: &Env, firing: Firing) {
+    let (bus, clock, stats) = (&env.bus, &*env.clock, &*env.stats);
     let automation = &firing.automation;
     let triggered = events::triggered(
         automation,
@@ -108,7 +113,12 @@ async fn act(bus: &Bus, clock: &dyn Clock, stats: &AutomationStats, firing: Firi
             automation_triggered_event: Some(triggered_id),
             targets: Vec::new(),
         };
-        let outcome = perform(bus, stats, action, triggering, &mut ctx.targets).await;
+        let scene = Scene {
+            automation,
+            labels: &firing.labels,
+            event: triggering,
+        };
+        let outcome = perform(env, action, &scene, &mut ctx.targets).await;
         let [first, second] = match &outcome {
             Ok(result) => {
                 stats.count_executed();
@@ -125,13 +135,13 @@ async fn act(bus: &Bus, clock: &dyn Clock, stats: &AutomationStats, firing: Firi
     }
 }
 
-struct Failure {
-    reason: String,
-    details: Payload,
+pub(crate) struct Failure {
+    pub reason: String,
+    pub details: Payload,
 }
 
 impl Failure {
-    fn new(reason: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
         Failure {
             reason: reason.into(),
             details: Map::new(),
@@ -147,7 +157,7 @@ fn status(code: u16) -> Payload {
 
 /// Prefect's `_id_of_first_resource_of_kind`: the first of the event's resource
 /// and related resources whose id is `<kind>.<uuid>`.
-fn inferred(event: Option<&SharedEvent>, kind: &str) -> Result<Uuid, Failure> {
+pub(crate) fn inferred(event: Option<&SharedEvent>, kind: &str) -> Result<Uuid, Failure> {
     let what = kind.trim_start_matches("prefect.").replace('-', " ");
     let event = event.ok_or_else(|| Failure::new(format!("No event to infer the {what}")))?;
     let first = std::iter::once(&event.resource)
@@ -176,14 +186,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
         match call().await {
             Err(e) if transient(&e) && attempt < ACTION_ATTEMPTS => {
                 stats.count_retry();
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                tokio::time::sleep(crate::call::BACKOFF.delay(attempt - 1)).await;
                 attempt += 1;
             }
             other => return other,
@@ -191,16 +199,25 @@ where
     }
 }
 
+/// What an action's templates see of its firing.
+pub(crate) struct Scene<'a> {
+    pub automation: &'a Automation,
+    pub labels: &'a [(String, String)],
+    pub event: Option<&'a SharedEvent>,
+}
+
 async fn perform(
-    bus: &Bus,
-    stats: &AutomationStats,
+    env: &Env,
     action: &Action,
-    event: Option<&SharedEvent>,
+    scene: &Scene<'_>,
     targets: &mut Vec<Resource>,
 ) -> Result<Payload, Failure> {
+    let (bus, stats, event) = (&env.bus, &*env.stats, scene.event);
     let kind = action.kind();
     match action {
         Action::DoNothing => Ok(Map::new()),
+        Action::CallWebhook(w) => notify::call_webhook(env, w, scene, targets).await,
+        Action::SendNotification(n) => notify::send_notification(env, n, scene, targets).await,
         Action::PauseWorkPool(t) | Action::ResumeWorkPool(t) => {
             let id = target_id(t, event, "prefect.work-pool")?;
             let pool = bus.pool_by_id(id).await.map_err(|e| match e {

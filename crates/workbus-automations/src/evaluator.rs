@@ -17,6 +17,8 @@ use workbus_core::{Bus, Clock, Deliver};
 use workbus_events::{SharedEvent, Timestamp};
 use workbus_store::{Batch, Store, Table};
 
+use crate::blocks::Blocks;
+
 use crate::act::{self, Job};
 use crate::bucket::{self, Bucket, Buckets, Key, EXPIRED_BUFFER};
 use crate::error::AutomationError;
@@ -135,6 +137,8 @@ struct Loaded {
 
 /// The actor. See the module documentation.
 pub(crate) struct Evaluator {
+    /// The block documents the webhook and notification actions name.
+    blocks: Blocks,
     bus: Bus,
     clock: Arc<dyn Clock>,
     config: AutomationsConfig,
@@ -252,8 +256,10 @@ impl Evaluator {
         config: AutomationsConfig,
         stats: Arc<AutomationStats>,
         store: Option<Arc<dyn Store>>,
+        blocks: Blocks,
     ) -> Self {
         Evaluator {
+            blocks,
             clock: bus.clock().clone(),
             bus,
             config,
@@ -560,9 +566,12 @@ impl Evaluator {
         let automation = Arc::new(automation);
         let (jobs, rx) = mpsc::channel(self.config.max_waiting_firings.max(1));
         actix::spawn(act::run(
-            self.bus.clone(),
-            self.clock.clone(),
-            self.stats.clone(),
+            act::Env {
+                bus: self.bus.clone(),
+                clock: self.clock.clone(),
+                stats: self.stats.clone(),
+                blocks: self.blocks.clone(),
+            },
             rx,
         ));
         self.automations.insert(

@@ -64,13 +64,17 @@
 #![warn(missing_docs)]
 
 mod act;
+pub mod blocks;
 mod bucket;
+mod call;
 mod error;
 mod evaluator;
 mod events;
 mod index;
 pub mod model;
+mod notify;
 mod stats;
+mod template;
 
 use std::sync::Arc;
 
@@ -79,11 +83,13 @@ use uuid::Uuid;
 use workbus_core::{Bus, SubscribeOptions, Subscription};
 
 pub use act::ACTION_ATTEMPTS;
+pub use blocks::{BlockError, Blocks, BlocksConfig};
 pub use error::AutomationError;
 pub use evaluator::Fired;
 pub use model::{
-    Action, Automation, AutomationSpec, CompoundTrigger, EventTrigger, MatchRelated, Posture,
-    Require, ResourceSpec, SequenceTrigger, Source, Target, Trigger, TriggerError, Within,
+    Action, Automation, AutomationSpec, CallWebhook, CompoundTrigger, EventTrigger, MatchRelated,
+    Posture, Require, ResourceSpec, SendNotification, SequenceTrigger, Source, Target, Trigger,
+    TriggerError, Within,
 };
 pub use stats::AutomationStats;
 
@@ -107,6 +113,8 @@ pub struct AutomationsConfig {
     /// Firings of one automation waiting for their actions at most; one more is
     /// dropped, logged and counted in [`AutomationStats::firings_dropped`] (default 1,024).
     pub max_waiting_firings: usize,
+    /// Bounds of the blocks that webhook and notification actions name.
+    pub blocks: BlocksConfig,
 }
 
 impl Default for AutomationsConfig {
@@ -117,6 +125,7 @@ impl Default for AutomationsConfig {
             max_buckets_per_trigger: 100_000,
             max_buckets: 1_000_000,
             max_waiting_firings: 1_024,
+            blocks: BlocksConfig::default(),
         }
     }
 }
@@ -126,6 +135,7 @@ impl Default for AutomationsConfig {
 #[derive(Clone)]
 pub struct Automations {
     addr: Addr<Evaluator>,
+    blocks: Blocks,
     stats: Arc<AutomationStats>,
     _subscription: Arc<Subscription>,
 }
@@ -150,24 +160,40 @@ impl Automations {
         bus: &Bus,
         config: AutomationsConfig,
     ) -> Result<Automations, AutomationError> {
-        Self::begin(bus, config, None, Vec::new()).await
+        let blocks = Blocks::new(bus.clock().clone(), config.blocks.clone());
+        Self::begin(bus, config, None, Vec::new(), blocks).await
     }
 
-    /// Starts the automations of this bus with a store: those it holds (`records`,
-    /// the [`automations`](workbus_store::Contents::automations) of its load) are
-    /// evaluated again at once, and every change is written through to it before it
-    /// is answered, so that an automation a client was told exists outlives a crash.
+    /// Starts the automations of this bus with a store: those it holds (`stored`,
+    /// taken from its load) are evaluated again at once, its blocks are kept, and
+    /// every change is written through to it before it is answered, so that an
+    /// automation or block a client was told exists outlives a crash.
     ///
     /// Refused with [`AutomationError::CorruptRecord`] when a stored automation
-    /// cannot be read: never an empty set in place of the stored ones.
+    /// or block cannot be read: never an empty set in place of the stored ones.
     pub async fn open(
         bus: &Bus,
         config: AutomationsConfig,
         store: Arc<dyn workbus_store::Store>,
-        records: Vec<(Vec<u8>, Vec<u8>)>,
+        stored: Stored,
     ) -> Result<Automations, AutomationError> {
-        let stored = evaluator::decode(records)?;
-        Self::begin(bus, config, Some(store), stored).await
+        let automations = evaluator::decode(stored.automations)?;
+        let blocks = Blocks::open(
+            bus.clock().clone(),
+            config.blocks.clone(),
+            store.clone(),
+            stored.blocks,
+        )
+        .map_err(|e| match e {
+            BlockError::CorruptRecord { key, reason } => {
+                AutomationError::CorruptRecord { key, reason }
+            }
+            other => AutomationError::CorruptRecord {
+                key: String::new(),
+                reason: other.to_string(),
+            },
+        })?;
+        Self::begin(bus, config, Some(store), automations, blocks).await
     }
 
     async fn begin(
@@ -175,9 +201,10 @@ impl Automations {
         config: AutomationsConfig,
         store: Option<Arc<dyn workbus_store::Store>>,
         stored: Vec<Automation>,
+        blocks: Blocks,
     ) -> Result<Automations, AutomationError> {
         let stats = Arc::new(AutomationStats::default());
-        let evaluator = Evaluator::new(bus.clone(), config, stats.clone(), store);
+        let evaluator = Evaluator::new(bus.clone(), config, stats.clone(), store, blocks.clone());
         let addr = Evaluator::start_in_arbiter(bus.arbiter(), move |_| evaluator);
         addr.send(Restore(stored)).await?;
         let subscription = bus
@@ -188,6 +215,7 @@ impl Automations {
             .await?;
         Ok(Automations {
             addr,
+            blocks,
             stats,
             _subscription: Arc::new(subscription),
         })
@@ -257,5 +285,29 @@ impl Automations {
     /// Its counters.
     pub fn stats(&self) -> &Arc<AutomationStats> {
         &self.stats
+    }
+
+    /// The block documents its webhook and notification actions name.
+    pub fn blocks(&self) -> &Blocks {
+        &self.blocks
+    }
+}
+
+/// What a store holds of the automations: their records and their blocks'.
+#[derive(Clone, Debug, Default)]
+pub struct Stored {
+    /// The automations' records ([`Table::Automations`](workbus_store::Table::Automations)).
+    pub automations: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The blocks' records ([`Table::Blocks`](workbus_store::Table::Blocks)).
+    pub blocks: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Stored {
+    /// Takes them out of a store's load.
+    pub fn take(contents: &mut workbus_store::Contents) -> Self {
+        Stored {
+            automations: std::mem::take(&mut contents.automations),
+            blocks: std::mem::take(&mut contents.blocks),
+        }
     }
 }

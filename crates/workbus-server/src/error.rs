@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The automations refused (not found, at their limit) or stopped.
     #[error(transparent)]
     Automation(#[from] workbus_automations::AutomationError),
+    /// The blocks refused (not found, taken, invalid, at their limit).
+    #[error(transparent)]
+    Block(#[from] workbus_automations::BlockError),
     /// This server does not evaluate automations (a node of a cluster, for now).
     #[error("automations are not served by a node of a cluster yet: run them on a single node")]
     AutomationsOff,
@@ -122,6 +125,15 @@ impl ResponseError for ApiError {
                     A::Stopped | A::Bus(_) | A::Store(_) | A::CorruptRecord { .. } => {
                         StatusCode::SERVICE_UNAVAILABLE
                     }
+                }
+            }
+            ApiError::Block(e) => {
+                use workbus_automations::BlockError as B;
+                match e {
+                    B::NotFound(_) => StatusCode::NOT_FOUND,
+                    B::Exists(_) | B::LimitReached { .. } => StatusCode::CONFLICT,
+                    B::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    B::Store(_) | B::CorruptRecord { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 }
             }
             ApiError::AutomationsOff => StatusCode::NOT_IMPLEMENTED,

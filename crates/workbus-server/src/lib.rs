@@ -22,6 +22,7 @@
 pub mod api;
 pub mod auth;
 mod automations;
+mod blocks;
 pub mod body;
 pub mod config;
 pub mod demo;
@@ -164,6 +165,31 @@ fn api_scope() -> actix_web::Scope {
                 .put(automations::replace)
                 .patch(automations::patch)
                 .delete(automations::delete),
+        )
+        .service(res("/block_types").post(blocks::create_type))
+        .service(res("/block_types/filter").post(blocks::filter_types))
+        .service(res("/block_types/slug/{slug}").get(blocks::type_by_slug))
+        .service(res("/block_types/slug/{slug}/block_documents").get(blocks::documents_of_type))
+        .service(
+            res("/block_types/slug/{slug}/block_documents/name/{name}")
+                .get(blocks::document_by_name),
+        )
+        .service(
+            res("/block_types/{id}")
+                .get(blocks::read_type)
+                .patch(blocks::update_type),
+        )
+        .service(res("/block_schemas").post(blocks::create_schema))
+        .service(res("/block_schemas/filter").post(blocks::filter_schemas))
+        .service(res("/block_schemas/checksum/{checksum}").get(blocks::schema_by_checksum))
+        .service(res("/block_schemas/{id}").get(blocks::read_schema))
+        .service(res("/block_documents").post(blocks::create_document))
+        .service(res("/block_documents/filter").post(blocks::filter_documents))
+        .service(
+            res("/block_documents/{id}")
+                .get(blocks::read_document)
+                .patch(blocks::update_document)
+                .delete(blocks::delete_document),
         )
         .service(res("/events").post(ingest_events))
         .service(res("/events/filter").post(events::filter))
@@ -384,11 +410,11 @@ impl ServerBuilder {
 }
 
 /// What the server opened: its bus, the stored events for its history, and the
-/// store with its automations' records (none in memory).
+/// store with its automations' and blocks' records (none in memory).
 type Opened = (
     Bus,
     Vec<workbus_core::SharedEvent>,
-    Option<(Arc<dyn workbus_store::Store>, Vec<(Vec<u8>, Vec<u8>)>)>,
+    Option<(Arc<dyn workbus_store::Store>, workbus_automations::Stored)>,
 );
 
 /// The bus of `cfg.storage`: in memory, or rebuilt from the store in the data
@@ -408,7 +434,7 @@ fn open_bus(cfg: &ServerConfig) -> Result<Opened, ServerError> {
         .map_err(ServerError::Store)?;
     let mut contents = workbus_store::Store::load(&store).map_err(ServerError::Store)?;
     let events = std::mem::take(&mut contents.events);
-    let automations = std::mem::take(&mut contents.automations);
+    let automations = workbus_automations::Stored::take(&mut contents);
     let (pools, queues) = (contents.pools.len(), contents.queues.len());
     let store: Arc<dyn workbus_store::Store> = Arc::new(store);
     let bus = Bus::builder()
@@ -434,7 +460,8 @@ fn open_bus(cfg: &ServerConfig) -> Result<Opened, ServerError> {
         pools,
         queues,
         events = stored.len(),
-        automations = automations.len(),
+        automations = automations.automations.len(),
+        blocks = automations.blocks.len(),
         "state restored from the data directory"
     );
     Ok((bus, stored, Some((store, automations))))

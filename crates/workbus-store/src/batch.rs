@@ -16,17 +16,21 @@ pub enum Table {
     Beats,
     /// Automations (keyed by id), written by `workbus-automations`.
     Automations,
+    /// Block types, schemas and documents (the webhooks and notifications of
+    /// automations), written by `workbus-automations`.
+    Blocks,
 }
 
 impl Table {
     /// Every table. New tables go at the end: the fleet's pool documents write a
     /// record's table as its place here.
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Pools,
         Table::Queues,
         Table::Workers,
         Table::Beats,
         Table::Automations,
+        Table::Blocks,
     ];
 }
 
@@ -191,6 +195,8 @@ pub struct Contents {
     pub beats: Vec<(Vec<u8>, Vec<u8>)>,
     /// The automations' records, by key.
     pub automations: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The blocks' records, by key.
+    pub blocks: Vec<(Vec<u8>, Vec<u8>)>,
     /// The events, oldest first.
     pub events: Vec<StoredEvent>,
 }
@@ -204,6 +210,7 @@ impl Contents {
             Table::Workers => &mut self.workers,
             Table::Beats => &mut self.beats,
             Table::Automations => &mut self.automations,
+            Table::Blocks => &mut self.blocks,
         }
     }
 }

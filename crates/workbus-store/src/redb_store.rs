@@ -33,6 +33,8 @@ const WORKERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("workers");
 const BEATS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("beats");
 /// Made on open in a store written before automations were kept (same format).
 const AUTOMATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("automations");
+/// Likewise, in a store written before blocks were kept.
+const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
 /// seq → id (16 bytes), occurred (8 bytes, little-endian), JSON.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -44,6 +46,7 @@ fn table(t: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         Table::Workers => WORKERS,
         Table::Beats => BEATS,
         Table::Automations => AUTOMATIONS,
+        Table::Blocks => BLOCKS,
     }
 }
 

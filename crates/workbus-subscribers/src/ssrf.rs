@@ -220,14 +220,16 @@ impl actix_tls::connect::Resolve for GuardedResolver {
     }
 }
 
-/// An awc connector that connects through [`GuardedResolver`].
-pub(crate) fn guarded_connector() -> actix_tls::connect::ConnectorService {
+/// An awc connector that connects only to the addresses [`forbidden`] lets
+/// through (for `awc::Connector::connector`); a URL whose host is an address
+/// skips every resolver, so check it with [`check_literal`] too.
+pub fn guarded_connector() -> actix_tls::connect::ConnectorService {
     actix_tls::connect::Connector::new(actix_tls::connect::Resolver::custom(GuardedResolver))
         .service()
 }
 
 /// Checks a URL's host when it is an IP address (those skip every resolver).
-pub(crate) fn check_literal(host: &str) -> Result<(), crate::UrlError> {
+pub fn check_literal(host: &str) -> Result<(), crate::UrlError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match bare.parse::<IpAddr>() {
         Ok(addr) => match forbidden(addr) {

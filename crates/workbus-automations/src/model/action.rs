@@ -6,6 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::template;
+
 /// Where an action finds its work pool or queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -19,9 +21,10 @@ pub enum Source {
 
 /// An action (Prefect's JSON, `{"type": "pause-work-pool", "source": "inferred", ...}`).
 ///
-/// workbus takes the actions that act on what it serves. Prefect's others (flow
-/// runs, deployments, webhooks and notifications through blocks) are refused with
-/// a clear error when an automation is created, never accepted and then skipped.
+/// workbus takes the actions that act on what it serves, and webhooks and
+/// notifications through block documents. Prefect's others (flow runs,
+/// deployments) are refused with a clear error when an automation is created,
+/// never accepted and then skipped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Nothing: the firing's events are the point.
@@ -34,6 +37,63 @@ pub enum Action {
     PauseWorkQueue(Target),
     /// Resumes a work queue.
     ResumeWorkQueue(Target),
+    /// Calls the webhook of a `webhook` block document with a rendered payload.
+    CallWebhook(CallWebhook),
+    /// Sends a rendered notification through a notification block document.
+    SendNotification(SendNotification),
+}
+
+/// The `call-webhook` action: a [`Webhook` block document](crate::blocks) and the
+/// Jinja template of the body it sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallWebhook {
+    /// The webhook block document.
+    pub block_document_id: Uuid,
+    /// The body's template (empty: no body).
+    pub payload: String,
+}
+
+/// The `send-notification` action: a notification block document and the Jinja
+/// templates of the subject and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendNotification {
+    /// The notification block document.
+    pub block_document_id: Uuid,
+    /// The subject's template (Prefect's default: `Prefect automated notification`).
+    pub subject: String,
+    /// The body's template.
+    pub body: String,
+}
+
+impl CallWebhook {
+    /// A call of this webhook block document with this payload template;
+    /// refused if the template does not parse.
+    pub fn new(block_document_id: Uuid, payload: impl Into<String>) -> Result<Self, String> {
+        let payload = payload.into();
+        template::check(&payload, "payload")?;
+        Ok(CallWebhook {
+            block_document_id,
+            payload,
+        })
+    }
+}
+
+impl SendNotification {
+    /// A notification through this block document; refused if a template does not parse.
+    pub fn new(
+        block_document_id: Uuid,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Result<Self, String> {
+        let (subject, body) = (subject.into(), body.into());
+        template::check(&subject, "subject")?;
+        template::check(&body, "body")?;
+        Ok(SendNotification {
+            block_document_id,
+            subject,
+            body,
+        })
+    }
 }
 
 /// A work pool or queue: selected by id, or inferred from the triggering event.
@@ -72,12 +132,14 @@ impl Action {
             Action::ResumeWorkPool(_) => "resume-work-pool",
             Action::PauseWorkQueue(_) => "pause-work-queue",
             Action::ResumeWorkQueue(_) => "resume-work-queue",
+            Action::CallWebhook(_) => "call-webhook",
+            Action::SendNotification(_) => "send-notification",
         }
     }
 
     fn id_field(&self) -> Option<&'static str> {
         match self {
-            Action::DoNothing => None,
+            Action::DoNothing | Action::CallWebhook(_) | Action::SendNotification(_) => None,
             Action::PauseWorkPool(_) | Action::ResumeWorkPool(_) => Some("work_pool_id"),
             Action::PauseWorkQueue(_) | Action::ResumeWorkQueue(_) => Some("work_queue_id"),
         }
@@ -86,7 +148,7 @@ impl Action {
     /// The work pool or queue it acts on, if any.
     pub fn target(&self) -> Option<&Target> {
         match self {
-            Action::DoNothing => None,
+            Action::DoNothing | Action::CallWebhook(_) | Action::SendNotification(_) => None,
             Action::PauseWorkPool(t)
             | Action::ResumeWorkPool(t)
             | Action::PauseWorkQueue(t)
@@ -97,8 +159,20 @@ impl Action {
 
 impl Serialize for Action {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Action", 3)?;
+        let mut st = s.serialize_struct("Action", 4)?;
         st.serialize_field("type", self.kind())?;
+        match self {
+            Action::CallWebhook(w) => {
+                st.serialize_field("block_document_id", &w.block_document_id)?;
+                st.serialize_field("payload", &w.payload)?;
+            }
+            Action::SendNotification(n) => {
+                st.serialize_field("block_document_id", &n.block_document_id)?;
+                st.serialize_field("subject", &n.subject)?;
+                st.serialize_field("body", &n.body)?;
+            }
+            _ => {}
+        }
         if let (Some(field), Some(target)) = (self.id_field(), self.target()) {
             st.serialize_field("source", &target.source)?;
             st.serialize_field(field, &target.id)?;
@@ -119,8 +193,6 @@ const ELSEWHERE: &[&str] = &[
     "resume-flow-run",
     "pause-automation",
     "resume-automation",
-    "call-webhook",
-    "send-notification",
     "emit-event",
 ];
 
@@ -161,12 +233,44 @@ impl<'de> Deserialize<'de> for Action {
             "resume-work-pool" => Ok(Action::ResumeWorkPool(target("work_pool_id")?)),
             "pause-work-queue" => Ok(Action::PauseWorkQueue(target("work_queue_id")?)),
             "resume-work-queue" => Ok(Action::ResumeWorkQueue(target("work_queue_id")?)),
+            "call-webhook" => {
+                // Prefect keeps an object payload of older clients as indented JSON.
+                let payload = match map.get("payload") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => serde_json::to_string_pretty(other).map_err(D::Error::custom)?,
+                };
+                CallWebhook::new(block_document_id(&map)?, payload)
+                    .map(Action::CallWebhook)
+                    .map_err(D::Error::custom)
+            }
+            "send-notification" => {
+                let text = |field: &str| match map.get(field) {
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    None => Ok(None),
+                    Some(_) => Err(D::Error::custom(format!("{field}: a string"))),
+                };
+                let subject =
+                    text("subject")?.unwrap_or_else(|| "Prefect automated notification".to_owned());
+                let body = text("body")?.ok_or_else(|| D::Error::custom("body is required"))?;
+                SendNotification::new(block_document_id(&map)?, subject, body)
+                    .map(Action::SendNotification)
+                    .map_err(D::Error::custom)
+            }
             other if ELSEWHERE.contains(&other) => Err(D::Error::custom(format!(
                 "action type {other:?} is not served by workbus: it takes do-nothing, \
-                 pause-work-pool, resume-work-pool, pause-work-queue and resume-work-queue"
+                 pause-work-pool, resume-work-pool, pause-work-queue, resume-work-queue, \
+                 call-webhook and send-notification"
             ))),
             other => Err(D::Error::custom(format!("unknown action type {other:?}"))),
         }
+    }
+}
+
+fn block_document_id<E: serde::de::Error>(map: &serde_json::Map<String, Value>) -> Result<Uuid, E> {
+    match map.get("block_document_id") {
+        Some(v) => Uuid::deserialize(v).map_err(|_| E::custom("block_document_id: a UUID")),
+        None => Err(E::custom("block_document_id is required")),
     }
 }
 

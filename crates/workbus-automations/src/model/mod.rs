@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use workbus_events::Timestamp;
 
-pub use action::{Action, Source, Target};
+pub use action::{Action, CallWebhook, SendNotification, Source, Target};
 pub use spec::{MatchRelated, ResourceSpec};
 pub use trigger::{
     CompoundTrigger, EventTrigger, Posture, Require, SequenceTrigger, Trigger, TriggerError,

@@ -6,6 +6,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub mod receiver;
+
 use workbus_automations::Automations;
 use workbus_core::testing::{bus_at, settle};
 use workbus_core::{Bus, BusConfig};
