@@ -160,12 +160,15 @@ async fn once(call: &Call) -> Result<Answer, String> {
         }
     }
     let client = client(call);
-    let mut request = client.request(call.method.clone(), &call.url);
+    // httpx adds `params` to the query the URL has; awc's `query` would replace it.
+    let url = match (call.query.is_empty(), call.url.contains('?')) {
+        (true, _) => call.url.clone(),
+        (false, true) => format!("{}&{}", call.url, form_encode(&call.query)),
+        (false, false) => format!("{}?{}", call.url, form_encode(&call.query)),
+    };
+    let mut request = client.request(call.method.clone(), &url);
     for (k, v) in &call.headers {
         request = request.insert_header((k.as_str(), v.as_str()));
-    }
-    if !call.query.is_empty() {
-        request = request.query(&call.query).map_err(|e| e.to_string())?;
     }
     let sent = match &call.body {
         Body::None => request.send().await,
@@ -199,6 +202,28 @@ async fn once(call: &Call) -> Result<Answer, String> {
         body,
         headers,
     })
+}
+
+/// `application/x-www-form-urlencoded`, as a query string.
+fn form_encode(pairs: &[(String, String)]) -> String {
+    let encode = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    out.push(b as char)
+                }
+                b' ' => out.push('+'),
+                other => out.push_str(&format!("%{other:02X}")),
+            }
+        }
+        out
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Prefect's `apply_values` for the custom webhook: each `{{ key }}` replaced by

@@ -840,7 +840,14 @@ mod tests {
             let t0: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
             let bus = bus_at(t0, BusConfig::default());
             let stats = Arc::new(AutomationStats::default());
-            let evaluator = Evaluator::new(bus.clone(), AutomationsConfig::default(), stats, None);
+            let blocks = Blocks::new(bus.clock().clone(), Default::default());
+            let evaluator = Evaluator::new(
+                bus.clone(),
+                AutomationsConfig::default(),
+                stats,
+                None,
+                blocks,
+            );
             let addr = evaluator.start();
             // A heartbeat: every beat moves its window's end, so re-arms its timer.
             let trigger = EventTrigger::new(Posture::Proactive)

@@ -29,13 +29,13 @@ fn environment() -> Environment<'static> {
 pub(crate) fn check(source: &str, field: &str) -> Result<(), String> {
     if source.len() > MAX_TEMPLATE_BYTES {
         return Err(format!(
-            "{field:?} is not a valid template: longer than {MAX_TEMPLATE_BYTES} bytes"
+            "'{field}' is not a valid template: longer than {MAX_TEMPLATE_BYTES} bytes"
         ));
     }
     environment()
         .template_from_str(source)
         .map(|_| ())
-        .map_err(|e| format!("{field:?} is not a valid template: {e}"))
+        .map_err(|e| format!("'{field}' is not a valid template: {e}"))
 }
 
 /// Renders a template with this context (a JSON object).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use support::*;
 use workbus_automations::{
-    AutomationError, AutomationSpec, Automations, AutomationsConfig, EventTrigger, Posture,
+    AutomationError, AutomationSpec, Automations, AutomationsConfig, EventTrigger, Posture, Stored,
 };
 use workbus_core::testing::{bus_at, collect, paused};
 use workbus_core::{BusConfig, EventFilter};
@@ -25,7 +25,7 @@ fn a_refused_write_is_an_error_and_no_event() {
             &bus,
             AutomationsConfig::default(),
             store.clone(),
-            Vec::new(),
+            Stored::default(),
         )
         .await
         .unwrap();
