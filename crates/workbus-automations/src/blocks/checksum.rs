@@ -1,6 +1,7 @@
 //! The checksum Prefect gives a block schema (`Block._calculate_schema_checksum`):
 //! SHA-256 of the fields, without their `secret_fields`, as Python's `json.dumps`
-//! writes them with sorted keys. Prefect's client computes the same checksum to
+//! writes them with sorted keys, inside the `((fields,), {})` of `hash_objects`'
+//! arguments. Prefect's client computes the same checksum to
 //! find a schema before it creates one, so ours must be byte for byte the same.
 
 use std::fmt::Write as _;
@@ -21,8 +22,10 @@ pub(crate) fn of_fields(fields: &Map<String, Value>) -> String {
             }
         }
     }
-    let mut text = String::new();
+    // hash_objects(fields) dumps its (args, kwargs): `[[fields], {}]`.
+    let mut text = String::from("[[");
     python_json(&fields, &mut text);
+    text.push_str("], {}]");
     let digest = Sha256::digest(text.as_bytes());
     let mut hex = String::with_capacity(7 + 64);
     hex.push_str("sha256:");
@@ -117,6 +120,19 @@ mod tests {
         assert_eq!(
             s,
             r#"{"a": "\u00e9\n\ud83d\ude00", "b": [1, 2.5, null], "c": {"y": false, "z": true}}"#
+        );
+    }
+
+    #[test]
+    fn the_checksum_is_prefects() {
+        // Printed by Prefect 3.9.1: `Block._calculate_schema_checksum(<these fields>)`.
+        let fields = json!({"title": "Webhook", "secret_fields": ["url"], "properties": {"url": {"title": "Webhook URL é", "position": 1, "default": 2.5}}, "required": ["url"]});
+        let Value::Object(fields) = fields else {
+            unreachable!()
+        };
+        assert_eq!(
+            of_fields(&fields),
+            "sha256:5c17050128e5b6fa2c1710906cbe1b11b2d01cadbc2b9c18981a29179a617291"
         );
     }
 
