@@ -29,6 +29,12 @@
 //! `prefect.automation.created`, `.updated` and `.deleted`. All go through the
 //! bus, so every subscriber sees them.
 //!
+//! The actions pause and resume pools and queues through the bus, or call a
+//! webhook or send a notification through a block document of [`Blocks`],
+//! their payloads Jinja templates rendered with the firing (see
+//! [`CallWebhook`] and [`SendNotification`]). For Rust, any actix
+//! [`Recipient`] of [`Fired`] hears every firing ([`Automations::on_fire`]).
+//!
 //! ## Cost
 //!
 //! Triggers are indexed by the event names they expect: an event costs a hash

@@ -438,7 +438,7 @@ impl Blocks {
             .filter(|s| of_types.is_none_or(|t| t.contains(&s.block_type_id)))
             .filter_map(|s| schema_view(&c, s).ok())
             .collect();
-        all.sort_by(|a, b| b.schema.created.cmp(&a.schema.created));
+        all.sort_by_key(|s| std::cmp::Reverse(s.schema.created));
         all
     }
 
