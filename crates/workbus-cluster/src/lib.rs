@@ -34,6 +34,14 @@
 //! and the answer (or the error) comes back as it was there. Lists read the
 //! fleet's pools from a watch on the pools bucket, then each pool where it lives.
 //!
+//! ## Work that runs once
+//!
+//! What must happen once in the fleet (evaluating the automations) is done by
+//! the node that holds a lease in the bucket `workbus-<cluster>-leaders`
+//! ([`Node::lead`], [`Leadership`]); the automations and their blocks live in
+//! the bucket `workbus-<cluster>-automations` ([`KvTables`]), where the next
+//! leader finds them.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -52,16 +60,20 @@
 mod config;
 mod doc;
 mod error;
+mod lead;
 mod members;
 mod names;
 mod node;
 mod router;
 mod stats;
 mod store;
+mod tables;
 mod view;
 
 pub use config::ClusterConfig;
 pub use error::ClusterError;
+pub use lead::{Leader, Leadership};
 pub use node::Node;
 pub use stats::ClusterStats;
 pub use store::KvStore;
+pub use tables::{KvTables, TablesError};

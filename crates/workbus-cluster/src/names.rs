@@ -10,6 +10,17 @@ pub(crate) fn pools_bucket(cluster: &str) -> String {
     format!("workbus-{cluster}-pools")
 }
 
+/// The bucket of leaderships: a key per kind of work that runs once, held by
+/// its leader and expiring after the lease.
+pub(crate) fn leaders_bucket(cluster: &str) -> String {
+    format!("workbus-{cluster}-leaders")
+}
+
+/// The bucket of the fleet's automations and blocks.
+pub(crate) fn automations_bucket(cluster: &str) -> String {
+    format!("workbus-{cluster}-automations")
+}
+
 /// Where a node takes the calls routed to it.
 pub(crate) fn call_subject(cluster: &str, node: &str) -> String {
     format!("workbus.{cluster}.call.{node}")

@@ -8,11 +8,13 @@ use async_nats::jetstream::{self, kv};
 use futures_util::StreamExt;
 use workbus_core::{Bus, BusBuilder, Call, SystemClock};
 
+use crate::lead::Leadership;
 use crate::members::{Members, Renewal};
-use crate::names::{call_subject, nodes_bucket, pools_bucket};
+use crate::names::{automations_bucket, call_subject, leaders_bucket, nodes_bucket, pools_bucket};
 use crate::router::{FleetRouter, Reply, Shared, Taken};
 use crate::stats::{bump, ClusterStats};
 use crate::store::KvStore;
+use crate::tables::KvTables;
 use crate::{ClusterConfig, ClusterError};
 
 /// A node of a fleet, and the [`Bus`] it serves every pool of the fleet through.
@@ -22,6 +24,8 @@ use crate::{ClusterConfig, ClusterError};
 pub struct Node {
     shared: Arc<Shared>,
     bus: Bus,
+    leaders: kv::Store,
+    tables: KvTables,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -106,6 +110,29 @@ impl Node {
             },
         )
         .await?;
+        let leaders = bucket(
+            &js,
+            kv::Config {
+                bucket: leaders_bucket(&config.cluster),
+                description: "workbus: who leads the fleet's work that runs once".into(),
+                history: 1,
+                max_age: config.lease,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let tables = KvTables::new(
+            bucket(
+                &js,
+                kv::Config {
+                    bucket: automations_bucket(&config.cluster),
+                    description: "workbus: the fleet's automations and blocks".into(),
+                    history: 1,
+                    ..Default::default()
+                },
+            )
+            .await?,
+        );
         let stats = Arc::new(ClusterStats::default());
         let members = Members::join(nodes, &config.node, config.lease, stats.clone()).await?;
         let store = KvStore::new(
@@ -159,7 +186,13 @@ impl Node {
         tasks.push(actix::spawn(keep_membership(shared.clone(), bus.clone())));
         tasks.push(actix::spawn(rebalance(shared.clone(), bus.clone())));
         tracing::info!(cluster = %config.cluster, node = %config.node, "joined the fleet");
-        Ok(Node { shared, bus, tasks })
+        Ok(Node {
+            shared,
+            bus,
+            leaders,
+            tables,
+            tasks,
+        })
     }
 
     /// The bus: every call for every pool of the fleet, served here or at its owner.
@@ -175,6 +208,32 @@ impl Node {
     /// This node's counters.
     pub fn stats(&self) -> &Arc<ClusterStats> {
         &self.shared.stats
+    }
+
+    /// Takes part in leading `name` (one node of the fleet at a time; see
+    /// [`Leadership`]).
+    pub fn lead(&self, name: &str) -> Leadership {
+        Leadership::start(
+            self.leaders.clone(),
+            name,
+            &self.shared.config.node,
+            self.shared.config.lease,
+        )
+    }
+
+    /// The fleet's automations and blocks, kept in JetStream KV.
+    pub fn automations_store(&self) -> KvTables {
+        self.tables.clone()
+    }
+
+    /// The NATS connection of this node (for requests between nodes).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.shared.client
+    }
+
+    /// The fleet's name.
+    pub fn cluster(&self) -> &str {
+        &self.shared.config.cluster
     }
 
     /// The live nodes, as this node sees them.

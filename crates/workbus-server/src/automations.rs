@@ -28,8 +28,8 @@ const CREATE_FIELDS: &[&str] = &[
     "owner_resource",
 ];
 
-fn automations(st: &AppState) -> Result<&Automations> {
-    st.automations.as_ref().ok_or(ApiError::AutomationsOff)
+fn automations(st: &AppState) -> Result<Automations> {
+    st.automations.get().ok_or(ApiError::NoLeader)
 }
 
 fn id_of(path: &str) -> Result<Uuid> {
@@ -270,7 +270,7 @@ pub(crate) async fn related_to(
     st: web::Data<AppState>,
     resource: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let related = owned_by(automations(&st)?, &resource).await?;
+    let related = owned_by(&automations(&st)?, &resource).await?;
     Ok(HttpResponse::Ok().json(related))
 }
 
@@ -280,7 +280,7 @@ pub(crate) async fn delete_owned_by(
     resource: web::Path<String>,
 ) -> Result<HttpResponse> {
     let automations = automations(&st)?;
-    for a in owned_by(automations, &resource).await? {
+    for a in owned_by(&automations, &resource).await? {
         match automations.delete(a.id).await {
             Ok(()) | Err(AutomationError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),

@@ -18,11 +18,11 @@ use crate::AppState;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-fn blocks(st: &AppState) -> Result<&Blocks> {
+fn blocks(st: &AppState) -> Result<Blocks> {
     st.automations
-        .as_ref()
-        .map(|a| a.blocks())
-        .ok_or(ApiError::AutomationsOff)
+        .get()
+        .map(|a| a.blocks().clone())
+        .ok_or(ApiError::NoLeader)
 }
 
 fn id_of(path: &str) -> Result<Uuid> {

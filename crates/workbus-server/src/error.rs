@@ -38,9 +38,10 @@ pub enum ApiError {
     /// The blocks refused (not found, taken, invalid, at their limit).
     #[error(transparent)]
     Block(#[from] workbus_automations::BlockError),
-    /// This server does not evaluate automations (a node of a cluster, for now).
-    #[error("automations are not served by a node of a cluster yet: run them on a single node")]
-    AutomationsOff,
+    /// No node of the fleet leads the automations right now (one is being chosen),
+    /// or the leader did not answer a forwarded request.
+    #[error("no node of the fleet leads the automations right now: try again")]
+    NoLeader,
     /// The route exists but not for this method.
     #[error("Method Not Allowed")]
     MethodNotAllowed,
@@ -136,7 +137,7 @@ impl ResponseError for ApiError {
                     B::Store(_) | B::CorruptRecord { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 }
             }
-            ApiError::AutomationsOff => StatusCode::NOT_IMPLEMENTED,
+            ApiError::NoLeader => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidPageToken => StatusCode::FORBIDDEN,

@@ -29,6 +29,7 @@ pub mod demo;
 mod error;
 pub mod events;
 pub mod hub;
+mod lead;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
@@ -52,6 +53,7 @@ use workbus_subscribers::Subscribers;
 pub use config::{LogFormat, ServeArgs, ServerConfig, Storage, WebsocketLimits};
 pub use error::{ApiError, ServerError};
 pub use hub::{History, StreamStats};
+pub use lead::{AutomationsSlot, Fleet};
 pub use ws::channel::{ChannelStats, WorkerChannels};
 
 /// Extra routes for the application (the metrics endpoint, say), registered at the root.
@@ -89,8 +91,12 @@ pub struct AppState {
     pub channels: Addr<ws::channel::WorkerChannels>,
     /// Counters of the worker channel (and of REST heartbeats, to compare).
     pub channel_stats: Arc<ws::channel::ChannelStats>,
-    /// The automations, evaluated on this node (none on a node of a cluster).
-    pub automations: Option<workbus_automations::Automations>,
+    /// The automations this node evaluates and serves: all of them on a single
+    /// node; in a fleet, those of the leader (none on the other nodes, which
+    /// forward the automation routes to it).
+    pub automations: AutomationsSlot,
+    /// In a fleet: where the automation routes are forwarded.
+    pub fleet: Option<Arc<lead::Fleet>>,
 }
 
 async fn not_found() -> actix_web::HttpResponse {
@@ -232,6 +238,7 @@ pub fn app(
         .service(res("/metrics").get(metrics::metrics))
         .service(api_scope())
         .default_service(web::to(not_found))
+        .wrap(from_fn(lead::forward))
         .wrap(from_fn(auth::require_auth))
         .wrap(NormalizePath::trim())
         .wrap(Logger::new("%r %s %Dms").log_target("workbus::http"))
@@ -309,10 +316,18 @@ impl ServerBuilder {
             )
             .await?;
         let channel_stats = Arc::new(ws::channel::ChannelStats::default());
-        // Every node of a cluster sees every event: each would fire each automation,
-        // so a cluster serves none until one node is chosen to evaluate them.
+        // Every node of a fleet sees every event: one node, the leader, evaluates
+        // the automations; the others forward their routes to it.
+        let mut lead = None;
+        let mut fleet = None;
         let automations = match (&node, kept) {
-            (Some(_), _) => None,
+            (Some(node), _) => {
+                let slot = AutomationsSlot::default();
+                let (l, f) = lead::Lead::start(node, bus.clone(), slot.clone());
+                lead = Some(l);
+                fleet = Some(Arc::new(f));
+                slot
+            }
             (None, kept) => {
                 let config = workbus_automations::AutomationsConfig::default();
                 let started = match kept {
@@ -321,10 +336,10 @@ impl ServerBuilder {
                     }
                     None => workbus_automations::Automations::start_with(&bus, config).await,
                 };
-                Some(started.map_err(|e| match e {
+                AutomationsSlot::holding(Some(started.map_err(|e| match e {
                     workbus_automations::AutomationError::Bus(e) => ServerError::Bus(e),
                     other => ServerError::Automations(other),
-                })?)
+                })?))
             }
         };
         let subscribers = match cfg.subscribers.clone() {
@@ -366,12 +381,13 @@ impl ServerBuilder {
                 channel_stats.clone(),
                 bridge.as_ref().map(NatsBridge::stats),
                 node.as_ref().map(|n| n.stats().clone()),
-                automations.as_ref().map(|a| a.stats().clone()),
+                automations.clone(),
             ),
             nats: bridge.as_ref().map(NatsBridge::stats),
             channels,
             channel_stats,
             automations,
+            fleet,
         };
         let services = self.services;
         let app_state = state.clone();
@@ -390,6 +406,11 @@ impl ServerBuilder {
             }
         };
         let addr = http.addrs().first().copied().unwrap_or(addr);
+        if let (Some(lead), Some(node)) = (lead.as_mut(), node.as_ref()) {
+            if let Err(error) = lead.serve(node, addr).await {
+                tracing::error!(%error, "cannot take the automation requests forwarded to this node");
+            }
+        }
         let running = http.run();
         let handle = running.handle();
         let running = actix_rt::spawn(running);
@@ -404,6 +425,7 @@ impl ServerBuilder {
             subscribers,
             bridge,
             node,
+            lead,
             _subscriptions: [history_subscription, channels_subscription],
         })
     }
@@ -500,6 +522,8 @@ pub struct Server {
     bridge: Option<NatsBridge>,
     /// The fleet this node is part of, if any.
     node: Option<workbus_cluster::Node>,
+    /// Its part in leading the fleet's automations.
+    lead: Option<lead::Lead>,
     /// The history's and the worker channel's: they leave the bus when the server is dropped.
     _subscriptions: [workbus_core::Subscription; 2],
 }
@@ -604,6 +628,9 @@ impl Server {
             Ok(r) => r.map_err(ServerError::Io),
             Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
         };
+        if let Some(lead) = self.lead {
+            lead.step_down().await;
+        }
         if let Some(node) = self.node {
             node.leave().await;
         }

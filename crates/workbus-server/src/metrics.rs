@@ -80,7 +80,7 @@ impl ServerMetrics {
         channels: Arc<ChannelStats>,
         nats: Option<workbus_nats::BridgeStats>,
         cluster: Option<Arc<workbus_cluster::ClusterStats>>,
-        automations: Option<Arc<workbus_automations::AutomationStats>>,
+        automations: crate::lead::AutomationsSlot,
     ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(ServerCollector {
@@ -107,7 +107,9 @@ struct ServerCollector {
     channels: Arc<ChannelStats>,
     nats: Option<workbus_nats::BridgeStats>,
     cluster: Option<Arc<workbus_cluster::ClusterStats>>,
-    automations: Option<Arc<workbus_automations::AutomationStats>>,
+    /// The automations this node evaluates (their counters start over when a
+    /// fleet's leadership comes to it).
+    automations: crate::lead::AutomationsSlot,
 }
 
 impl fmt::Debug for ServerCollector {
@@ -327,7 +329,7 @@ impl Collector for ServerCollector {
                 encode_one(&mut encoder, name, help, value)?;
             }
         }
-        if let Some(a) = &self.automations {
+        if let Some(a) = self.automations.get().map(|a| a.stats().clone()) {
             let families = [
                 (
                     "workbus_automations_firings",
@@ -403,7 +405,7 @@ mod tests {
     #[test]
     fn server_families_keep_their_names_and_text_in_both_formats() {
         let streams = Arc::new(StreamStats::default());
-        let m = ServerMetrics::new(streams, Arc::default(), None, None, None);
+        let m = ServerMetrics::new(streams, Arc::default(), None, None, Default::default());
 
         // Prometheus text: what the hand-formatted families were, byte for byte.
         let text = encode_prometheus(&[m.registry()]);

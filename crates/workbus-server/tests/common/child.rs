@@ -101,6 +101,13 @@ impl Running {
 
     /// One metric's value from `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
+        self.metric_if_any(name)
+            .await
+            .unwrap_or_else(|| panic!("{name} not in /metrics"))
+    }
+
+    /// One metric's value from `/metrics`, if it is there.
+    pub async fn metric_if_any(&self, name: &str) -> Option<f64> {
         let mut resp = awc::Client::new()
             .get(self.url("/metrics"))
             .send()
@@ -110,7 +117,6 @@ impl Running {
         let text = String::from_utf8_lossy(&body);
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{name} not in /metrics"))
     }
 }
 
