@@ -16,9 +16,6 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PORT=${WORKBUS_INTEROP_PORT:-4299}
 
 . "$ROOT/tests/interop/venv.sh"
-"$ROOT/target/debug/workbus" --in-memory --port "$PORT" > "$ROOT/target/interop-blocks.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.1; done
+start_workbus "$PORT" interop-blocks.log
 
 PREFECT_API_URL="http://127.0.0.1:$PORT/api" "$VENV/bin/python" "$ROOT/tests/interop/blocks.py"

@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use support::receiver::{save_block, wait_for, Receiver};
+use support::receiver::{outcome, save_block, wait_for, Receiver};
 use uuid::Uuid;
 use workbus_automations::{
     Action, AutomationSpec, Automations, CallWebhook, EventTrigger, Posture, ACTION_ATTEMPTS,
@@ -57,14 +57,7 @@ async fn fire(statuses: &[u16]) -> (Receiver, Value, Automations) {
     );
     automations.create(spec).await.unwrap();
     bus.ingest(alarm()).await;
-    wait_for(&seen, "prefect.automation.action.triggered", 1).await;
-    for _ in 0..1000 {
-        if seen.names().len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let outcome = seen.json().pop().unwrap();
+    let outcome = outcome(&seen).await;
     (receiver, outcome, automations)
 }
 

@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use support::receiver::{save_block, wait_for, Receiver};
+use support::receiver::{outcome, save_block, Receiver};
 use uuid::Uuid;
 use workbus_automations::{
     Action, AutomationSpec, Automations, EventTrigger, Posture, SendNotification,
@@ -66,14 +66,7 @@ async fn notify(
     );
     automations.create(spec).await.unwrap();
     bus.ingest(not_ready()).await;
-    wait_for(&seen, "prefect.automation.action.triggered", 1).await;
-    for _ in 0..1000 {
-        if seen.names().len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    (receiver, seen.json().pop().unwrap())
+    (receiver, outcome(&seen).await)
 }
 
 #[actix_rt::test]

@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::receiver::{save_block, wait_for, Receiver};
+use support::receiver::{outcome, save_block, Receiver};
 use workbus_automations::{
     Action, AutomationSpec, Automations, CallWebhook, EventTrigger, Posture,
 };
@@ -40,14 +40,7 @@ async fn fire(payload: &str) -> (Receiver, Value) {
     );
     automations.create(spec).await.unwrap();
     bus.update_pool("etl", PoolUpdate::pause()).await.unwrap();
-    wait_for(&seen, "prefect.automation.action.triggered", 1).await;
-    for _ in 0..1000 {
-        if seen.names().len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    (receiver, seen.json().pop().unwrap())
+    (receiver, outcome(&seen).await)
 }
 
 #[actix_rt::test]

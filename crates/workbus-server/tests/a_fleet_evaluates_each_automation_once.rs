@@ -12,31 +12,6 @@ use std::time::{Duration, Instant};
 use common::child;
 use serde_json::{json, Value};
 
-const NATS_URL: &str = "nats://127.0.0.1:4222";
-
-fn start(names: &[&str]) -> Vec<Option<child::Running>> {
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    names
-        .iter()
-        .map(|n| {
-            let (node, stream, prefix, cluster) = (
-                format!("{n}-{tag}"),
-                format!("AUTO_{tag}"),
-                format!("auto.{tag}"),
-                format!("a{tag}"),
-            );
-            Some(child::start(&[
-                ("WORKBUS_NATS_URL", NATS_URL),
-                ("WORKBUS_NODE", &node),
-                ("WORKBUS_NATS_STREAM", &stream),
-                ("WORKBUS_NATS_SUBJECT_PREFIX", &prefix),
-                ("WORKBUS_CLUSTER", &cluster),
-                ("WORKBUS_CLUSTER_LEASE_MS", "1000"),
-            ]))
-        })
-        .collect()
-}
-
 async fn call(
     http: &awc::Client,
     node: &child::Running,
@@ -94,7 +69,7 @@ fn node(nodes: &[Option<child::Running>], i: usize) -> &child::Running {
 
 #[actix_rt::test]
 async fn one_firing_per_event_in_the_fleet_and_after_the_leader_dies() {
-    let mut nodes = start(&["a", "b", "c"]);
+    let (tag, mut nodes) = child::start_fleet(&["a", "b", "c"]);
     let http = awc::Client::builder()
         .timeout(Duration::from_secs(20))
         .finish();
@@ -210,4 +185,6 @@ async fn one_firing_per_event_in_the_fleet_and_after_the_leader_dies() {
             "node {i}: one more firing, from the new leader"
         );
     }
+    drop(nodes);
+    child::clean_fleet(&tag).await;
 }

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use common::child;
 use serde_json::{json, Value};
 
-const NATS_URL: &str = "nats://127.0.0.1:4222";
 const POOLS: usize = 12;
 
 struct Fleet {
@@ -23,26 +22,7 @@ struct Fleet {
 
 impl Fleet {
     fn start(names: &[&str]) -> Fleet {
-        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let nodes = names
-            .iter()
-            .map(|n| {
-                let (node, stream, prefix, cluster) = (
-                    format!("{n}-{tag}"),
-                    format!("FLEET_{tag}"),
-                    format!("fleet.{tag}"),
-                    format!("f{tag}"),
-                );
-                Some(child::start(&[
-                    ("WORKBUS_NATS_URL", NATS_URL),
-                    ("WORKBUS_NODE", &node),
-                    ("WORKBUS_NATS_STREAM", &stream),
-                    ("WORKBUS_NATS_SUBJECT_PREFIX", &prefix),
-                    ("WORKBUS_CLUSTER", &cluster),
-                    ("WORKBUS_CLUSTER_LEASE_MS", "1000"),
-                ]))
-            })
-            .collect();
+        let (tag, nodes) = child::start_fleet(names);
         Fleet {
             tag,
             nodes,
@@ -230,14 +210,7 @@ impl Fleet {
     }
 
     async fn clean(&self) {
-        let client = async_nats::connect(NATS_URL).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        let _ = js.delete_stream(format!("FLEET_{}", self.tag)).await;
-        for b in ["nodes", "pools"] {
-            let _ = js
-                .delete_key_value(format!("workbus-f{}-{b}", self.tag))
-                .await;
-        }
+        child::clean_fleet(&self.tag).await;
     }
 }
 

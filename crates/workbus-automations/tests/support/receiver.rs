@@ -109,6 +109,19 @@ pub async fn wait_for(seen: &Events, name: &str, n: usize) {
     panic!("no {n} {name} events in 10 s: {:?}", seen.names());
 }
 
+/// Waits for an action's `action.triggered` and the event after it (the
+/// collector hears `prefect.automation.action.*` only), and answers the latter's JSON.
+pub async fn outcome(seen: &Events) -> Value {
+    wait_for(seen, "prefect.automation.action.triggered", 1).await;
+    for _ in 0..1000 {
+        if seen.names().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    seen.json().pop().expect("an outcome")
+}
+
 /// Saves a block of this slug with these capabilities and data, as Prefect's
 /// client does (type, schema, document), and answers its document's id.
 pub async fn save_block(blocks: &Blocks, slug: &str, capabilities: &[&str], data: Value) -> Uuid {

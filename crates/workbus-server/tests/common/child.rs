@@ -142,3 +142,43 @@ pub async fn call(c: &awc::Client, method: &str, url: String, body: Option<Value
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// The NATS every fleet test uses.
+pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Starts one process per name in a fleet of its own (a fresh tag names its
+/// cluster, stream and subjects), on the NATS at 127.0.0.1:4222, with a 1 s
+/// lease. Answers the tag (for [`clean_fleet`]) and the processes.
+pub fn start_fleet(names: &[&str]) -> (String, Vec<Option<Running>>) {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let nodes = names
+        .iter()
+        .map(|n| {
+            let (node, stream, prefix, cluster) = (
+                format!("{n}-{tag}"),
+                format!("FLEET_{tag}"),
+                format!("fleet.{tag}"),
+                format!("f{tag}"),
+            );
+            Some(start(&[
+                ("WORKBUS_NATS_URL", NATS_URL),
+                ("WORKBUS_NODE", &node),
+                ("WORKBUS_NATS_STREAM", &stream),
+                ("WORKBUS_NATS_SUBJECT_PREFIX", &prefix),
+                ("WORKBUS_CLUSTER", &cluster),
+                ("WORKBUS_CLUSTER_LEASE_MS", "1000"),
+            ]))
+        })
+        .collect();
+    (tag, nodes)
+}
+
+/// Removes what a fleet of [`start_fleet`] left in NATS: its stream and buckets.
+pub async fn clean_fleet(tag: &str) {
+    let client = async_nats::connect(NATS_URL).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let _ = js.delete_stream(format!("FLEET_{tag}")).await;
+    for b in ["nodes", "pools", "leaders", "automations"] {
+        let _ = js.delete_key_value(format!("workbus-f{tag}-{b}")).await;
+    }
+}
