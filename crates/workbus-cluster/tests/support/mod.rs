@@ -56,7 +56,7 @@ pub async fn fleet(cluster: &str, names: &[&str]) -> Vec<Node> {
 pub async fn clean(cluster: &str) {
     let client = async_nats::connect(NATS_URL).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    for b in ["nodes", "pools"] {
+    for b in ["nodes", "pools", "leaders", "automations"] {
         let _ = js.delete_key_value(format!("workbus-{cluster}-{b}")).await;
     }
 }
