@@ -3,7 +3,8 @@
 //! When an auth string is set, every request must carry
 //! `Authorization: Basic base64(<auth string>)` (the scheme in any case, as
 //! RFC 7235 has it), except `GET` and `HEAD` of `/api/health` and
-//! `/api/ready` (probes) and the websocket routes, which authenticate with
+//! `/api/ready` (probes), the dashboard's page and assets (`/`, `/ui`, `/ui/*`:
+//! no data; the page asks for the string) and the websocket routes, which authenticate with
 //! their `auth` message instead, as Prefect's do (the worker channel too).
 //! Comparisons take constant time.
 
@@ -49,8 +50,10 @@ pub fn header_matches(value: &str, expected: &str) -> bool {
 
 fn exempt(req: &ServiceRequest) -> bool {
     let path = req.path();
-    let probe = matches!(*req.method(), Method::GET | Method::HEAD)
-        && matches!(path, "/api/health" | "/api/ready");
+    let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let probe = get && matches!(path, "/api/health" | "/api/ready");
+    // The dashboard's page and assets hold no data; the page asks for the string.
+    let page = get && (path == "/" || path == "/ui" || path.starts_with("/ui/"));
     // Websockets authenticate by message, as Prefect's do (the worker channel too).
     let ws_path = matches!(path, "/api/events/out" | "/api/events/in")
         || (path.starts_with("/api/work_pools/") && path.ends_with("/workers/connect"));
@@ -60,7 +63,7 @@ fn exempt(req: &ServiceRequest) -> bool {
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    probe || websocket
+    probe || page || websocket
 }
 
 /// The middleware (use with `actix_web::middleware::from_fn`).

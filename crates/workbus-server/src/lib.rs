@@ -35,6 +35,7 @@ pub mod memory;
 pub mod metrics;
 pub mod request;
 pub mod response;
+mod ui;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -236,6 +237,7 @@ pub fn app(
     // Extra services first: a `/metrics` of the embedder's wins over the built-in one.
     app.configure(move |cfg| extra.iter().for_each(|f| f(cfg)))
         .service(res("/metrics").get(metrics::metrics))
+        .configure(ui::routes)
         .service(api_scope())
         .default_service(web::to(not_found))
         .wrap(from_fn(lead::forward))

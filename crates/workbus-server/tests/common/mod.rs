@@ -9,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use workbus_server::{Server, ServerConfig};
 
+pub mod browser;
 pub mod child;
 pub mod raw;
 
