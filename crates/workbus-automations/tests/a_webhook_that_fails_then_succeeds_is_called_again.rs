@@ -6,32 +6,18 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
-use support::receiver::{outcome, save_block, wait_for, Receiver};
+use support::receiver::{event_now, outcome, save_block, wait_for, Receiver};
 use uuid::Uuid;
 use workbus_automations::{
     Action, AutomationSpec, Automations, CallWebhook, EventTrigger, Posture, ACTION_ATTEMPTS,
 };
 use workbus_core::testing::collect;
 use workbus_core::{Bus, EventFilter};
-use workbus_events::{Event, Resource, SharedEvent};
+use workbus_events::SharedEvent;
 
 fn alarm() -> SharedEvent {
-    SharedEvent::new(Event {
-        occurred: workbus_events::Timestamp::now(),
-        event: "acme.alarm".into(),
-        resource: Resource::builder()
-            .label("prefect.resource.id", "acme.alarm.1")
-            .build()
-            .unwrap(),
-        related: Arc::from(vec![]),
-        payload: Default::default(),
-        id: Uuid::now_v7(),
-        follows: None,
-        received: None,
-    })
+    event_now("acme.alarm", &[("prefect.resource.id", "acme.alarm.1")])
 }
 
 const PAYLOAD: &str = r#"{"automation": "{{ automation.name }}", "event": "{{ event.event }}", "resource": "{{ event.resource.id }}"}"#;

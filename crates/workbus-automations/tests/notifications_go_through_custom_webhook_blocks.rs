@@ -6,36 +6,25 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
-use support::receiver::{outcome, save_block, Receiver};
+use support::receiver::{event_now, outcome, save_block, Receiver};
 use uuid::Uuid;
 use workbus_automations::{
     Action, AutomationSpec, Automations, EventTrigger, Posture, SendNotification,
 };
 use workbus_core::testing::collect;
 use workbus_core::{Bus, EventFilter};
-use workbus_events::{Event, Resource, SharedEvent};
+use workbus_events::SharedEvent;
 
 fn not_ready() -> SharedEvent {
-    SharedEvent::new(Event {
-        occurred: workbus_events::Timestamp::now(),
-        event: "prefect.work-pool.not-ready".into(),
-        resource: Resource::builder()
-            .label(
-                "prefect.resource.id",
-                format!("prefect.work-pool.{}", Uuid::new_v4()),
-            )
-            .label("prefect.resource.name", "etl")
-            .build()
-            .unwrap(),
-        related: Arc::from(vec![]),
-        payload: Default::default(),
-        id: Uuid::now_v7(),
-        follows: None,
-        received: None,
-    })
+    let id = format!("prefect.work-pool.{}", Uuid::new_v4());
+    event_now(
+        "prefect.work-pool.not-ready",
+        &[
+            ("prefect.resource.id", &id),
+            ("prefect.resource.name", "etl"),
+        ],
+    )
 }
 
 async fn notify(

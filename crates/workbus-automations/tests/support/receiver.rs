@@ -98,6 +98,24 @@ impl Receiver {
     }
 }
 
+/// An event of this name, now, about a resource with these labels.
+pub fn event_now(name: &str, labels: &[(&str, &str)]) -> workbus_events::SharedEvent {
+    let mut resource = workbus_events::Resource::builder();
+    for (k, v) in labels {
+        resource = resource.label(k.to_string(), v.to_string());
+    }
+    workbus_events::SharedEvent::new(workbus_events::Event {
+        occurred: workbus_events::Timestamp::now(),
+        event: name.to_owned().into(),
+        resource: resource.build().unwrap(),
+        related: Arc::from(vec![]),
+        payload: Default::default(),
+        id: Uuid::now_v7(),
+        follows: None,
+        received: None,
+    })
+}
+
 /// Waits (real time, up to 10 s) until `n` events have this name.
 pub async fn wait_for(seen: &Events, name: &str, n: usize) {
     for _ in 0..1000 {
