@@ -70,7 +70,7 @@ impl Browser {
             .expect("the DevTools websocket");
         Browser {
             child,
-            ws: ws.into(),
+            ws,
             next: 0,
             _profile: profile,
         }
