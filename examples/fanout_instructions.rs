@@ -1,4 +1,4 @@
-//! The fan-out scenario of `benches/fanout.rs` at N = 8, for counting instructions with
+//! The fan-out scenario of `benches/fanout.rs` at N subscribers (8 unless given), for counting instructions with
 //! callgrind rather than timing: instruction counts do not move with the machine's noise.
 //!
 //! It runs `EVENTS` events either through workbus (100 pools pausing and resuming, the
@@ -11,7 +11,7 @@
 //! cargo build --release --example fanout_instructions
 //! for who in raw workbus; do for n in 10000 30000; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$who.$n \
-//!     target/release/examples/fanout_instructions $who $n 2>&1 | grep Collected
+//!     target/release/examples/fanout_instructions $who $n 8 2>&1 | grep Collected
 //! done; done
 //! ```
 
@@ -25,25 +25,25 @@ use actix::prelude::*;
 use support::{drive_pools, drive_raw, until, Counter, RawCounter, RawRegistry};
 use workbus::{Bus, CreatePool, SubscribeOptions};
 
-const SUBSCRIBERS: usize = 8;
 const POOLS: usize = 100;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let who = args.next().unwrap_or_default();
     let events: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let subscribers: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(8);
     System::new().block_on(async move {
         let count = Arc::new(AtomicU64::new(0));
         if who == "raw" {
-            let subs = (0..SUBSCRIBERS)
+            let subs = (0..subscribers)
                 .map(|_| RawCounter(count.clone()).start().recipient())
                 .collect();
             drive_raw(&RawRegistry(subs).start(), events).await;
-            until(&count, (events * SUBSCRIBERS) as u64).await;
+            until(&count, (events * subscribers) as u64).await;
             return;
         }
         let bus = Bus::start();
-        for _ in 0..SUBSCRIBERS {
+        for _ in 0..subscribers {
             let counter = Counter(count.clone()).start();
             bus.subscribe(counter.recipient(), SubscribeOptions::new("count"))
                 .await
@@ -61,6 +61,6 @@ fn main() {
         bus.flush().await.expect("flush");
         let base = count.load(Ordering::Relaxed);
         drive_pools(&bus, &pools, events).await;
-        until(&count, base + (events * SUBSCRIBERS) as u64).await;
+        until(&count, base + (events * subscribers) as u64).await;
     });
 }

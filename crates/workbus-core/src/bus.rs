@@ -13,6 +13,7 @@ use crate::model::{
     CreatePool, CreateQueue, Heartbeat, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
 };
 use crate::name::shown;
+use crate::outbox::Outbox;
 use crate::pool::{
     AddQueue, DeletePool, DeleteWorker, GetPool, ListWorkers, PoolQueues, PoolShared, QueueSlot,
     RemoveQueue, UpdatePool, UpdatePoolAndRead, UpdatePoolQueue, WorkPool, WorkerHeartbeat,
@@ -135,13 +136,16 @@ impl BusBuilder {
         let arbiter = self.arbiter.unwrap_or_else(Arbiter::current);
         let gate = Arc::new(Gate::default());
         let stats = Arc::new(BusStats::default());
+        let outbox = Arc::new(Outbox::default());
         let registry = {
             let (clock, gate, stats) = (clock.clone(), gate.clone(), stats.clone());
-            Registry::start_in_arbiter(&arbiter, move |_| Registry::new(clock, gate, stats))
+            let outbox = outbox.clone();
+            Registry::start_in_arbiter(&arbiter, move |_| Registry::new(clock, gate, stats, outbox))
         };
         Bus {
             core: Arc::new(Core {
                 registry,
+                outbox,
                 clock,
                 config: self.config,
                 directory: Directory::default(),

@@ -10,13 +10,16 @@ use workbus_events::{Event, SharedEvent};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::gate::Gate;
-use crate::registry::{Publish, Registry};
+use crate::outbox::{Drain, Outbox};
+use crate::registry::Registry;
 use crate::stats::BusStats;
 use crate::BusConfig;
 
 /// What every actor of one bus shares.
 pub(crate) struct Core {
     pub(crate) registry: Addr<Registry>,
+    /// Where the actors leave their events for the registry.
+    pub(crate) outbox: Arc<Outbox>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: BusConfig,
     pub(crate) directory: Directory,
@@ -36,12 +39,14 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Hands an event to the registry. `do_send` keeps the actor's handler
-    /// synchronous; the registry's own buffers bound what subscribers hold.
-    /// The event is shared here, so the message is one pointer and the event
-    /// is moved into its final place once, not copied through two mailboxes.
+    /// Hands an event to the registry through the outbox, waking the registry
+    /// only when the outbox was empty. It keeps the actor's handler synchronous;
+    /// the registry's own buffers bound what subscribers hold. The event is
+    /// shared here, so it is moved into its final place once.
     pub(crate) fn emit(&self, event: Event) {
-        self.registry.do_send(Publish(SharedEvent::new(event)));
+        if self.outbox.push(SharedEvent::new(event)) {
+            self.registry.do_send(Drain);
+        }
     }
 
     pub(crate) fn now(&self) -> workbus_events::Timestamp {

@@ -68,6 +68,7 @@ mod gate;
 mod journal;
 pub mod model;
 pub mod name;
+mod outbox;
 mod pool;
 mod priority;
 mod queue;

@@ -1,5 +1,6 @@
-//! The registry actor: it receives every event, links queues to their pools,
-//! and fans each event out to the subscribers whose filter matches.
+//! The registry actor: it receives every event (the bus's own through the
+//! [`Outbox`], others as [`Publish`] or [`Ingest`] messages), links queues to
+//! their pools, and fans each event out to the subscribers whose filter matches.
 //!
 //! ## Fan-out
 //!
@@ -30,6 +31,7 @@ use workbus_events::{Event, EventKind, IndexHint, Resource, SharedEvent};
 
 use crate::clock::Clock;
 use crate::gate::Gate;
+use crate::outbox::{Drain, Outbox};
 use crate::stats::BusStats;
 use crate::subscription::{
     bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, SubscriptionId, SubscriptionInfo,
@@ -81,10 +83,19 @@ pub struct Registry {
     flushes: Vec<oneshot::Sender<()>>,
     /// Reused by every dispatch, so fan-out allocates no list of its own.
     targets: Vec<usize>,
+    /// Where the bus's actors leave their events (see [`Outbox`]).
+    outbox: Arc<Outbox>,
+    /// The events last taken from the outbox: empty between turns, its capacity kept.
+    taken: VecDeque<SharedEvent>,
 }
 
 impl Registry {
-    pub(crate) fn new(clock: Arc<dyn Clock>, gate: Arc<Gate>, stats: Arc<BusStats>) -> Self {
+    pub(crate) fn new(
+        clock: Arc<dyn Clock>,
+        gate: Arc<Gate>,
+        stats: Arc<BusStats>,
+        outbox: Arc<Outbox>,
+    ) -> Self {
         Registry {
             clock,
             gate,
@@ -102,6 +113,51 @@ impl Registry {
             idle_drains: 0,
             flushes: Vec::new(),
             targets: Vec::new(),
+            outbox,
+            taken: VecDeque::new(),
+        }
+    }
+
+    /// Dispatches every event the bus's actors left in the outbox, in order.
+    /// Every handler calls it first, so that what was emitted before a message
+    /// was sent is dispatched before the message is handled.
+    fn empty_outbox(&mut self, ctx: &mut Context<Self>) {
+        let mut taken = std::mem::take(&mut self.taken);
+        self.outbox.take(&mut taken);
+        for event in taken.drain(..) {
+            self.publish(event, ctx);
+        }
+        self.taken = taken;
+    }
+
+    /// Links a queue event to its pool, stamps it, and dispatches it.
+    ///
+    /// The registry links a queue event to its pool and stamps `received` in
+    /// place when it holds the only handle (as it does for the bus's own
+    /// events), else on a copy.
+    fn publish(&mut self, mut event: SharedEvent, ctx: &mut Context<Self>) {
+        // The kind is read once: it decides both the link and the unlink.
+        let kind = event.kind();
+        // Only queue events are linked; pool events skip the lookup.
+        let queue = queue_id(kind, &event);
+        // The bus's queues name their pool themselves: the table is read only for
+        // an event that came without it.
+        let link = queue
+            .filter(|_| event.related.is_empty())
+            .and_then(|q| self.links.get(&q));
+        if let Some(pool) = link {
+            event.make_mut().related = pool.clone();
+        }
+        // Events built by the bus's actors carry `received` already (the same
+        // instant as `occurred`); others are stamped on arrival.
+        if event.received.is_none() {
+            event.make_mut().received = Some(self.clock.now());
+        }
+        let unlink = queue.filter(|_| kind == Some(EventKind::QueueDeleted));
+        bump(&self.stats.published);
+        self.dispatch(event, ctx);
+        if let Some(q) = unlink {
+            self.links.remove(&q);
         }
     }
 
@@ -349,15 +405,15 @@ impl Actor for Registry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // The registry's mailbox is fed with do_send by pools and queues, which
-        // ignores capacity; this bounds only callers that use send().
+        // Bridges feed the mailbox with do_send, which ignores capacity (the bus's
+        // own actors use the outbox); this bounds only callers that use send().
         ctx.set_mailbox_capacity(1 << 16);
     }
 }
 
-/// An event from a pool or a queue actor, or from another source (a bridge).
-/// The registry links a queue event to its pool and stamps `received` in
-/// place when it holds the only handle (as it does for the bus's own events),
+/// An event from another source (a bridge); the bus's own pool and queue
+/// actors leave theirs in the outbox instead. The registry links a queue event
+/// to its pool and stamps `received` in place when it holds the only handle,
 /// else on a copy.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -366,30 +422,17 @@ pub struct Publish(pub SharedEvent);
 impl Handler<Publish> for Registry {
     type Result = ();
 
-    fn handle(&mut self, Publish(mut event): Publish, ctx: &mut Context<Self>) {
-        // The kind is read once: it decides both the link and the unlink.
-        let kind = event.kind();
-        // Only queue events are linked; pool events skip the lookup.
-        let queue = queue_id(kind, &event);
-        // The bus's queues name their pool themselves: the table is read only for
-        // an event that came without it.
-        let link = queue
-            .filter(|_| event.related.is_empty())
-            .and_then(|q| self.links.get(&q));
-        if let Some(pool) = link {
-            event.make_mut().related = pool.clone();
-        }
-        // Events built by the bus's actors carry `received` already (the same
-        // instant as `occurred`); others are stamped on arrival.
-        if event.received.is_none() {
-            event.make_mut().received = Some(self.clock.now());
-        }
-        let unlink = queue.filter(|_| kind == Some(EventKind::QueueDeleted));
-        bump(&self.stats.published);
-        self.dispatch(event, ctx);
-        if let Some(q) = unlink {
-            self.links.remove(&q);
-        }
+    fn handle(&mut self, Publish(event): Publish, ctx: &mut Context<Self>) {
+        self.empty_outbox(ctx);
+        self.publish(event, ctx);
+    }
+}
+
+impl Handler<Drain> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) {
+        self.empty_outbox(ctx);
     }
 }
 
@@ -404,6 +447,7 @@ impl Handler<Ingest> for Registry {
     type Result = ();
 
     fn handle(&mut self, Ingest(event, place): Ingest, ctx: &mut Context<Self>) {
+        self.empty_outbox(ctx);
         bump(&self.stats.published);
         self.dispatch(event, ctx);
         drop(place);
@@ -435,7 +479,8 @@ pub struct Link {
 impl Handler<Link> for Registry {
     type Result = ();
 
-    fn handle(&mut self, link: Link, _: &mut Context<Self>) {
+    fn handle(&mut self, link: Link, ctx: &mut Context<Self>) {
+        self.empty_outbox(ctx);
         self.links.insert(link.queue, link.pool);
     }
 }
@@ -453,7 +498,9 @@ pub struct Subscribe {
 impl Handler<Subscribe> for Registry {
     type Result = Result<SubscriptionInfo, Error>;
 
-    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        // Events emitted before the subscriber asked are not its to see.
+        self.empty_outbox(ctx);
         // The same actor twice would get every event twice.
         if let Some(same) = self
             .subs
@@ -523,6 +570,8 @@ impl Handler<Unsubscribe> for Registry {
     type Result = bool;
 
     fn handle(&mut self, Unsubscribe(id): Unsubscribe, ctx: &mut Context<Self>) -> bool {
+        // Events emitted before the subscriber left are still its own.
+        self.empty_outbox(ctx);
         let slot = self
             .subs
             .iter()
@@ -547,6 +596,7 @@ impl Handler<Flush> for Registry {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Flush, ctx: &mut Context<Self>) -> Self::Result {
+        self.empty_outbox(ctx);
         if self.backlog == 0 {
             return Box::pin(async {});
         }
