@@ -1,20 +1,56 @@
 //! Fan-out: events emitted by pool actors, through the registry, to N counting subscribers,
-//! against raw actix forwarding an `Arc` to the same N subscribers. Throughput is in
+//! against, in the same run, raw actix forwarding an `Arc` to the same N subscribers, and the
+//! peers an actix user would pick instead: actix-broker's system broker and kameo's `PubSub`
+//! actor, each carrying the same `Arc` to N counting subscribers of its own. Throughput is in
 //! deliveries (events × subscribers) per second.
 
 mod support;
 
-use std::sync::atomic::AtomicU64;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use support::peers::{drive_broker, kameo_peer, start_broker_subscribers};
 use support::*;
 use workbus::{Bus, CreatePool, SubscribeOptions};
 
-const EVENTS: u64 = 20_000;
 const POOLS: usize = 100;
+
+/// Events per sample: 20,000, or fewer at large N so that a sample is about 2 M deliveries;
+/// always whole rounds of pause and resume over every pool, so each sample leaves every pool
+/// as it found it (a pause of a paused pool changes nothing and emits nothing).
+fn events_for(n: usize) -> usize {
+    let round = 2 * POOLS;
+    (2_000_000 / n).min(20_000) / round * round
+}
+
+/// Runs `drive` once per iteration and times it until `count` has grown by `per_iter`.
+fn timed<F, Fut>(
+    sys: &SystemRunner,
+    count: &AtomicU64,
+    per_iter: u64,
+    iters: u64,
+    drive: F,
+) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    sys.block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let start_count = count.load(Ordering::Relaxed);
+            let t = Instant::now();
+            drive().await;
+            until(count, start_count + per_iter).await;
+            total += t.elapsed();
+        }
+        total
+    })
+}
 
 fn fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout");
@@ -22,8 +58,10 @@ fn fanout(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    for n in [1usize, 8, 64] {
-        group.throughput(Throughput::Elements(EVENTS * n as u64));
+    for n in [1usize, 8, 64, 512] {
+        let events = events_for(n);
+        let deliveries = (events * n) as u64;
+        group.throughput(Throughput::Elements(deliveries));
         group.bench_with_input(BenchmarkId::new("workbus", n), &n, |b, &n| {
             let sys = System::new();
             let (bus, count, pools) = sys.block_on(async move {
@@ -46,19 +84,10 @@ fn fanout(c: &mut Criterion) {
                 bus.flush().await.unwrap();
                 (bus, count, pools)
             });
+            // Each pause or resume is one status event, emitted by the pool's actor.
             b.iter_custom(|iters| {
-                sys.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
-                        let t = Instant::now();
-                        // Each pause or resume is one status event, emitted by the pool's actor.
-                        drive_pools(&bus, &pools, EVENTS as usize).await;
-                        until(&count, start_count + EVENTS * n as u64).await;
-                        total += t.elapsed();
-                    }
-                    let _ = &bus;
-                    total
+                timed(&sys, &count, deliveries, iters, || {
+                    drive_pools(&bus, &pools, events)
                 })
             });
         });
@@ -72,16 +101,24 @@ fn fanout(c: &mut Criterion) {
                 (RawRegistry(subs).start(), count)
             });
             b.iter_custom(|iters| {
-                sys.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start_count = count.load(std::sync::atomic::Ordering::Relaxed);
-                        let t = Instant::now();
-                        drive_raw(&registry, EVENTS as usize).await;
-                        until(&count, start_count + EVENTS * n as u64).await;
-                        total += t.elapsed();
-                    }
-                    total
+                timed(&sys, &count, deliveries, iters, || {
+                    drive_raw(&registry, events)
+                })
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("actix_broker", n), &n, |b, &n| {
+            let sys = System::new();
+            let count = Arc::new(AtomicU64::new(0));
+            sys.block_on(start_broker_subscribers(n, &count));
+            b.iter_custom(|iters| timed(&sys, &count, deliveries, iters, || drive_broker(events)));
+        });
+        group.bench_with_input(BenchmarkId::new("kameo_pubsub", n), &n, |b, &n| {
+            let sys = System::new();
+            let count = Arc::new(AtomicU64::new(0));
+            let pubsub = sys.block_on(kameo_peer::start(n, &count));
+            b.iter_custom(|iters| {
+                timed(&sys, &count, deliveries, iters, || {
+                    kameo_peer::drive(&pubsub, events)
                 })
             });
         });

@@ -1,5 +1,5 @@
 //! What the benches share: counting subscribers, the raw-actix baseline registry, the
-//! fan-out drivers, and RSS. `examples/fanout_instructions.rs` includes it too.
+//! fan-out drivers, the peers (actix-broker, kameo), and RSS. `examples/fanout_instructions.rs` includes it too.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use workbus::Deliver;
+
+pub mod peers;
 
 /// A subscriber that only counts.
 pub struct Counter(pub Arc<AtomicU64>);
