@@ -6,18 +6,22 @@
 //! growth, and a baseline run after it would read near zero. So this bench also counts live
 //! heap bytes with a counting global allocator: exact in every run, whatever ran before, and
 //! the fair comparison with raw actix. Once the timed runs are done it creates 100,000 pools
-//! and then one more queue in each, to split the cost between a pool and a queue.
+//! and then one more queue in each, to split the cost between a pool and a queue; then the
+//! same with the redb store on, and the largest fleet that fits in 1 GiB with it.
 
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System as Heap};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::stream::{self, StreamExt};
 use support::rss_bytes;
 use workbus::{Bus, CreatePool, CreateQueue};
+use workbus_store::{RedbStore, Store};
 
 const POOLS: usize = 100_000;
 
@@ -175,6 +179,62 @@ fn scale(c: &mut Criterion) {
         let queue = (live() - before) as f64 / POOLS as f64;
         let pool = with_default as f64 / POOLS as f64 - queue;
         println!("scale/workbus: live heap {pool:.0} bytes per pool, {queue:.0} bytes per queue");
+    });
+    with_store();
+}
+
+/// The same split with the redb store on: pools created through it (64 in flight, each
+/// answered once on disk), then one more queue in each. The heap counted includes the
+/// store's page cache as it grew (at most [`workbus_store::CACHE_BYTES`]), so the fleet
+/// that fits in 1 GiB, worked out from it, errs on the small side.
+fn with_store() {
+    const IN_FLIGHT: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let sys = System::new();
+    sys.block_on(async {
+        let before = live();
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        let bus = Bus::builder().open(store).unwrap();
+        let opened = live() - before;
+        let names: Vec<String> = (0..POOLS).map(|p| format!("pool-{p}")).collect();
+        let before = live();
+        let t = Instant::now();
+        stream::iter(&names)
+            .for_each_concurrent(IN_FLIGHT, |name| {
+                let bus = &bus;
+                async move {
+                    bus.create_pool(CreatePool::new(name.clone(), "process"))
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+        bus.flush().await.unwrap();
+        let created = t.elapsed();
+        let with_default = live() - before;
+        let before = live();
+        stream::iter(&names)
+            .for_each_concurrent(IN_FLIGHT, |name| {
+                let bus = &bus;
+                async move {
+                    bus.create_queue(name, CreateQueue::new("extra"))
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+        bus.flush().await.unwrap();
+        let queue = (live() - before) as f64 / POOLS as f64;
+        let pool = with_default as f64 / POOLS as f64 - queue;
+        let fleet = ((1i64 << 30) - opened) as f64 / (pool + queue);
+        println!(
+            "scale/workbus_with_store: {POOLS} pools created in {:.2} s; live heap {pool:.0} bytes per pool, \
+             {queue:.0} bytes per queue (the store's cache included), {:.1} MiB on opening; \
+             {:.0} pools with their default queue in 1 GiB",
+            created.as_secs_f64(),
+            opened as f64 / (1 << 20) as f64,
+            fleet,
+        );
     });
 }
 
