@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use futures_util::stream::{self, StreamExt};
 use workbus::{Bus, CreatePool, PoolUpdate};
 use workbus_store::{RedbStore, Store};
@@ -172,6 +174,8 @@ fn restore(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_restore");
     group
         .sample_size(10)
+        // A restore takes about two seconds: one per sample, not 1 to 10.
+        .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(20))
         .warm_up_time(Duration::from_secs(1));
     let dir = tempfile::tempdir().unwrap();

@@ -19,12 +19,12 @@ use workbus::{Bus, CreatePool, SubscribeOptions};
 
 const POOLS: usize = 100;
 
-/// Events per sample: 20,000, or fewer at large N so that a sample is about 2 M deliveries;
+/// Events per sample: 10,000, or fewer at large N so that a sample is about 1 M deliveries;
 /// always whole rounds of pause and resume over every pool, so each sample leaves every pool
 /// as it found it (a pause of a paused pool changes nothing and emits nothing).
 fn events_for(n: usize) -> usize {
     let round = 2 * POOLS;
-    (2_000_000 / n).min(20_000) / round * round
+    (1_000_000 / n).min(10_000) / round * round
 }
 
 /// Runs `drive` once per iteration and times it until `count` has grown by `per_iter`.
@@ -56,8 +56,8 @@ fn fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout");
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1));
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
     for n in [1usize, 8, 64, 512] {
         let events = events_for(n);
         let deliveries = (events * n) as u64;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use futures_util::stream::{self, StreamExt};
 use support::rss_bytes;
 use workbus::{Bus, CreatePool, CreateQueue};
@@ -89,7 +89,9 @@ fn scale(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale");
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(10))
+        // An iteration takes most of a second: the same number per sample, not 1 to 10.
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(5))
         .warm_up_time(Duration::from_millis(100));
     group.throughput(Throughput::Elements(2 * POOLS as u64));
     let mut workbus = Growth::default();

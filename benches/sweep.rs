@@ -34,13 +34,13 @@ use workbus::{Bus, CreatePool, PoolUpdate, SubscribeOptions};
 
 const FLEETS: [usize; 4] = [100, 1_000, 10_000, 100_000];
 const SUBSCRIBERS: [usize; 4] = [1, 10, 100, 1_000];
-const SAMPLES: usize = 7;
-const DELIVERIES: usize = 400_000;
+const SAMPLES: usize = 5;
+const DELIVERIES: usize = 200_000;
 /// A prime: coprime with every fleet size, so the stride visits every pool.
 const STRIDE: usize = 7_919;
 
 fn events_for(subscribers: usize) -> usize {
-    (DELIVERIES / subscribers).clamp(400, 40_000)
+    (DELIVERIES / subscribers).clamp(200, 20_000)
 }
 
 /// The pools of one fleet and where the stride stands.
