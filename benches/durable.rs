@@ -142,13 +142,18 @@ fn heartbeats(c: &mut Criterion) {
             let (bus, dir, names) = sys.block_on(async {
                 let (bus, dir) = bus(durable);
                 let names = pools(&bus, POOLS).await;
-                // The first heartbeat of each worker is a change (a commit with a store);
-                // the measured ones change only a time, as nearly all do in a fleet.
-                for name in &names {
-                    for w in &workers {
-                        bus.heartbeat(name, w.as_str()).await.unwrap();
-                    }
-                }
+                // The first heartbeat of each worker is a change (a commit with a store),
+                // sent 64 at a time so that they share syncs; the measured ones change
+                // only a time, as nearly all do in a fleet.
+                let firsts = names
+                    .iter()
+                    .flat_map(|n| workers.iter().map(move |w| (n, w)));
+                stream::iter(firsts)
+                    .for_each_concurrent(IN_FLIGHT, |(name, w)| {
+                        let bus = &bus;
+                        async move { bus.heartbeat(name, w.as_str()).await.unwrap() }
+                    })
+                    .await;
                 (bus, dir, names)
             });
             b.iter_custom(|iters| {

@@ -165,7 +165,7 @@ fn offline(c: &mut Criterion) {
         .sample_size(10)
         // An iteration waits out a second of deadlines: the same number per sample, not 1 to 10.
         .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(10))
+        .measurement_time(Duration::from_secs(5))
         .warm_up_time(Duration::from_millis(10));
     let scenarios = [("spread", Some(SPREAD), SPREAD), ("burst", None, BURST)];
     let mut reports = Vec::new();
