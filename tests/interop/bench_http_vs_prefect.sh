@@ -15,7 +15,8 @@ export PREFECT_HOME="$home" PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVE
 export PREFECT_API_DATABASE_CONNECTION_URL="sqlite+aiosqlite:///$home/prefect.db"
 "$venv/bin/prefect" server start --host 127.0.0.1 --port 4201 > "$home/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$home"' EXIT
+# The server dies of the kill: its status (143) must not become the script's, under set -e.
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$home"' EXIT
 for _ in $(seq 120); do curl -sf http://127.0.0.1:4201/api/health >/dev/null && break; sleep 0.5; done
 curl -sf http://127.0.0.1:4201/api/health >/dev/null || { cat "$home/server.log"; exit 1; }
 for p in $(seq 0 99); do
