@@ -15,16 +15,13 @@ use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use support::peers::{drive_broker, kameo_peer, start_broker_subscribers};
 use support::*;
-use workbus::{Bus, CreatePool, SubscribeOptions};
+use workbus::{Bus, SubscribeOptions};
 
 const POOLS: usize = 100;
 
-/// Events per sample: 10,000, or fewer at large N so that a sample is about 1 M deliveries;
-/// always whole rounds of pause and resume over every pool, so each sample leaves every pool
-/// as it found it (a pause of a paused pool changes nothing and emits nothing).
+/// Events per sample: 10,000, or fewer at large N so that a sample is about 1 M deliveries.
 fn events_for(n: usize) -> usize {
-    let round = 2 * POOLS;
-    (1_000_000 / n).min(10_000) / round * round
+    (1_000_000 / n).min(10_000)
 }
 
 /// Runs `drive` once per iteration and times it until `count` has grown by `per_iter`.
@@ -64,7 +61,7 @@ fn fanout(c: &mut Criterion) {
         group.throughput(Throughput::Elements(deliveries));
         group.bench_with_input(BenchmarkId::new("workbus", n), &n, |b, &n| {
             let sys = System::new();
-            let (bus, count, pools) = sys.block_on(async move {
+            let (bus, count, fleet) = sys.block_on(async move {
                 let bus = Bus::start();
                 let count = Arc::new(AtomicU64::new(0));
                 for _ in 0..n {
@@ -74,20 +71,15 @@ fn fanout(c: &mut Criterion) {
                         .unwrap()
                         .keep();
                 }
-                let mut pools = Vec::new();
-                for i in 0..POOLS {
-                    bus.create_pool(CreatePool::new(format!("p{i}"), "process"))
-                        .await
-                        .unwrap();
-                    pools.push(format!("p{i}"));
-                }
+                let names = (0..POOLS).map(|i| format!("p{i}")).collect();
+                let fleet = Fleet::create(&bus, names, 1).await;
                 bus.flush().await.unwrap();
-                (bus, count, pools)
+                (bus, count, fleet)
             });
             // Each pause or resume is one status event, emitted by the pool's actor.
             b.iter_custom(|iters| {
                 timed(&sys, &count, deliveries, iters, || {
-                    drive_pools(&bus, &pools, events)
+                    fleet.drive(&bus, events)
                 })
             });
         });

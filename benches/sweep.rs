@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use plotters::prelude::*;
-use support::{drive_raw, until, Counter, Raw, RawCounter, RawRegistry};
-use workbus::{Bus, CreatePool, PoolUpdate, SubscribeOptions};
+use support::{drive_raw, until, Counter, Fleet, Raw, RawCounter, RawRegistry};
+use workbus::{Bus, SubscribeOptions};
 
 const FLEETS: [usize; 4] = [100, 1_000, 10_000, 100_000];
 const SUBSCRIBERS: [usize; 4] = [1, 10, 100, 1_000];
@@ -41,37 +41,6 @@ const STRIDE: usize = 7_919;
 
 fn events_for(subscribers: usize) -> usize {
     (DELIVERIES / subscribers).clamp(200, 20_000)
-}
-
-/// The pools of one fleet and where the stride stands.
-struct Fleet {
-    names: Vec<String>,
-    paused: Vec<bool>,
-    next: usize,
-}
-
-impl Fleet {
-    /// Emits `events` status events, each one flipping the next pool in the stride.
-    async fn drive(&mut self, bus: &Bus, events: usize) {
-        for k in 0..events {
-            let i = self.next;
-            self.next = (self.next + STRIDE) % self.names.len();
-            let update = if self.paused[i] {
-                PoolUpdate::resume()
-            } else {
-                PoolUpdate::pause()
-            };
-            self.paused[i] = !self.paused[i];
-            while let Err(workbus::Error::Busy) =
-                bus.update_pool_nowait(&self.names[i], update.clone())
-            {
-                bus.ready().await;
-            }
-            if k % 256 == 255 {
-                tokio::task::yield_now().await;
-            }
-        }
-    }
 }
 
 /// One sample: `drive` (not started until now), then the wait until `per_sample` more
@@ -163,17 +132,8 @@ fn row(pools: usize) -> Vec<f64> {
     let sys = System::new();
     sys.block_on(async move {
         let bus = Bus::start();
-        let names: Vec<String> = (0..pools).map(|p| format!("p{p}")).collect();
-        for name in &names {
-            bus.create_pool(CreatePool::new(name.clone(), "process"))
-                .await
-                .unwrap();
-        }
-        let mut fleet = Fleet {
-            paused: vec![false; pools],
-            names,
-            next: 0,
-        };
+        let names = (0..pools).map(|p| format!("p{p}")).collect();
+        let fleet = Fleet::create(&bus, names, STRIDE).await;
         let count = Arc::new(AtomicU64::new(0));
         let mut subscribed = 0;
         let mut rates = Vec::new();

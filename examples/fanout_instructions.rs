@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use support::{drive_pools, drive_raw, until, Counter, RawCounter, RawRegistry};
-use workbus::{Bus, CreatePool, SubscribeOptions};
+use support::{drive_raw, until, Counter, Fleet, RawCounter, RawRegistry};
+use workbus::{Bus, SubscribeOptions};
 
 const POOLS: usize = 100;
 
@@ -50,17 +50,11 @@ fn main() {
                 .expect("subscribe")
                 .keep();
         }
-        let mut pools = Vec::new();
-        for i in 0..POOLS {
-            let name = format!("p{i}");
-            bus.create_pool(CreatePool::new(name.clone(), "process"))
-                .await
-                .expect("create pool");
-            pools.push(name);
-        }
+        let names = (0..POOLS).map(|i| format!("p{i}")).collect();
+        let fleet = Fleet::create(&bus, names, 1).await;
         bus.flush().await.expect("flush");
         let base = count.load(Ordering::Relaxed);
-        drive_pools(&bus, &pools, events).await;
+        fleet.drive(&bus, events).await;
         until(&count, base + (events * subscribers) as u64).await;
     });
 }

@@ -85,24 +85,60 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Emits `events` status events from the pools named `pools`, one pause or resume each
-/// (alternating per round of pools), yielding every 256 so the actors run: the fan-out
-/// scenario's producer. It goes through the bus's gate like every producer: when a
-/// lossless subscriber is full it waits, then goes on.
-pub async fn drive_pools(bus: &workbus::Bus, pools: &[String], events: usize) {
-    use workbus::PoolUpdate;
-    for k in 0..events {
-        let update = if (k / pools.len()).is_multiple_of(2) {
-            PoolUpdate::pause()
-        } else {
-            PoolUpdate::resume()
-        };
-        let pool = &pools[k % pools.len()];
-        while let Err(workbus::Error::Busy) = bus.update_pool_nowait(pool, update.clone()) {
-            bus.ready().await;
+/// The fan-out scenario's producer: pools driven by status events. Each event flips the
+/// next pool in a stride between paused and not, so every event is a status change,
+/// whatever the number of events and wherever the last call stopped. It goes through the
+/// bus's gate like every producer: when a lossless subscriber is full it waits, then goes on.
+pub struct Fleet {
+    names: Vec<String>,
+    paused: Vec<std::cell::Cell<bool>>,
+    next: std::cell::Cell<usize>,
+    stride: usize,
+}
+
+impl Fleet {
+    /// The pools named `names`, none paused, taken in steps of `stride` (coprime with
+    /// their number, so that every pool is visited before any twice; 1 takes them in turn).
+    pub fn new(names: Vec<String>, stride: usize) -> Self {
+        Fleet {
+            paused: names.iter().map(|_| Default::default()).collect(),
+            names,
+            next: Default::default(),
+            stride,
         }
-        if k % 256 == 255 {
-            tokio::task::yield_now().await;
+    }
+
+    /// Creates the pools named `names` on `bus`, one after the other (type `process`).
+    pub async fn create(bus: &workbus::Bus, names: Vec<String>, stride: usize) -> Self {
+        for name in &names {
+            bus.create_pool(workbus::CreatePool::new(name.clone(), "process"))
+                .await
+                .expect("create a pool");
+        }
+        Fleet::new(names, stride)
+    }
+
+    /// Emits `events` status events, yielding every 256 so the actors run.
+    pub async fn drive(&self, bus: &workbus::Bus, events: usize) {
+        use workbus::PoolUpdate;
+        for k in 0..events {
+            let i = self.next.get();
+            self.next.set((i + self.stride) % self.names.len());
+            let paused = !self.paused[i].get();
+            self.paused[i].set(paused);
+            let update = if paused {
+                PoolUpdate::pause()
+            } else {
+                PoolUpdate::resume()
+            };
+            while let Err(workbus::Error::Busy) =
+                bus.update_pool_nowait(&self.names[i], update.clone())
+            {
+                bus.ready().await;
+            }
+            if k % 256 == 255 {
+                tokio::task::yield_now().await;
+            }
         }
     }
 }
