@@ -452,7 +452,7 @@ impl Bus {
         self.core.gate.pass().await;
         entry
             .addr
-            .send(UpdatePoolAndRead(update))
+            .send(UpdatePoolAndRead(update.into()))
             .await
             .map_err(gone(name))?
     }
@@ -730,7 +730,7 @@ impl Bus {
         if !self.core.gate.is_open() {
             return Err(Error::Busy);
         }
-        entry.addr.do_send(UpdatePool(update));
+        entry.addr.do_send(UpdatePool(update.into()));
         Ok(())
     }
 
