@@ -8,6 +8,7 @@
 //! runs hours of heartbeats in milliseconds.
 
 use std::fmt;
+use std::time::Instant;
 
 use workbus_events::Timestamp;
 
@@ -15,6 +16,16 @@ use workbus_events::Timestamp;
 pub trait Clock: Send + Sync + 'static {
     /// Now, as a UTC timestamp.
     fn now(&self) -> Timestamp;
+
+    /// Now, as a UTC timestamp and as a monotonic instant, for a caller that
+    /// needs both (an event's `occurred` and the instant the bus took it in,
+    /// which delivery latency is measured from). The default reads the clock
+    /// and then [`Instant::now`]; a clock that is itself built on an instant
+    /// answers from one reading, which is a tenth of what an event costs on
+    /// a VM where reading the clock takes 30 ns.
+    fn reading(&self) -> (Timestamp, Instant) {
+        (self.now(), Instant::now())
+    }
 }
 
 /// Tokio's monotonic clock, anchored to the wall clock when it was made.
@@ -61,6 +72,17 @@ impl fmt::Debug for TokioClock {
 impl Clock for TokioClock {
     fn now(&self) -> Timestamp {
         self.wall.add(self.start.elapsed())
+    }
+
+    /// One reading of tokio's clock. Under paused tokio time the instant is
+    /// the paused clock's too, so a latency measured from it against the real
+    /// clock means nothing there (and comes out as zero, not a panic).
+    fn reading(&self) -> (Timestamp, Instant) {
+        let now = tokio::time::Instant::now();
+        (
+            self.wall.add(now.saturating_duration_since(self.start)),
+            now.into_std(),
+        )
     }
 }
 

@@ -1,11 +1,13 @@
 //! What every actor of one bus shares: the registry's address, the clock,
 //! the settings, the lookup tables, the gate and the counters.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use actix::{Addr, ArbiterHandle};
-use workbus_events::{Event, SharedEvent};
+use workbus_events::{Event, SharedEvent, Timestamp};
 
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -44,15 +46,32 @@ impl Core {
     /// the registry's own buffers bound what subscribers hold. The event is
     /// shared here, so it is moved into its final place once.
     pub(crate) fn emit(&self, event: Event) {
-        if self.outbox.push(SharedEvent::new(event)) {
+        // The event's `occurred` is, nearly always, the reading this thread's
+        // actor has just taken: its instant is when the bus took the event in.
+        let at = LAST_READING
+            .get()
+            .filter(|(ts, _)| *ts == event.occurred)
+            .map_or_else(Instant::now, |(_, at)| at);
+        if self.outbox.push(SharedEvent::taken_in_at(event, None, at)) {
             self.registry.do_send(Drain);
         }
     }
 
-    pub(crate) fn now(&self) -> workbus_events::Timestamp {
-        self.clock.now()
+    /// Now, on the bus's clock; the reading is kept for [`Core::emit`].
+    pub(crate) fn now(&self) -> Timestamp {
+        let reading = self.clock.reading();
+        LAST_READING.set(Some(reading));
+        reading.0
     }
+}
 
+thread_local! {
+    /// This thread's last reading of a bus's clock (actors' handlers run on
+    /// one thread from the reading to the emit).
+    static LAST_READING: Cell<Option<(Timestamp, Instant)>> = const { Cell::new(None) };
+}
+
+impl Core {
     /// Forgets the pool named `name` here without a word: no event, no write.
     /// Its actors stop after what they are doing; its state stays where the
     /// store keeps it, for the node that owns the pool now.

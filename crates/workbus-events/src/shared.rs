@@ -43,17 +43,26 @@ struct Inner {
 
 impl SharedEvent {
     /// Shares a local event.
+    #[inline]
     pub fn new(event: Event) -> Self {
         Self::with_origin(event, None)
     }
 
     /// Shares an event that came from the node `origin` (or a local one, `None`).
+    #[inline]
     pub fn with_origin(event: Event, origin: Option<Arc<str>>) -> Self {
+        Self::taken_in_at(event, origin, Instant::now())
+    }
+
+    /// Shares an event the bus took in at `emitted_at`: for a producer that
+    /// has just read the clock to stamp the event, and need not read it again.
+    #[inline]
+    pub fn taken_in_at(event: Event, origin: Option<Arc<str>>, emitted_at: Instant) -> Self {
         SharedEvent(Arc::new(Inner {
             event,
             json: OnceLock::new(),
             origin,
-            emitted_at: Instant::now(),
+            emitted_at,
         }))
     }
 
