@@ -170,21 +170,31 @@ impl Registry {
         } else {
             self.collect_targets(&event, &mut targets);
         }
-        // Fan out in slot order, whatever index found them.
+        // Fan out in slot order, whatever index found them. The last target
+        // takes the registry's own handle: one shared count fewer to move.
         let mut closed = Vec::new();
-        for &i in &targets {
+        let mut event = Some(event);
+        let last = targets.len().wrapping_sub(1);
+        for (k, &i) in targets.iter().enumerate() {
             let Some(sub) = self.subs[i].as_mut() else {
                 continue;
             };
-            if sub.filter.as_ref().is_some_and(|f| !f.matches(&event)) {
+            let Some(shared) = event.as_ref() else { break };
+            if sub.filter.as_ref().is_some_and(|f| !f.matches(shared)) {
                 continue;
             }
+            let handle = if k == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let Some(handle) = handle else { break };
             bump(&sub.stats.offered);
             if !sub.pending.is_empty() {
-                self.backlog += park(sub, event.clone(), &self.gate);
+                self.backlog += park(sub, handle, &self.gate);
                 continue;
             }
-            match sub.recipient.try_send(Deliver(event.clone())) {
+            match sub.recipient.try_send(Deliver(handle)) {
                 Ok(()) => bump(&sub.stats.delivered),
                 Err(SendError::Full(Deliver(e))) => {
                     self.backlog += park(sub, e, &self.gate);

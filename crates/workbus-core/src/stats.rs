@@ -40,11 +40,16 @@ pub(crate) fn moved(counts: &[AtomicUsize; 3], from: Option<Status>, to: Option<
     if from == to {
         return;
     }
+    // Only the bus's pools and queues write these, and they all run on the
+    // bus's one arbiter: a plain load and store (no locked read-modify-write)
+    // loses nothing, as for the registry's own counters.
     if let Some(s) = from {
-        counts[slot(s)].fetch_sub(1, Ordering::Relaxed);
+        let c = &counts[slot(s)];
+        c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
     }
     if let Some(s) = to {
-        counts[slot(s)].fetch_add(1, Ordering::Relaxed);
+        let c = &counts[slot(s)];
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 }
 

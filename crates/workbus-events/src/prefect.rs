@@ -350,6 +350,7 @@ impl IdState {
     }
 }
 
+#[inline]
 fn event(
     name: &'static str,
     resource: &Resource,
@@ -373,6 +374,7 @@ fn event(
 }
 
 /// `prefect.work-pool.{status}`: three labels, no related, empty payload.
+#[inline]
 pub fn pool_status(
     pool: &PoolLabels,
     status: Status,
