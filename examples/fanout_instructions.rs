@@ -50,7 +50,8 @@ fn main() {
                 .expect("subscribe")
                 .keep();
         }
-        let names = (0..POOLS).map(|i| format!("p{i}")).collect();
+        let pools: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(POOLS);
+        let names = (0..pools).map(|i| format!("p{i}")).collect();
         let fleet = Fleet::create(&bus, names, 1).await;
         bus.flush().await.expect("flush");
         let base = count.load(Ordering::Relaxed);
