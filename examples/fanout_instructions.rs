@@ -1,4 +1,5 @@
-//! The fan-out scenario of `benches/fanout.rs` at N subscribers (8 unless given), for counting instructions with
+//! The fan-out scenario of `benches/fanout.rs` at N subscribers (8 unless given) and P pools
+//! (100 unless given), for counting instructions with
 //! callgrind rather than timing: instruction counts do not move with the machine's noise.
 //!
 //! It runs `EVENTS` events either through workbus (100 pools pausing and resuming, the
@@ -11,7 +12,7 @@
 //! cargo build --release --example fanout_instructions
 //! for who in raw workbus; do for n in 10000 30000; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$who.$n \
-//!     target/release/examples/fanout_instructions $who $n 8 2>&1 | grep Collected
+//!     target/release/examples/fanout_instructions $who $n 8 100 2>&1 | grep Collected
 //! done; done
 //! ```
 
