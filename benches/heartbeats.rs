@@ -166,7 +166,13 @@ fn storm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, storm);
+criterion_group! {
+    name = benches;
+    // No HTML plots: criterion drew about 15 SVGs a benchmark, about 3 s each time,
+    // 40% of what the fan-out bench took. The figures are the same without them.
+    config = Criterion::default().without_plots();
+    targets = storm
+}
 criterion_main!(benches);
 
 /// A heartbeat from `worker` that says it beats every `secs` seconds.

@@ -201,7 +201,13 @@ fn offline(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, offline);
+criterion_group! {
+    name = benches;
+    // No HTML plots: criterion drew about 15 SVGs a benchmark, about 3 s each time,
+    // 40% of what the fan-out bench took. The figures are the same without them.
+    config = Criterion::default().without_plots();
+    targets = offline
+}
 criterion_main!(benches);
 
 /// A heartbeat from `worker` that says it beats every `secs` seconds.
