@@ -45,7 +45,7 @@ use actix::prelude::*;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::{from_fn, Logger, NormalizePath};
+use actix_web::middleware::{from_fn, Condition, Logger, NormalizePath};
 use actix_web::{guard, web, App, HttpServer, Resource};
 use workbus_core::{Bus, SubscribeOptions};
 use workbus_nats::NatsBridge;
@@ -243,7 +243,12 @@ pub fn app(
         .wrap(from_fn(lead::forward))
         .wrap(from_fn(auth::require_auth))
         .wrap(NormalizePath::trim())
-        .wrap(Logger::new("%r %s %Dms").log_target("workbus::http"))
+        // The access log renders each request's line whether or not it is written: when
+        // `workbus::http` is off (RUST_LOG), it is left out, and costs nothing.
+        .wrap(Condition::new(
+            log::log_enabled!(target: "workbus::http", log::Level::Info),
+            Logger::new("%r %s %Dms").log_target("workbus::http"),
+        ))
 }
 
 /// Builds a [`Server`]: its settings, an existing bus, extra routes.
