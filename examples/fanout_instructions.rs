@@ -21,6 +21,7 @@ mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use support::{drive_raw, until, Counter, Fleet, RawCounter, RawRegistry};
@@ -39,8 +40,11 @@ fn main() {
             let subs = (0..subscribers)
                 .map(|_| RawCounter(count.clone()).start().recipient())
                 .collect();
-            drive_raw(&RawRegistry(subs).start(), events).await;
+            let registry = RawRegistry(subs).start();
+            let t = Instant::now();
+            drive_raw(&registry, events).await;
             until(&count, (events * subscribers) as u64).await;
+            eprintln!("events delivered in {:?}", t.elapsed());
             return;
         }
         let bus = Bus::start();
@@ -56,7 +60,9 @@ fn main() {
         let fleet = Fleet::create(&bus, names, 1).await;
         bus.flush().await.expect("flush");
         let base = count.load(Ordering::Relaxed);
+        let t = Instant::now();
         fleet.drive(&bus, events).await;
         until(&count, base + (events * subscribers) as u64).await;
+        eprintln!("events delivered in {:?}", t.elapsed());
     });
 }
