@@ -17,14 +17,14 @@ pub trait Clock: Send + Sync + 'static {
     /// Now, as a UTC timestamp.
     fn now(&self) -> Timestamp;
 
-    /// Now, as a UTC timestamp and as a monotonic instant, for a caller that
-    /// needs both (an event's `occurred` and the instant the bus took it in,
-    /// which delivery latency is measured from). The default reads the clock
-    /// and then [`Instant::now`]; a clock that is itself built on an instant
-    /// answers from one reading, which is a tenth of what an event costs on
-    /// a VM where reading the clock takes 30 ns.
-    fn reading(&self) -> (Timestamp, Instant) {
-        (self.now(), Instant::now())
+    /// Now, as a UTC timestamp, and the monotonic instant of the same reading
+    /// when the clock has one for free. The bus stamps an event's `occurred`
+    /// with the timestamp and, when given, takes the instant as the moment it
+    /// took the event in (what delivery latency is measured from), instead of
+    /// reading [`Instant::now`] again: on a VM where a read costs 30 ns, that
+    /// is a tenth of an event. The default gives no instant.
+    fn reading(&self) -> (Timestamp, Option<Instant>) {
+        (self.now(), None)
     }
 }
 
@@ -77,11 +77,11 @@ impl Clock for TokioClock {
     /// One reading of tokio's clock. Under paused tokio time the instant is
     /// the paused clock's too, so a latency measured from it against the real
     /// clock means nothing there (and comes out as zero, not a panic).
-    fn reading(&self) -> (Timestamp, Instant) {
+    fn reading(&self) -> (Timestamp, Option<Instant>) {
         let now = tokio::time::Instant::now();
         (
             self.wall.add(now.saturating_duration_since(self.start)),
-            now.into_std(),
+            Some(now.into_std()),
         )
     }
 }

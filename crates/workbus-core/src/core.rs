@@ -57,11 +57,14 @@ impl Core {
         }
     }
 
-    /// Now, on the bus's clock; the reading is kept for [`Core::emit`].
+    /// Now, on the bus's clock; the reading's instant, when the clock gives
+    /// one, is kept for [`Core::emit`].
     pub(crate) fn now(&self) -> Timestamp {
-        let reading = self.clock.reading();
-        LAST_READING.set(Some(reading));
-        reading.0
+        let (ts, at) = self.clock.reading();
+        if let Some(at) = at {
+            LAST_READING.set(Some((ts, at)));
+        }
+        ts
     }
 }
 
