@@ -645,7 +645,9 @@ impl Bus {
         self.core.gate.pass().await;
         for addr in rest {
             // A queue deleted meanwhile has nothing to mark.
-            let _ = addr.send(Poll).await;
+            if let Ok(written) = addr.send(Poll).await {
+                written?;
+            }
         }
         Ok(())
     }
@@ -669,7 +671,7 @@ impl Bus {
         self.core.gate.pass().await;
         addr.send(Poll)
             .await
-            .map_err(|_| Error::QueueIdNotFound(id))
+            .map_err(|_| Error::QueueIdNotFound(id))?
     }
 
     /// Adds a subscriber: any actor that handles [`Deliver`]. The answer is a guard:
@@ -784,6 +786,38 @@ impl Bus {
 
     async fn send(&self, r: &Arc<dyn Router>, pool: String, op: Op) -> Result<Answer, Error> {
         r.route(self, Call { pool, op }).await
+    }
+
+    /// The router, in a fleet; with it, the name of the pool of queue `id`
+    /// from this bus's tables or else from the fleet's view (`None`: no such
+    /// queue known, answered here).
+    fn fleet_queue(&self, id: Uuid) -> Option<(&Arc<dyn Router>, String)> {
+        let r = self.core.router.as_ref()?;
+        let dir = &self.core.directory;
+        let held = dir
+            .queues
+            .get(&id)
+            .and_then(|q| dir.pool_names.get(&q.pool_id).map(|n| n.to_string()));
+        held.or_else(|| r.pool_of(id).map(|p| p.name))
+            .map(|name| (r, name))
+    }
+
+    /// A change in a fleet: served here while this node holds the pool,
+    /// routed to its owner otherwise. One served here that finds the pool
+    /// handed over while it waited (its write fenced: the change and its
+    /// events were dropped here, the pool let go) goes to the new owner, so
+    /// a call made during a move is served once, not refused.
+    async fn write(&self, r: &Arc<dyn Router>, pool: String, op: Op) -> Result<Answer, Error> {
+        let call = Call { pool, op };
+        if r.serves_held() && self.core.directory.pools.contains_key(call.pool.as_str()) {
+            match self.serve(call.clone()).await {
+                Err(Error::Store(workbus_store::StoreError::Fenced { .. })) => {
+                    tracing::debug!(pool = %call.pool, "the pool moved during a call: it goes to the new owner");
+                }
+                answer => return answer,
+            }
+        }
+        r.route(self, call).await
     }
 
     /// Routes a call whose answer nobody waits for (a failure is logged). At
@@ -1030,10 +1064,10 @@ impl Bus {
 
     /// Updates, pauses or resumes a work pool; answers the pool as it is right after.
     pub async fn update_pool(&self, name: &str, update: PoolUpdate) -> Result<PoolInfo, Error> {
-        match self.elsewhere(name) {
+        match &self.core.router {
             Some(r) => {
                 update.validate()?;
-                self.send(r, name.to_owned(), Op::UpdatePool(update))
+                self.write(r, name.to_owned(), Op::UpdatePool(update))
                     .await?
                     .pool()
             }
@@ -1058,8 +1092,8 @@ impl Bus {
 
     /// Deletes a work pool: every queue's `deleted`, then the pool's.
     pub async fn delete_pool(&self, name: &str) -> Result<(), Error> {
-        match self.elsewhere(name) {
-            Some(r) => self.send(r, name.to_owned(), Op::DeletePool).await?.done(),
+        match &self.core.router {
+            Some(r) => self.write(r, name.to_owned(), Op::DeletePool).await?.done(),
             None => self.delete_pool_here(name).await,
         }
     }
@@ -1092,10 +1126,10 @@ impl Bus {
         pool: &str,
         beat: impl Into<Heartbeat<'a>>,
     ) -> Result<(), Error> {
-        match self.elsewhere(pool) {
+        match &self.core.router {
             Some(r) => {
                 let op = Op::heartbeat(&beat.into());
-                self.send(r, pool.to_owned(), op).await?.done()
+                self.write(r, pool.to_owned(), op).await?.done()
             }
             None => self.heartbeat_here(pool, beat).await,
         }
@@ -1135,9 +1169,9 @@ impl Bus {
 
     /// Forgets a worker. If it was the last online one, a `READY` pool goes `NOT_READY`.
     pub async fn delete_worker(&self, pool: &str, worker: &str) -> Result<(), Error> {
-        match self.elsewhere(pool) {
+        match &self.core.router {
             Some(r) => self
-                .send(r, pool.to_owned(), Op::DeleteWorker(worker.to_owned()))
+                .write(r, pool.to_owned(), Op::DeleteWorker(worker.to_owned()))
                 .await?
                 .done(),
             None => self.delete_worker_here(pool, worker).await,
@@ -1146,10 +1180,10 @@ impl Bus {
 
     /// Creates a work queue in a pool; emits its `created`.
     pub async fn create_queue(&self, pool: &str, req: CreateQueue) -> Result<QueueInfo, Error> {
-        match self.elsewhere(pool) {
+        match &self.core.router {
             Some(r) => {
                 req.validate()?;
-                self.send(r, pool.to_owned(), Op::CreateQueue(req))
+                self.write(r, pool.to_owned(), Op::CreateQueue(req))
                     .await?
                     .queue()
             }
@@ -1191,14 +1225,14 @@ impl Bus {
         name: &str,
         update: QueueUpdate,
     ) -> Result<QueueInfo, Error> {
-        match self.elsewhere(pool) {
+        match &self.core.router {
             Some(r) => {
                 update.validate()?;
                 let op = Op::UpdateQueue {
                     queue: name.to_owned(),
                     update,
                 };
-                self.send(r, pool.to_owned(), op).await?.queue()
+                self.write(r, pool.to_owned(), op).await?.queue()
             }
             None => self.update_queue_here(pool, name, update).await,
         }
@@ -1210,10 +1244,10 @@ impl Bus {
         id: Uuid,
         update: QueueUpdate,
     ) -> Result<QueueInfo, Error> {
-        match self.elsewhere_queue(id) {
+        match self.fleet_queue(id) {
             Some((r, pool)) => {
                 update.validate()?;
-                self.send(r, pool, Op::UpdateQueueById { id, update })
+                self.write(r, pool, Op::UpdateQueueById { id, update })
                     .await?
                     .queue()
             }
@@ -1223,9 +1257,9 @@ impl Bus {
 
     /// Deletes a work queue (not a pool's default queue); emits its `deleted`.
     pub async fn delete_queue(&self, pool: &str, name: &str) -> Result<(), Error> {
-        match self.elsewhere(pool) {
+        match &self.core.router {
             Some(r) => self
-                .send(r, pool.to_owned(), Op::DeleteQueue(name.to_owned()))
+                .write(r, pool.to_owned(), Op::DeleteQueue(name.to_owned()))
                 .await?
                 .done(),
             None => self.delete_queue_here(pool, name).await,
@@ -1234,8 +1268,8 @@ impl Bus {
 
     /// Deletes a work queue by id.
     pub async fn delete_queue_by_id(&self, id: Uuid) -> Result<(), Error> {
-        match self.elsewhere_queue(id) {
-            Some((r, pool)) => self.send(r, pool, Op::DeleteQueueById(id)).await?.done(),
+        match self.fleet_queue(id) {
+            Some((r, pool)) => self.write(r, pool, Op::DeleteQueueById(id)).await?.done(),
             None => self.delete_queue_by_id_here(id).await,
         }
     }
@@ -1253,10 +1287,12 @@ impl Bus {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        match self.elsewhere(pool) {
+        match &self.core.router {
             Some(r) => {
                 let names = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
-                self.send(r, pool.to_owned(), Op::Poll(names)).await?.done()
+                self.write(r, pool.to_owned(), Op::Poll(names))
+                    .await?
+                    .done()
             }
             None => self.poll_here(pool, names).await,
         }
@@ -1264,8 +1300,8 @@ impl Bus {
 
     /// Marks one queue, by id, as polled.
     pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
-        match self.elsewhere_queue(id) {
-            Some((r, pool)) => self.send(r, pool, Op::PollQueue(id)).await?.done(),
+        match self.fleet_queue(id) {
+            Some((r, pool)) => self.write(r, pool, Op::PollQueue(id)).await?.done(),
             None => self.poll_queue_here(id).await,
         }
     }

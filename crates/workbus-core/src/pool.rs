@@ -1162,7 +1162,7 @@ impl Handler<RemoveQueue> for WorkPool {
         self.unregister_queue(id);
         AtomicResponse::new(Box::pin(
             actix::fut::wrap_future(addr.send(DeleteQueue))
-                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id)))
+                .map(move |r, _, _| r.map_err(|_| Error::QueueIdNotFound(id))?)
                 .then(|answer, act: &mut WorkPool, _| act.commit_then(answer)),
         ))
     }
@@ -1185,13 +1185,16 @@ impl Handler<DeletePool> for WorkPool {
             .collect();
         AtomicResponse::new(Box::pin(
             actix::fut::wrap_future(async move {
+                let mut written = Ok(());
                 for (_, addr) in &queues {
                     // A queue that already stopped has nothing left to announce.
-                    let _ = addr.send(DeleteQueue).await;
+                    if let Ok(Err(e)) = addr.send(DeleteQueue).await {
+                        written = written.and(Err(e));
+                    }
                 }
-                queues
+                (queues, written)
             })
-            .then(|queues, act: &mut WorkPool, _| {
+            .then(|(queues, written), act: &mut WorkPool, _| {
                 for (id, _) in queues {
                     act.unregister_queue(id);
                 }
@@ -1204,7 +1207,7 @@ impl Handler<DeletePool> for WorkPool {
                     prefect::event_id(now),
                 ));
                 act.wt.deleted = true;
-                act.commit_then(Ok(()))
+                act.commit_then(written)
             })
             .map(|answer, act: &mut WorkPool, ctx| {
                 act.core

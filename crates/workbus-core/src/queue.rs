@@ -221,11 +221,18 @@ impl WorkQueue {
     }
 
     /// Answers `answer` once what the handler changed is durable.
-    fn durable<T: 'static>(&mut self, changed: bool, answer: T) -> Durable<Self, T> {
+    fn durable<T: 'static>(
+        &mut self,
+        changed: bool,
+        answer: Result<T, Error>,
+    ) -> Durable<Self, Result<T, Error>> {
         match (self.core.store.clone(), self.take_change(changed)) {
             (Some(store), Some((batch, events))) => {
                 let commit = journal::commit(self.core.clone(), store, batch, events);
-                Durable::After(Box::pin(commit.into_actor(self).map(move |_, _, _| answer)))
+                // A change that was not written is not answered done.
+                Durable::After(Box::pin(
+                    commit.into_actor(self).map(move |r, _, _| r.and(answer)),
+                ))
             }
             _ => Durable::Now(answer),
         }
@@ -360,11 +367,11 @@ impl Handler<crate::core::Release> for WorkQueue {
 
 /// A worker polled the queue: a `NOT_READY` queue becomes `READY`.
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), Error>")]
 pub struct Poll;
 
 impl Handler<Poll> for WorkQueue {
-    type Result = Durable<Self, ()>;
+    type Result = Durable<Self, Result<(), Error>>;
 
     fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) -> Self::Result {
         let now = self.core.now();
@@ -378,7 +385,7 @@ impl Handler<Poll> for WorkQueue {
             self.arm(ctx);
         }
         // A poll that changed only the time is written lazily, with the beats.
-        self.durable(woke, ())
+        self.durable(woke, Ok(()))
     }
 }
 
@@ -512,11 +519,11 @@ impl Handler<UpdateQueue> for WorkQueue {
 
 /// Deletes the queue: emits `deleted`, then stops.
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), Error>")]
 pub struct DeleteQueue;
 
 impl Handler<DeleteQueue> for WorkQueue {
-    type Result = Durable<Self, ()>;
+    type Result = Durable<Self, Result<(), Error>>;
 
     fn handle(&mut self, _: DeleteQueue, ctx: &mut Context<Self>) -> Self::Result {
         let now = self.core.now();
@@ -527,12 +534,15 @@ impl Handler<DeleteQueue> for WorkQueue {
             prefect::event_id(now),
         ));
         self.deleted = true;
-        match self.durable(true, ()) {
-            Durable::Now(()) => {
+        match self.durable(true, Ok(())) {
+            Durable::Now(r) => {
                 ctx.stop();
-                Durable::Now(())
+                Durable::Now(r)
             }
-            Durable::After(commit) => Durable::After(Box::pin(commit.map(|(), _, ctx| ctx.stop()))),
+            Durable::After(commit) => Durable::After(Box::pin(commit.map(|r, _, ctx| {
+                ctx.stop();
+                r
+            }))),
         }
     }
 }
