@@ -63,8 +63,14 @@ async fn nothing_acknowledged_is_lost_and_nothing_is_half_written() {
     let acked = Arc::new(Mutex::new(Acked::default()));
     let mut rng = fastrand::Rng::with_seed(13);
     let rounds = 8;
+    // The history the check reads must hold every round's events: eight rounds on a
+    // fast run pass the default 10,000 (about six events a pool), and the oldest leave it.
+    let env = [
+        ("WORKBUS_DATA_DIR", data.as_str()),
+        ("WORKBUS_EVENT_HISTORY", "1000000"),
+    ];
     for round in 0..rounds {
-        let s = child::start(&[("WORKBUS_DATA_DIR", &data)]);
+        let s = child::start(&env);
         let base = s.url("");
         let writers: Vec<_> = (0..6)
             .map(|t| {
@@ -100,7 +106,7 @@ async fn nothing_acknowledged_is_lost_and_nothing_is_half_written() {
         for w in writers {
             let _ = w.await;
         }
-        let s = child::start(&[("WORKBUS_DATA_DIR", &data)]);
+        let s = child::start(&env);
         let a = std::mem::take(&mut *acked.lock().unwrap());
         // Every pool, 200 a page.
         let mut pools = Vec::new();
