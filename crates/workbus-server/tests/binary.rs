@@ -69,7 +69,13 @@ fn terminate(mut r: Running) -> Vec<String> {
     assert!(status.success());
     let exit = r.child.wait().expect("the binary exits");
     assert!(exit.success(), "{exit:?}");
-    r.lines.try_iter().collect()
+    // The reader thread may still hold the last lines when the child has exited: read
+    // until it ends at the pipe's end (bounded, should anything keep the pipe open).
+    let mut logs = Vec::new();
+    while let Ok(line) = r.lines.recv_timeout(Duration::from_secs(10)) {
+        logs.push(line);
+    }
+    logs
 }
 
 #[test]
