@@ -58,7 +58,8 @@ async fn cost(bus: &Bus, automations: Option<&Automations>) -> f64 {
         for chunk in 0..EVENTS / CHUNK {
             for i in 0..CHUNK {
                 bus.ingest(event("acme.tick", chunk * CHUNK + i, bus.clock().now()))
-                    .await;
+                    .await
+                    .unwrap();
             }
             bus.flush().await.unwrap();
         }
@@ -163,7 +164,9 @@ async fn lateness() -> Vec<Duration> {
         if let Some(wait) = due.checked_sub(start.elapsed()) {
             tokio::time::sleep(wait).await;
         }
-        bus.ingest(event("acme.open", i, bus.clock().now())).await;
+        bus.ingest(event("acme.open", i, bus.clock().now()))
+            .await
+            .unwrap();
     }
     while late.lock().unwrap().len() < BUCKETS && start.elapsed() < WINDOW * 3 {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -58,7 +58,10 @@ pub(crate) struct Env {
 pub(crate) async fn run(env: Env, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
     while let Some(job) = jobs.recv().await {
         match job {
-            Job::Emit(event) => env.bus.ingest(SharedEvent::new(event)).await,
+            // A store's refusal is logged by the bus; the event is published all the same.
+            Job::Emit(event) => {
+                let _ = env.bus.ingest(SharedEvent::new(event)).await;
+            }
             Job::Act(firing) => act(&env, firing).await,
         }
     }
@@ -75,7 +78,7 @@ async fn act(env: &Env, firing: Firing) {
     );
     let triggered_id = triggered.id;
     let triggered = SharedEvent::new(triggered);
-    bus.ingest(triggered.clone()).await;
+    let _ = bus.ingest(triggered.clone()).await;
     for recipient in &firing.recipients {
         let fired = Fired {
             automation: automation.clone(),
@@ -130,8 +133,8 @@ async fn act(env: &Env, firing: Firing) {
                 ctx.outcome(clock.now(), Some(&failure.reason), failure.details.clone())
             }
         };
-        bus.ingest(SharedEvent::new(first)).await;
-        bus.ingest(SharedEvent::new(second)).await;
+        let _ = bus.ingest(SharedEvent::new(first)).await;
+        let _ = bus.ingest(SharedEvent::new(second)).await;
     }
 }
 

@@ -42,7 +42,7 @@ async fn fire(statuses: &[u16]) -> (Receiver, Value, Automations) {
         )],
     );
     automations.create(spec).await.unwrap();
-    bus.ingest(alarm()).await;
+    bus.ingest(alarm()).await.unwrap();
     let outcome = outcome(&seen).await;
     (receiver, outcome, automations)
 }
@@ -150,7 +150,7 @@ async fn a_webhook_that_cannot_be_reached_fails_with_the_reason() {
         ],
     );
     automations.create(spec).await.unwrap();
-    bus.ingest(alarm()).await;
+    bus.ingest(alarm()).await.unwrap();
     wait_for(&seen, "prefect.automation.action.failed", 2).await;
     let failed = seen.json();
     let reason = failed[0]["payload"]["reason"].as_str().unwrap();

@@ -63,7 +63,7 @@ fn actions_run_in_order_with_their_events() {
         seen.take();
 
         let alarm = alarm(pool.id);
-        bus.ingest(alarm.clone()).await;
+        bus.ingest(alarm.clone()).await.unwrap();
         settle_all(&bus).await;
 
         assert!(bus.pool("etl").await.unwrap().is_paused);
@@ -153,7 +153,7 @@ fn an_action_with_nothing_to_infer_fails_with_prefects_reason() {
             ))
             .await
             .unwrap();
-        bus.ingest(alarm(Uuid::new_v4())).await;
+        bus.ingest(alarm(Uuid::new_v4())).await.unwrap();
         settle_all(&bus).await;
         let events = failed.events();
         assert_eq!(events.len(), 1);

@@ -65,7 +65,8 @@ fn a_store_that_fails_once_costs_one_retry_not_the_action() {
             alarm(),
             Some(Arc::from("elsewhere")),
         ))
-        .await;
+        .await
+        .unwrap();
         settle_all(&bus).await;
         assert_eq!(
             store.fail.load(Ordering::Acquire),

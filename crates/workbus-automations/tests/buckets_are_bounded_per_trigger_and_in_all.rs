@@ -57,7 +57,7 @@ fn new_keys_past_the_bounds_are_refused_and_counted() {
                 .unwrap();
         }
         for i in 0..200 {
-            bus.ingest(ping(i)).await;
+            bus.ingest(ping(i)).await.unwrap();
         }
         settle_all(&bus).await;
         // 75 events open a bucket in each trigger; the other 125 are refused by both.
@@ -66,7 +66,7 @@ fn new_keys_past_the_bounds_are_refused_and_counted() {
         // Swept 60 s after their windows closed, the buckets make room again.
         advance_all(&bus, Duration::from_secs(121)).await;
         for i in 200..250 {
-            bus.ingest(ping(i)).await;
+            bus.ingest(ping(i)).await.unwrap();
         }
         settle_all(&bus).await;
         assert_eq!(automations.stats().buckets_refused(), 250);
@@ -97,7 +97,7 @@ fn one_trigger_is_bounded_on_its_own() {
             .await
             .unwrap();
         for i in 0..30 {
-            bus.ingest(ping(i)).await;
+            bus.ingest(ping(i)).await.unwrap();
         }
         settle_all(&bus).await;
         assert_eq!(automations.stats().buckets_refused(), 20);

@@ -54,7 +54,7 @@ async fn notify(
         vec![Action::SendNotification(action)],
     );
     automations.create(spec).await.unwrap();
-    bus.ingest(not_ready()).await;
+    bus.ingest(not_ready()).await.unwrap();
     (receiver, outcome(&seen).await)
 }
 

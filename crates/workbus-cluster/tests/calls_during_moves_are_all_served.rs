@@ -72,7 +72,7 @@ async fn no_call_is_refused_while_pools_move() {
                             r.unwrap_or_else(|e| panic!("heartbeat of {w} to {name}: {e}"));
                         }
                         answered.borrow_mut().workers[p].extend(workers);
-                        let pause = round % 2 == 0;
+                        let pause = round.is_multiple_of(2);
                         let update = if pause {
                             PoolUpdate::pause()
                         } else {
@@ -122,7 +122,7 @@ async fn no_call_is_refused_while_pools_move() {
         c.await.expect("a client's call was refused");
     }
 
-    let answered = answered.borrow();
+    let answered = answered.take();
     let beats: usize = answered.workers.iter().map(Vec::len).sum();
     let changes = 2 * (beats / BURST);
     eprintln!("{beats} heartbeats and {changes} pauses and resumes answered while pools moved");

@@ -702,16 +702,19 @@ impl Bus {
     ///
     /// With a store, an event of this node's clients (one without an origin) is
     /// written to it first, so that the history outlives the process; one from
-    /// another node is that node's to keep.
-    pub async fn ingest(&self, event: workbus_events::SharedEvent) {
+    /// another node is that node's to keep. An event the store refused is
+    /// published all the same (as a change whose commit failed is made in
+    /// memory) and answered [`Error::Store`]: the caller was not told it is kept.
+    pub async fn ingest(&self, event: workbus_events::SharedEvent) -> Result<(), Error> {
         self.core.gate.pass().await;
         // Held by the message until the registry has dispatched it: without it a
         // loop of ingests would queue events at the registry faster than the gate
         // can close, and past a lossless subscriber's hard bound they would be
         // dropped. The semaphore is never closed, so the error arm cannot happen.
         let Ok(place) = self.core.ingesting.clone().acquire_owned().await else {
-            return;
+            return Err(Error::Stopped);
         };
+        let mut written = Ok(());
         if let (Some(store), None) = (&self.core.store, event.origin()) {
             let mut batch = workbus_store::Batch::new();
             batch.event(
@@ -721,9 +724,11 @@ impl Bus {
             );
             if let Err(error) = store.commit(batch).await {
                 tracing::error!(%error, "an event could not be written to the store");
+                written = Err(Error::Store(error));
             }
         }
         self.core.registry.do_send(Ingest(event, place));
+        written
     }
 
     fn update_pool_nowait_here(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {

@@ -1,6 +1,7 @@
 //! A change whose commit fails is answered with the store's error, whichever
 //! actor made it: a pool's, or one of its queues' (an update, a poll that
-//! wakes the queue, a deletion). Nothing is answered done that was not written.
+//! wakes the queue, a deletion); so is a client's event the store refused,
+//! though it is published. Nothing is answered done that was not written.
 //!
 //! The store refuses on demand: it stands for a disk that fills up, which
 //! this machine cannot be made to do under a running test.
@@ -8,8 +9,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use workbus_core::testing::paused;
-use workbus_core::{Bus, CreatePool, CreateQueue, Error, PoolUpdate, QueueUpdate};
+use workbus_core::testing::{collect, paused};
+use workbus_core::{Bus, CreatePool, CreateQueue, Error, EventFilter, PoolUpdate, QueueUpdate};
+use workbus_events::{Event, Resource, SharedEvent, Timestamp};
 use workbus_store::{Batch, Contents, MemoryStore, Pending, Store, StoreError};
 
 /// A memory store that refuses every commit while `refuse` is set.
@@ -72,6 +74,24 @@ fn every_change_not_written_is_answered_with_the_stores_error() {
         refused(bus.poll_queue(gpu.id).await);
         refused(bus.delete_queue("etl", "cpu").await);
         refused(bus.delete_pool("etl").await);
+
+        // A client's event: published all the same, answered with the error.
+        let seen = collect(&bus, EventFilter::all()).await;
+        let event = SharedEvent::new(Event {
+            occurred: Timestamp::now(),
+            event: "acme.tick".into(),
+            resource: Resource::builder()
+                .label("prefect.resource.id", "acme.thing")
+                .build_unchecked(),
+            related: workbus_events::no_related(),
+            payload: Default::default(),
+            id: uuid::Uuid::now_v7(),
+            follows: None,
+            received: None,
+        });
+        refused(bus.ingest(event).await);
+        bus.flush().await.ok();
+        assert_eq!(seen.names(), ["acme.tick"]);
 
         store.refuse.store(false, Ordering::Relaxed);
         bus.create_pool(CreatePool::new("ml", "process"))

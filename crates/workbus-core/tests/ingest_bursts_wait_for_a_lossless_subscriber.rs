@@ -62,7 +62,7 @@ async fn a_tight_ingest_loop_loses_nothing_at_a_lossless_subscriber() {
         .await
         .unwrap();
     for i in 0..EVENTS {
-        bus.ingest(tick(i)).await;
+        bus.ingest(tick(i)).await.unwrap();
     }
     bus.flush().await.unwrap();
     let s = &sub.stats;

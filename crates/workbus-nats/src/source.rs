@@ -296,7 +296,10 @@ impl StreamHandler<Pulled> for NatsSource {
                 // full it reads no more from the stream, so JetStream holds the rest.
                 let bus = self.bus.clone();
                 ctx.wait(actix::fut::wrap_future(
-                    async move { bus.ingest(event).await },
+                    // Another node's event: this node does not store it, so nothing is refused.
+                    async move {
+                        let _ = bus.ingest(event).await;
+                    },
                 ));
                 self.stats.ingested.fetch_add(1, Ordering::Relaxed);
                 self.ack(msg, AckKind::Ack, ctx);

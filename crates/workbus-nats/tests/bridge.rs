@@ -149,7 +149,9 @@ async fn the_same_event_published_twice_is_stored_once_and_delivered_once() {
         .unwrap();
     bridge_a.flush().await.unwrap();
     let first = probe.events()[0].clone();
-    a.ingest(SharedEvent::new(first.event().clone())).await;
+    a.ingest(SharedEvent::new(first.event().clone()))
+        .await
+        .unwrap();
     bridge_a.flush().await.unwrap();
 
     let sa = bridge_a.stats();

@@ -631,8 +631,12 @@ pub(crate) async fn ingest_events(
         .map(|event| receive(&st, event))
         .collect::<Result<Vec<_>>>()?;
     // Ingest, not Publish: a client's event must not touch the registry's queue-to-pool links.
+    // Every event is published; one the store refused makes the answer a 503, so the
+    // client is never told its events are kept when one was not.
+    let mut written = Ok(());
     for event in shared {
-        st.bus.ingest(event).await;
+        written = written.and(st.bus.ingest(event).await);
     }
+    written?;
     Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())
 }

@@ -477,7 +477,15 @@ async fn stream_in(st: AppState, sock: Socket, prefect: bool) {
             None => return,
         };
         match crate::api::receive_json(&st, &bytes) {
-            Ok(event) => st.bus.ingest(event).await,
+            Ok(event) => {
+                // Published, but not kept: the client must not take the stream for
+                // kept (Prefect's client resends what it sent since it connected).
+                if let Err(e) = st.bus.ingest(event).await {
+                    return sock
+                        .close(CloseCode::Error, &format!("event not stored: {e}"))
+                        .await;
+                }
+            }
             // Prefect fails the socket on an invalid event; say why.
             Err(e) => {
                 return sock
