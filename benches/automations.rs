@@ -17,8 +17,9 @@ use actix::prelude::*;
 use workbus_automations::{
     Action, AutomationSpec, Automations, AutomationsConfig, EventTrigger, Posture,
 };
+use workbus_core::testing::client_event;
 use workbus_core::{Bus, Deliver, EventFilter, SubscribeOptions};
-use workbus_events::{Event, Resource, SharedEvent, Timestamp};
+use workbus_events::{SharedEvent, Timestamp};
 
 const EVENTS: usize = 200_000;
 const CHUNK: usize = 1_000;
@@ -27,18 +28,7 @@ const BUCKETS: usize = 10_000;
 const WINDOW: Duration = Duration::from_secs(10);
 
 fn event(name: &'static str, id: usize, at: Timestamp) -> SharedEvent {
-    SharedEvent::new(Event {
-        occurred: at,
-        event: name.into(),
-        resource: Resource::builder()
-            .label("prefect.resource.id", format!("acme.thing.{id}"))
-            .build_unchecked(),
-        related: workbus_events::no_related(),
-        payload: Default::default(),
-        id: uuid::Uuid::now_v7(),
-        follows: None,
-        received: None,
-    })
+    client_event(name, &format!("acme.thing.{id}"), at)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use support::*;
 use workbus_cluster::Node;
 use workbus_core::testing::collect;
-use workbus_core::{Bus, CreatePool, EventFilter, Heartbeat, PoolUpdate, QueueUpdate};
+use workbus_core::{Bus, EventFilter, Heartbeat, PoolUpdate, QueueUpdate};
 
 const POOLS: usize = 12;
 
@@ -33,14 +33,7 @@ async fn no_call_is_refused_while_pools_move() {
     init_logs();
     let cluster = fleet_name();
     let nodes = fleet(&cluster, &["a", "b"]).await;
-    let names: Vec<String> = (0..POOLS).map(|i| format!("pool-{i}")).collect();
-    for name in &names {
-        nodes[0]
-            .bus()
-            .create_pool(CreatePool::new(name, "process"))
-            .await
-            .unwrap();
-    }
+    let names = create_pools(nodes[0].bus(), POOLS).await;
     let mut events = vec![
         collect(nodes[0].bus(), EventFilter::all()).await,
         collect(nodes[1].bus(), EventFilter::all()).await,

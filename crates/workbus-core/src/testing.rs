@@ -210,3 +210,35 @@ pub async fn collect(bus: &Bus, filter: EventFilter) -> Collected {
         _subscription: subscription,
     }
 }
+
+/// An event as a client posts one: named `name`, about the resource with id
+/// `resource`, occurred `at`, with a fresh UUID v7, nothing related and an
+/// empty payload. For tests of [`Bus::ingest`] and of what consumes events.
+///
+/// # Examples
+///
+/// ```
+/// use workbus_core::testing::client_event;
+/// use workbus_events::Timestamp;
+///
+/// let e = client_event("acme.tick", "acme.thing.1", Timestamp::now());
+/// assert_eq!(e.resource.id(), "acme.thing.1");
+/// ```
+pub fn client_event(
+    name: impl Into<std::borrow::Cow<'static, str>>,
+    resource: &str,
+    at: Timestamp,
+) -> SharedEvent {
+    SharedEvent::new(workbus_events::Event {
+        occurred: at,
+        event: name.into(),
+        resource: workbus_events::Resource::builder()
+            .label("prefect.resource.id", resource)
+            .build_unchecked(),
+        related: workbus_events::no_related(),
+        payload: Default::default(),
+        id: uuid::Uuid::now_v7(),
+        follows: None,
+        received: None,
+    })
+}

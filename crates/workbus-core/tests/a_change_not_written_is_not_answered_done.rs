@@ -9,9 +9,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use workbus_core::testing::{collect, paused};
+use workbus_core::testing::{client_event, collect, paused};
 use workbus_core::{Bus, CreatePool, CreateQueue, Error, EventFilter, PoolUpdate, QueueUpdate};
-use workbus_events::{Event, Resource, SharedEvent, Timestamp};
+use workbus_events::Timestamp;
 use workbus_store::{Batch, Contents, MemoryStore, Pending, Store, StoreError};
 
 /// A memory store that refuses every commit while `refuse` is set.
@@ -77,18 +77,7 @@ fn every_change_not_written_is_answered_with_the_stores_error() {
 
         // A client's event: published all the same, answered with the error.
         let seen = collect(&bus, EventFilter::all()).await;
-        let event = SharedEvent::new(Event {
-            occurred: Timestamp::now(),
-            event: "acme.tick".into(),
-            resource: Resource::builder()
-                .label("prefect.resource.id", "acme.thing")
-                .build_unchecked(),
-            related: workbus_events::no_related(),
-            payload: Default::default(),
-            id: uuid::Uuid::now_v7(),
-            follows: None,
-            received: None,
-        });
+        let event = client_event("acme.tick", "acme.thing", Timestamp::now());
         refused(bus.ingest(event).await);
         bus.flush().await.ok();
         assert_eq!(seen.names(), ["acme.tick"]);

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use workbus_core::testing::client_event;
 use workbus_core::{Bus, Deliver, SharedEvent, SubscribeOptions};
-use workbus_events::{Event, Resource, Timestamp};
+use workbus_events::Timestamp;
 
 struct Slow(Arc<AtomicUsize>);
 
@@ -33,18 +34,7 @@ impl Handler<Deliver> for Slow {
 }
 
 fn tick(i: usize) -> SharedEvent {
-    SharedEvent::new(Event {
-        occurred: Timestamp::now(),
-        event: "acme.tick".into(),
-        resource: Resource::builder()
-            .label("prefect.resource.id", format!("acme.thing.{i}"))
-            .build_unchecked(),
-        related: workbus_events::no_related(),
-        payload: Default::default(),
-        id: uuid::Uuid::now_v7(),
-        follows: None,
-        received: None,
-    })
+    client_event("acme.tick", &format!("acme.thing.{i}"), Timestamp::now())
 }
 
 #[actix_rt::test]

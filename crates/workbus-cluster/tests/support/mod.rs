@@ -71,3 +71,14 @@ pub async fn wait_until(limit: Duration, what: &str, mut ok: impl FnMut() -> boo
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Creates pools `pool-0` to `pool-{n-1}` through `bus`; answers their names.
+pub async fn create_pools(bus: &Bus, n: usize) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|i| format!("pool-{i}")).collect();
+    for name in &names {
+        bus.create_pool(workbus_core::CreatePool::new(name, "process"))
+            .await
+            .expect("create a pool");
+    }
+    names
+}
