@@ -811,18 +811,30 @@ impl Bus {
     /// routed to its owner otherwise. One served here that finds the pool
     /// handed over while it waited (its write fenced: the change and its
     /// events were dropped here, the pool let go) goes to the new owner, so
-    /// a call made during a move is served once, not refused.
+    /// a call made during a move is served once, not refused. Heartbeats and
+    /// polls, done in place, do the same without building the call first
+    /// ([`Bus::moved`]).
     async fn write(&self, r: &Arc<dyn Router>, pool: String, op: Op) -> Result<Answer, Error> {
         let call = Call { pool, op };
         if r.serves_held() && self.core.directory.pools.contains_key(call.pool.as_str()) {
-            match self.serve(call.clone()).await {
-                Err(Error::Store(workbus_store::StoreError::Fenced { .. })) => {
-                    tracing::debug!(pool = %call.pool, "the pool moved during a call: it goes to the new owner");
-                }
-                answer => return answer,
+            let here = self.serve(call.clone()).await;
+            if self.moved(&here).is_none() {
+                return here;
             }
         }
         r.route(self, call).await
+    }
+
+    /// The router, when `answer` is a fleet's fenced write: the change was
+    /// made nowhere and the pool let go, so the call goes to the new owner.
+    fn moved<T>(&self, answer: &Result<T, Error>) -> Option<&Arc<dyn Router>> {
+        match answer {
+            Err(Error::Store(workbus_store::StoreError::Fenced { scope })) => {
+                tracing::debug!(%scope, "the pool moved during a call: it goes to the new owner");
+                self.core.router.as_ref()
+            }
+            _ => None,
+        }
     }
 
     /// Routes a call whose answer nobody waits for (a failure is logged). At
@@ -1131,12 +1143,23 @@ impl Bus {
         pool: &str,
         beat: impl Into<Heartbeat<'a>>,
     ) -> Result<(), Error> {
-        match &self.core.router {
+        match self.elsewhere(pool) {
             Some(r) => {
                 let op = Op::heartbeat(&beat.into());
-                self.write(r, pool.to_owned(), op).await?.done()
+                self.send(r, pool.to_owned(), op).await?.done()
             }
-            None => self.heartbeat_here(pool, beat).await,
+            None => {
+                let beat = beat.into();
+                let borrowed = Heartbeat::new(beat.worker()).interval_opt(beat.interval());
+                let here = self.heartbeat_here(pool, borrowed).await;
+                match self.moved(&here) {
+                    Some(r) => self
+                        .send(r, pool.to_owned(), Op::heartbeat(&beat))
+                        .await?
+                        .done(),
+                    None => here,
+                }
+            }
         }
     }
 
@@ -1292,22 +1315,40 @@ impl Bus {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        match &self.core.router {
+        match self.elsewhere(pool) {
             Some(r) => {
                 let names = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
-                self.write(r, pool.to_owned(), Op::Poll(names))
-                    .await?
-                    .done()
+                self.send(r, pool.to_owned(), Op::Poll(names)).await?.done()
             }
-            None => self.poll_here(pool, names).await,
+            None if self.core.router.is_none() => self.poll_here(pool, names).await,
+            None => {
+                let names: Vec<S> = names.into_iter().collect();
+                let here = self.poll_here(pool, names.iter()).await;
+                match self.moved(&here) {
+                    Some(r) => {
+                        let names = names.iter().map(|n| n.as_ref().to_owned()).collect();
+                        self.send(r, pool.to_owned(), Op::Poll(names)).await?.done()
+                    }
+                    None => here,
+                }
+            }
         }
     }
 
     /// Marks one queue, by id, as polled.
     pub async fn poll_queue(&self, id: Uuid) -> Result<(), Error> {
-        match self.fleet_queue(id) {
-            Some((r, pool)) => self.write(r, pool, Op::PollQueue(id)).await?.done(),
-            None => self.poll_queue_here(id).await,
+        match self.elsewhere_queue(id) {
+            Some((r, pool)) => self.send(r, pool, Op::PollQueue(id)).await?.done(),
+            None => {
+                let here = self.poll_queue_here(id).await;
+                match self
+                    .moved(&here)
+                    .and_then(|r| Some((r, r.pool_of(id)?.name)))
+                {
+                    Some((r, pool)) => self.send(r, pool, Op::PollQueue(id)).await?.done(),
+                    None => here,
+                }
+            }
         }
     }
 }
