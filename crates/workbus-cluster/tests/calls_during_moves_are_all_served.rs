@@ -1,5 +1,5 @@
 //! Clients keep calling every node while pools move: a node joins, takes the
-//! pools it wins, leaves and hands them back, three times. No call is refused, every
+//! pools it wins, leaves and hands them back, six times. No call is refused, every
 //! answered change is there at the end, and each pause is announced once.
 
 mod support;
@@ -94,7 +94,7 @@ async fn no_call_is_refused_while_pools_move() {
         .collect();
 
     let mut moved = 0;
-    for _ in 0..3 {
+    for _ in 0..6 {
         let c = Node::join(config(&cluster, "c"), Bus::builder())
             .await
             .unwrap();
@@ -105,9 +105,9 @@ async fn no_call_is_refused_while_pools_move() {
         .await;
         moved += c.stats().taken_over();
         // Calls go on a while with c in the fleet.
-        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        actix_rt::time::sleep(Duration::from_millis(150)).await;
         c.leave().await;
-        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        actix_rt::time::sleep(Duration::from_millis(150)).await;
     }
     assert!(moved > 0);
     stop.set(true);
