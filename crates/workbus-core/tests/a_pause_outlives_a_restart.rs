@@ -2,19 +2,14 @@
 //! with a store it is written like every other change before it is answered, so a
 //! restarted bus has the pool as it was told, and the event, and emits nothing again.
 
+mod support;
+
 use std::sync::Arc;
 
+use support::open;
 use workbus_core::testing::{collect, paused, settle};
-use workbus_core::{Bus, BusConfig, CreatePool, EventFilter, PoolUpdate, Status, TokioClock};
+use workbus_core::{CreatePool, EventFilter, PoolUpdate, Status};
 use workbus_store::{MemoryStore, Store};
-
-fn open(store: &Arc<MemoryStore>, at: &str) -> Bus {
-    Bus::builder()
-        .config(BusConfig::default())
-        .clock(Arc::new(TokioClock::starting_at(at.parse().unwrap())))
-        .open(store.clone() as Arc<dyn Store>)
-        .expect("the bus opens its store")
-}
 
 #[test]
 fn a_pause_answered_is_there_after_a_restart() {

@@ -3,20 +3,15 @@
 //! alive does not flap), and one that died meanwhile is offline, or not ready,
 //! exactly at the end of that window, with its event. Paused time.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::open;
 use workbus_core::testing::{advance, collect, paused, settle};
-use workbus_core::{Bus, BusConfig, CreatePool, EventFilter, Status, TokioClock, WorkerStatus};
-use workbus_store::{MemoryStore, Store};
-
-fn open(store: &Arc<MemoryStore>, at: &str) -> Bus {
-    Bus::builder()
-        .config(BusConfig::default())
-        .clock(Arc::new(TokioClock::starting_at(at.parse().unwrap())))
-        .open(store.clone() as Arc<dyn Store>)
-        .expect("the bus opens its store")
-}
+use workbus_core::{Bus, CreatePool, EventFilter, Status, WorkerStatus};
+use workbus_store::MemoryStore;
 
 async fn worker_status(bus: &Bus, name: &str) -> WorkerStatus {
     let workers = bus.workers("etl").await.unwrap();

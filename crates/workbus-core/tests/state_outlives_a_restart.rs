@@ -3,24 +3,19 @@
 //! (Paused time and a `MemoryStore` shared by the two buses; the server's tests
 //! do the same with the redb store and a real process.)
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use support::open;
 use workbus_core::testing::{advance, collect, paused, settle};
 use workbus_core::{
-    Bus, BusConfig, CreatePool, CreateQueue, EventFilter, Heartbeat, HeartbeatInterval, PoolUpdate,
-    QueueUpdate, TokioClock,
+    Bus, CreatePool, CreateQueue, EventFilter, Heartbeat, HeartbeatInterval, PoolUpdate,
+    QueueUpdate,
 };
 use workbus_store::{MemoryStore, Store};
-
-fn open(store: &Arc<MemoryStore>, at: &str) -> Bus {
-    Bus::builder()
-        .config(BusConfig::default())
-        .clock(Arc::new(TokioClock::starting_at(at.parse().unwrap())))
-        .open(store.clone() as Arc<dyn Store>)
-        .expect("the bus opens its store")
-}
 
 /// Everything a client can read of the fleet.
 async fn fleet(bus: &Bus) -> serde_json::Value {

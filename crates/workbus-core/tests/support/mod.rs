@@ -20,6 +20,18 @@ pub fn bus_at_t0(config: workbus_core::BusConfig) -> Bus {
         .start()
 }
 
+/// A bus on `store`, as a process that starts at `at` opens it (a restart, when
+/// the store already holds what an earlier bus wrote).
+pub fn open(store: &std::sync::Arc<workbus_store::MemoryStore>, at: &str) -> Bus {
+    Bus::builder()
+        .config(workbus_core::BusConfig::default())
+        .clock(std::sync::Arc::new(workbus_core::TokioClock::starting_at(
+            at.parse().unwrap(),
+        )))
+        .open(store.clone() as std::sync::Arc<dyn workbus_store::Store>)
+        .expect("the bus opens its store")
+}
+
 /// `T0` plus `secs` seconds, formatted as Prefect does.
 pub fn at(secs: f64) -> String {
     let t: workbus_core::Timestamp = T0.parse().unwrap();
