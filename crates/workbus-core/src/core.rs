@@ -40,6 +40,12 @@ pub(crate) struct Core {
     pub(crate) ingesting: Arc<tokio::sync::Semaphore>,
 }
 
+thread_local! {
+    /// This thread's last reading of a bus's clock (actors' handlers run on
+    /// one thread from the reading to the emit).
+    static LAST_READING: Cell<Option<(Timestamp, Instant)>> = const { Cell::new(None) };
+}
+
 impl Core {
     /// Hands an event to the registry through the outbox, waking the registry
     /// only when the outbox was empty. It keeps the actor's handler synchronous;
@@ -66,15 +72,7 @@ impl Core {
         }
         ts
     }
-}
 
-thread_local! {
-    /// This thread's last reading of a bus's clock (actors' handlers run on
-    /// one thread from the reading to the emit).
-    static LAST_READING: Cell<Option<(Timestamp, Instant)>> = const { Cell::new(None) };
-}
-
-impl Core {
     /// Forgets the pool named `name` here without a word: no event, no write.
     /// Its actors stop after what they are doing; its state stays where the
     /// store keeps it, for the node that owns the pool now.
