@@ -813,7 +813,7 @@ impl Bus {
     /// events were dropped here, the pool let go) goes to the new owner, so
     /// a call made during a move is served once, not refused. Heartbeats and
     /// polls, done in place, do the same without building the call first
-    /// ([`Bus::moved`]).
+    /// ([`Bus::or_moved`]).
     async fn write(&self, r: &Arc<dyn Router>, pool: String, op: Op) -> Result<Answer, Error> {
         let call = Call { pool, op };
         if r.serves_held() && self.core.directory.pools.contains_key(call.pool.as_str()) {
@@ -834,6 +834,20 @@ impl Bus {
                 self.core.router.as_ref()
             }
             _ => None,
+        }
+    }
+
+    /// `here`, a change done here, unless its write was fenced in a fleet:
+    /// then the call `to` builds (only now, off the in-place path) goes to the
+    /// pool's new holder. `None` from `to`: no holder known, `here` stands.
+    async fn or_moved(
+        &self,
+        here: Result<(), Error>,
+        to: impl FnOnce(&dyn Router) -> Option<Call>,
+    ) -> Result<(), Error> {
+        match self.moved(&here).and_then(|r| Some((r, to(&**r)?))) {
+            Some((r, call)) => r.route(self, call).await?.done(),
+            None => here,
         }
     }
 
@@ -1152,13 +1166,13 @@ impl Bus {
                 let beat = beat.into();
                 let borrowed = Heartbeat::new(beat.worker()).interval_opt(beat.interval());
                 let here = self.heartbeat_here(pool, borrowed).await;
-                match self.moved(&here) {
-                    Some(r) => self
-                        .send(r, pool.to_owned(), Op::heartbeat(&beat))
-                        .await?
-                        .done(),
-                    None => here,
-                }
+                self.or_moved(here, |_| {
+                    Some(Call {
+                        pool: pool.to_owned(),
+                        op: Op::heartbeat(&beat),
+                    })
+                })
+                .await
             }
         }
     }
@@ -1324,13 +1338,14 @@ impl Bus {
             None => {
                 let names: Vec<S> = names.into_iter().collect();
                 let here = self.poll_here(pool, names.iter()).await;
-                match self.moved(&here) {
-                    Some(r) => {
-                        let names = names.iter().map(|n| n.as_ref().to_owned()).collect();
-                        self.send(r, pool.to_owned(), Op::Poll(names)).await?.done()
-                    }
-                    None => here,
-                }
+                self.or_moved(here, |_| {
+                    let names = names.iter().map(|n| n.as_ref().to_owned()).collect();
+                    Some(Call {
+                        pool: pool.to_owned(),
+                        op: Op::Poll(names),
+                    })
+                })
+                .await
             }
         }
     }
@@ -1341,13 +1356,13 @@ impl Bus {
             Some((r, pool)) => self.send(r, pool, Op::PollQueue(id)).await?.done(),
             None => {
                 let here = self.poll_queue_here(id).await;
-                match self
-                    .moved(&here)
-                    .and_then(|r| Some((r, r.pool_of(id)?.name)))
-                {
-                    Some((r, pool)) => self.send(r, pool, Op::PollQueue(id)).await?.done(),
-                    None => here,
-                }
+                self.or_moved(here, |r| {
+                    Some(Call {
+                        pool: r.pool_of(id)?.name,
+                        op: Op::PollQueue(id),
+                    })
+                })
+                .await
             }
         }
     }
