@@ -41,6 +41,7 @@
 //! assert!(filter.matches(&ready));
 //! ```
 #![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod error;
 mod event;
@@ -50,6 +51,7 @@ mod pattern;
 pub mod prefect;
 mod resource;
 mod shared;
+mod spare;
 mod time;
 
 pub use error::EventError;
