@@ -90,6 +90,8 @@ pub(crate) fn held() -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use bytes::Bytes;
     use serde_json::json;
     use uuid::Uuid;
@@ -183,5 +185,69 @@ mod tests {
             drop(SharedEvent::new(event));
             assert_eq!(held(), 0);
         });
+    }
+
+    #[test]
+    fn an_event_dropped_on_another_thread_is_kept_there() {
+        on_a_new_thread(|| {
+            let event = SharedEvent::new(status("etl", Status::Paused));
+            let at = event.address() as usize;
+            let kept_there = std::thread::spawn(move || {
+                drop(event);
+                SPARE.with_borrow(|s| s.iter().any(|a| Arc::as_ptr(a) as usize == at))
+            })
+            .join()
+            .expect("the other thread drops it");
+            assert!(kept_there);
+            assert_eq!(held(), 0, "the maker's thread has none to reuse");
+        });
+    }
+
+    /// Threads make events, hand clones to each other and drop them in any
+    /// order, reusing spares all the while: a handle always reads the event
+    /// it was given, so no allocation is reused while a handle to it lives.
+    #[test]
+    fn a_reused_allocation_never_changes_under_a_live_handle() {
+        const THREADS: usize = 4;
+        const EVENTS: usize = 5_000;
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+            .map(|_| std::sync::mpsc::channel::<(SharedEvent, String)>())
+            .unzip();
+        let workers: Vec<_> = receivers
+            .into_iter()
+            .enumerate()
+            .map(|(t, inbox)| {
+                let peers = senders.clone();
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for k in 0..EVENTS {
+                        let name = format!("t{t}-{k}");
+                        let event = SharedEvent::new(status(&name, Status::Ready));
+                        let _ = peers[(t + k) % THREADS].send((event.clone(), name.clone()));
+                        held.push((event, name));
+                        if k % 7 == 0 {
+                            held.drain(..held.len() / 2);
+                        }
+                        while let Ok(got) = inbox.try_recv() {
+                            held.push(got);
+                        }
+                        for (event, name) in held.iter().rev().take(8) {
+                            assert_eq!(event.resource.name(), Some(name.as_str()));
+                        }
+                    }
+                    drop(peers);
+                    for (event, name) in held
+                        .iter()
+                        .chain(inbox.try_iter().collect::<Vec<_>>().iter())
+                    {
+                        assert_eq!(event.resource.name(), Some(name.as_str()));
+                    }
+                })
+            })
+            .collect();
+        drop(senders);
+        for w in workers {
+            w.join().expect("every handle read its own event");
+        }
     }
 }
