@@ -2,15 +2,16 @@
 //! (100 unless given), for counting instructions with
 //! callgrind rather than timing: instruction counts do not move with the machine's noise.
 //!
-//! It runs `EVENTS` events either through workbus (100 pools pausing and resuming, the
-//! registry, 8 counting subscribers) or through the raw actix baseline (one actor
-//! forwarding an `Arc` to 8 counting actors), with the benches' own actors and drivers.
+//! It runs `EVENTS` events through workbus (100 pools pausing and resuming, the
+//! registry, 8 counting subscribers), the raw actix baseline (`raw`: one actor forwarding
+//! an `Arc` to 8 counting actors) or actix-broker's system broker (`broker`: the same `Arc`
+//! issued to 8 counting subscribers), with the benches' own actors and drivers.
 //! Run it twice with different event counts and divide the difference in instructions by
 //! the difference in events: setup cancels out, what is left is the cost of one event.
 //!
 //! ```text
 //! cargo build --release --example fanout_instructions
-//! for who in raw workbus; do for n in 10000 30000; do
+//! for who in raw broker workbus; do for n in 10000 30000; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$who.$n \
 //!     target/release/examples/fanout_instructions $who $n 8 100 2>&1 | grep Collected
 //! done; done
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
+use support::peers::{drive_broker, start_broker_subscribers};
 use support::{drive_raw, until, Counter, Fleet, RawCounter, RawRegistry};
 use workbus::{Bus, SubscribeOptions};
 
@@ -44,6 +46,15 @@ fn main() {
             let t = Instant::now();
             drive_raw(&registry, events).await;
             until(&count, (events * subscribers) as u64).await;
+            eprintln!("events delivered in {:?}", t.elapsed());
+            return;
+        }
+        if who == "broker" {
+            start_broker_subscribers(subscribers, &count).await;
+            let base = count.load(Ordering::Relaxed);
+            let t = Instant::now();
+            drive_broker(events).await;
+            until(&count, base + (events * subscribers) as u64).await;
             eprintln!("events delivered in {:?}", t.elapsed());
             return;
         }
