@@ -18,8 +18,9 @@ use crate::Event;
 /// process) and when the bus took it in (`emitted_at`, a monotonic instant
 /// for delivery-latency measurements).
 ///
-/// The last handle to drop leaves its allocation to this thread's few spare
-/// ones, which the next event made on the thread reuses: glibc's allocator
+/// The last handle to drop of one of the bus's own events leaves its
+/// allocation to this thread's few spare ones, which the next event made on
+/// the thread reuses: glibc's allocator
 /// takes its slow path for an allocation of this size in bursts, and this one
 /// is made and dropped once an event.
 ///

@@ -11,11 +11,16 @@
 //!
 //! ## What a spare holds on to
 //!
-//! A spare still holds its last event until it is reused: its JSON and its
-//! payload are dropped when it is kept, and an event with more than
-//! [`MAX_RELATED`] related resources is not kept, so a spare holds its fixed
-//! size and a few shared labels, and a thread at most [`KEPT`] of them.
+//! A spare still holds its last event until it is reused, so only the bus's
+//! own events are kept: those named from the static catalogue (a parsed
+//! event's name is its own string), with at most [`MAX_RELATED`] related
+//! resources. Their labels are the actors' (pool and queue names, ids), which
+//! the actors hold anyway; a client's event, whose labels and name can be as
+//! large as the body limit allows, is freed as before. The JSON and the payload
+//! (a pool's `updated` changes) are dropped when a spare is kept. So a spare
+//! holds its fixed size and a few labels, and a thread at most [`KEPT`] of them.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -63,7 +68,7 @@ pub(crate) fn keep(mut arc: Arc<Inner>) {
     let Some(inner) = Arc::get_mut(&mut arc) else {
         return;
     };
-    if inner.event.related.len() > MAX_RELATED {
+    if matches!(inner.event.event, Cow::Owned(_)) || inner.event.related.len() > MAX_RELATED {
         return;
     }
     // What could be large goes now, not when the spare is reused.
@@ -184,6 +189,16 @@ mod tests {
             event.related = related.into();
             drop(SharedEvent::new(event));
             assert_eq!(held(), 0);
+        });
+    }
+
+    #[test]
+    fn a_parsed_event_is_freed_not_kept() {
+        on_a_new_thread(|| {
+            let json = status("etl", Status::Ready).to_json();
+            let parsed = Event::from_json(&json).expect("our own JSON parses");
+            drop(SharedEvent::new(parsed));
+            assert_eq!(held(), 0, "a client's labels are not held on to");
         });
     }
 
