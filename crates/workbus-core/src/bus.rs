@@ -816,7 +816,7 @@ impl Bus {
     /// ([`Bus::or_moved`]).
     async fn write(&self, r: &Arc<dyn Router>, pool: String, op: Op) -> Result<Answer, Error> {
         let call = Call { pool, op };
-        if r.serves_held() && self.core.directory.pools.contains_key(call.pool.as_str()) {
+        if self.elsewhere(&call.pool).is_none() {
             let here = self.serve(call.clone()).await;
             if self.moved(&here).is_none() {
                 return here;
