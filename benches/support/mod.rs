@@ -8,6 +8,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use workbus::Deliver;
 
+pub mod http;
 pub mod peers;
 
 /// A subscriber that only counts.
