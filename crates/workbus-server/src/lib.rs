@@ -124,6 +124,12 @@ fn only(method: Method, path: &str) -> Resource {
 fn api_scope() -> actix_web::Scope {
     use api::*;
     web::scope("/api")
+        // The router tries a scope's resources in order, a pattern match each (a regex
+        // for a `{name}`): a worker's two calls, every few seconds from every worker,
+        // come first. No resource before them could match their paths, so moving them
+        // changes no answer.
+        .service(only(Method::POST, "/work_pools/{name}/workers/heartbeat").to(heartbeat))
+        .service(res("/work_pools/{name}/get_scheduled_flow_runs").post(get_scheduled_flow_runs))
         // HEAD too, as Starlette answers it on every GET route (load balancers probe with it).
         .service(res("/health").get(health).route(web::head().to(health)))
         .service(res("/ready").get(ready).route(web::head().to(ready)))
@@ -138,8 +144,6 @@ fn api_scope() -> actix_web::Scope {
                 .patch(update_pool)
                 .delete(delete_pool),
         )
-        .service(res("/work_pools/{name}/get_scheduled_flow_runs").post(get_scheduled_flow_runs))
-        .service(only(Method::POST, "/work_pools/{name}/workers/heartbeat").to(heartbeat))
         .service(only(Method::POST, "/work_pools/{name}/workers/filter").to(filter_workers))
         .service(only(Method::GET, "/work_pools/{name}/workers/connect").to(ws::channel::connect))
         .service(res("/work_pools/{name}/workers/{worker}").delete(delete_worker))
@@ -221,6 +225,7 @@ pub fn app(
 > {
     let limit = state.body_limit;
     let auth = state.auth.clone();
+    let in_fleet = state.fleet.is_some();
     let budget = state.body_budget.clone();
     let mut app = App::new()
         .app_data(web::Data::new(state))
@@ -230,6 +235,7 @@ pub fn app(
         .app_data(web::PayloadConfig::new(limit))
         .app_data(body::path_config())
         .app_data(body::query_config());
+    let has_auth = auth.is_some();
     if let Some(auth) = auth {
         app = app.app_data(web::Data::new(auth::AuthString(auth)));
     }
@@ -240,8 +246,11 @@ pub fn app(
         .configure(ui::routes)
         .service(api_scope())
         .default_service(web::to(not_found))
-        .wrap(from_fn(lead::forward))
-        .wrap(from_fn(auth::require_auth))
+        // A middleware of `from_fn` boxes a future and a service call on every
+        // request, even one it passes through: the forwarding is there only in a
+        // fleet and the check only with an auth string, as the access log below.
+        .wrap(Condition::new(in_fleet, from_fn(lead::forward)))
+        .wrap(Condition::new(has_auth, from_fn(auth::require_auth)))
         .wrap(NormalizePath::trim())
         // The access log renders each request's line whether or not it is written: when
         // `workbus::http` is off (RUST_LOG), it is left out, and costs nothing.
