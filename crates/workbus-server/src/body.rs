@@ -35,19 +35,31 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
         return Ok(());
     };
     let ct = ct.to_str().unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime == "application/json" || mime.ends_with("+json") || mime.is_empty() {
+    if is_json(ct) {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(
             ct.chars().take(100).collect(),
         ))
     }
+}
+
+/// Whether a `Content-Type` names JSON (`application/json` or a `+json` type, in any
+/// case, parameters aside) or nothing. Compared in place: every request with a body
+/// asks, and a lowercased copy was an allocation each time.
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .as_bytes();
+    mime.is_empty()
+        || mime.eq_ignore_ascii_case(b"application/json")
+        || mime
+            .len()
+            .checked_sub(5)
+            .is_some_and(|at| mime[at..].eq_ignore_ascii_case(b"+json"))
 }
 
 /// The bytes of request bodies all requests together may hold while they are
@@ -253,6 +265,32 @@ mod tests {
 
     fn seconds(json: &str) -> Result<Option<u32>, serde_json::Error> {
         serde_json::from_str::<Body>(json).map(|b| b.s)
+    }
+
+    #[test]
+    fn json_content_types_in_any_case_with_parameters() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ",
+            "application/vnd.api+json",
+            "APPLICATION/PROBLEM+JSON;x=1",
+            "",
+            "; charset=utf-8",
+        ] {
+            assert!(is_json(ct), "{ct:?}");
+        }
+        for ct in [
+            "text/plain",
+            "application/jsonx",
+            "json",
+            "+jsom",
+            "application/x-www-form-urlencoded",
+            "é+json\u{e9}",
+            "ü",
+        ] {
+            assert!(!is_json(ct), "{ct:?}");
+        }
     }
 
     #[test]
