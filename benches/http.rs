@@ -1,6 +1,9 @@
 //! HTTP: worker heartbeats and queue polls per second against the real server on loopback,
 //! from a Rust load generator (awc, 64 requests in flight), against a bare actix-web server
 //! that answers the same route after parsing the same body, with no bus behind it.
+//! Then the same ratio measured in pairs (`http/paired/...`, printed): workbus and bare
+//! actix-web in turn, 21 rounds, the median of the rounds' ratios, which the machine's
+//! drift between criterion's groups does not reach.
 //!
 //! With `WORKBUS_BENCH_PREFECT_URL` set (to a Prefect server's base URL whose pools
 //! `pool-0`..`pool-99` exist), workbus and Prefect then get the same heartbeat load, from
@@ -55,8 +58,57 @@ fn http(c: &mut Criterion) {
         });
     }
     group.finish();
+    paired(&client, workbus, bare);
     if let Ok(prefect) = std::env::var("WORKBUS_BENCH_PREFECT_URL") {
         against_prefect(&client, workbus, prefect.trim_end_matches('/'));
+    }
+}
+
+/// Rounds of the paired measurement, and requests a side in each.
+const PAIRED_ROUNDS: usize = 21;
+const PAIRED_REQUESTS: u64 = 4_000;
+
+/// The ratio to bare actix-web, measured in pairs: each round sends the same load to
+/// workbus and to the bare server one right after the other (which goes first
+/// alternates), and the figure is the median of the rounds' ratios. Criterion's groups
+/// above run one after the other, five seconds each, and this machine's speed drifts
+/// more than the difference between the servers in that time; in a pair both sides see
+/// the same machine.
+fn paired(client: &actix::SystemRunner, workbus: SocketAddr, bare: SocketAddr) {
+    let run = |addr: SocketAddr, path| {
+        client.block_on(load(
+            format!("http://{addr}"),
+            PAIRED_REQUESTS,
+            IN_FLIGHT,
+            path,
+            None,
+        ))
+    };
+    for (route, path) in [
+        ("heartbeat", heartbeat_path as fn(usize) -> (String, String)),
+        ("poll", poll_path),
+    ] {
+        let mut ratios: Vec<f64> = (0..PAIRED_ROUNDS)
+            .map(|round| {
+                let (ours, theirs) = if round % 2 == 0 {
+                    let ours = run(workbus, path);
+                    (ours, run(bare, heartbeat_path))
+                } else {
+                    let theirs = run(bare, heartbeat_path);
+                    (run(workbus, path), theirs)
+                };
+                // Requests per second, workbus over bare: the inverse of the times.
+                theirs.as_secs_f64() / ours.as_secs_f64()
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "http/paired/{route}: workbus / bare actix-web {:.2} (median of {PAIRED_ROUNDS} \
+             rounds of {PAIRED_REQUESTS} requests a side; {:.2} to {:.2})",
+            ratios[PAIRED_ROUNDS / 2],
+            ratios[0],
+            ratios[PAIRED_ROUNDS - 1],
+        );
     }
 }
 
