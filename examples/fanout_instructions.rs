@@ -43,19 +43,12 @@ fn main() {
                 .map(|_| RawCounter(count.clone()).start().recipient())
                 .collect();
             let registry = RawRegistry(subs).start();
-            let t = Instant::now();
-            drive_raw(&registry, events).await;
-            until(&count, (events * subscribers) as u64).await;
-            eprintln!("events delivered in {:?}", t.elapsed());
+            timed(&count, events * subscribers, drive_raw(&registry, events)).await;
             return;
         }
         if who == "broker" {
             start_broker_subscribers(subscribers, &count).await;
-            let base = count.load(Ordering::Relaxed);
-            let t = Instant::now();
-            drive_broker(events).await;
-            until(&count, base + (events * subscribers) as u64).await;
-            eprintln!("events delivered in {:?}", t.elapsed());
+            timed(&count, events * subscribers, drive_broker(events)).await;
             return;
         }
         let bus = Bus::start();
@@ -70,10 +63,16 @@ fn main() {
         let names = (0..pools).map(|i| format!("p{i}")).collect();
         let fleet = Fleet::create(&bus, names, 1).await;
         bus.flush().await.expect("flush");
-        let base = count.load(Ordering::Relaxed);
-        let t = Instant::now();
-        fleet.drive(&bus, events).await;
-        until(&count, base + (events * subscribers) as u64).await;
-        eprintln!("events delivered in {:?}", t.elapsed());
+        timed(&count, events * subscribers, fleet.drive(&bus, events)).await;
     });
+}
+
+/// Runs `drive`, waits until `count` has counted `deliveries` more, and prints how long
+/// that took from the first emit to the last delivery.
+async fn timed(count: &AtomicU64, deliveries: usize, drive: impl std::future::Future<Output = ()>) {
+    let base = count.load(Ordering::Relaxed);
+    let t = Instant::now();
+    drive.await;
+    until(count, base + deliveries as u64).await;
+    eprintln!("events delivered in {:?}", t.elapsed());
 }

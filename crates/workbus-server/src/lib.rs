@@ -225,7 +225,7 @@ pub fn app(
 > {
     let limit = state.body_limit;
     let auth = state.auth.clone();
-    let in_fleet = state.fleet.is_some();
+    let (has_auth, in_fleet) = (auth.is_some(), state.fleet.is_some());
     let budget = state.body_budget.clone();
     let mut app = App::new()
         .app_data(web::Data::new(state))
@@ -235,7 +235,6 @@ pub fn app(
         .app_data(web::PayloadConfig::new(limit))
         .app_data(body::path_config())
         .app_data(body::query_config());
-    let has_auth = auth.is_some();
     if let Some(auth) = auth {
         app = app.app_data(web::Data::new(auth::AuthString(auth)));
     }
