@@ -21,7 +21,8 @@ pub struct ClusterConfig {
     /// How long a call may wait for the pool's owner (a forward, or a pool
     /// changing hands) before it is answered [`Error::Timeout`](workbus_core::Error::Timeout).
     pub call_timeout: Duration,
-    /// How long connecting to NATS may take.
+    /// How long connecting to NATS may take; also how long each of the fleet's
+    /// buckets is asked for again while NATS fails to make it (a 5xx answer).
     pub connect_timeout: Duration,
 }
 

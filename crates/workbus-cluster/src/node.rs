@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::context::{CreateStreamError, CreateStreamErrorKind};
 use async_nats::jetstream::{self, kv};
 use futures_util::StreamExt;
 use workbus_core::{Bus, BusBuilder, Call, SystemClock};
@@ -43,10 +44,47 @@ fn setup(what: impl Into<String>) -> impl FnOnce(String) -> ClusterError {
     move |reason| ClusterError::Setup { what, reason }
 }
 
-/// Opens a KV bucket, creating it if needed. The bucket's stream is made
-/// here, as async-nats's `create_key_value` would, because that call first
-/// reads the account's info in a form NATS 2.9 does not answer.
-async fn bucket(js: &jetstream::Context, config: kv::Config) -> Result<kv::Store, ClusterError> {
+/// Whether NATS failed to make a stream on its side: a 5xx answer (it answers
+/// 500 "error creating store for stream" for a store it could not make yet)
+/// or none in time. Another try may succeed; a 4xx refusal would not.
+fn transient(e: &CreateStreamError) -> bool {
+    match e.kind() {
+        CreateStreamErrorKind::JetStream(e) => e.code() >= 500,
+        CreateStreamErrorKind::TimedOut => true,
+        _ => false,
+    }
+}
+
+/// Gets or creates `stream`, asking again after a [`transient`] failure,
+/// from 20 ms doubling to 1 s apart, until `patience` has passed.
+async fn stream_retried(
+    js: &jetstream::Context,
+    stream: jetstream::stream::Config,
+    patience: Duration,
+) -> Result<jetstream::stream::Stream, CreateStreamError> {
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut delay = Duration::from_millis(20);
+    loop {
+        match js.get_or_create_stream(stream.clone()).await {
+            Err(e) if transient(&e) && tokio::time::Instant::now() + delay < give_up => {
+                tracing::warn!(stream = %stream.name, error = %e, ?delay, "NATS failed to make a bucket; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Opens a KV bucket, creating it if needed (for up to `patience` while NATS
+/// fails on its side). The bucket's stream is made here, as async-nats's
+/// `create_key_value` would, because that call first reads the account's
+/// info in a form NATS 2.9 does not answer.
+async fn bucket(
+    js: &jetstream::Context,
+    config: kv::Config,
+    patience: Duration,
+) -> Result<kv::Store, ClusterError> {
     let name = config.bucket.clone();
     let stream = jetstream::stream::Config {
         name: format!("KV_{name}"),
@@ -65,7 +103,7 @@ async fn bucket(js: &jetstream::Context, config: kv::Config) -> Result<kv::Store
         discard: jetstream::stream::DiscardPolicy::New,
         ..Default::default()
     };
-    js.get_or_create_stream(stream)
+    stream_retried(js, stream, patience)
         .await
         .map_err(|e| setup(format!("bucket {name}"))(e.to_string()))?;
     js.get_key_value(&name)
@@ -89,6 +127,8 @@ impl Node {
                 source,
             })?;
         let js = jetstream::new(client.clone());
+        // A bucket NATS fails to make is asked for again as long as a connection may take.
+        let patience = config.connect_timeout;
         let nodes = bucket(
             &js,
             kv::Config {
@@ -98,6 +138,7 @@ impl Node {
                 max_age: config.lease,
                 ..Default::default()
             },
+            patience,
         )
         .await?;
         let pools = bucket(
@@ -108,6 +149,7 @@ impl Node {
                 history: 1,
                 ..Default::default()
             },
+            patience,
         )
         .await?;
         let leaders = bucket(
@@ -119,6 +161,7 @@ impl Node {
                 max_age: config.lease,
                 ..Default::default()
             },
+            patience,
         )
         .await?;
         let tables = KvTables::new(
@@ -130,6 +173,7 @@ impl Node {
                     history: 1,
                     ..Default::default()
                 },
+                patience,
             )
             .await?,
         );

@@ -11,6 +11,7 @@ use workbus_core::{Bus, SubscribeOptions, SubscriberStats, Subscription};
 use crate::config::{NatsConfig, StartFrom};
 use crate::names::durable_name;
 use crate::publisher::{Close, Drain, NatsPublisher, PublisherSettings, PublisherStats};
+use crate::setup;
 use crate::source::{pull_messages, NatsSource, SourceSettings, SourceStats, Stop};
 use crate::Error;
 
@@ -81,6 +82,12 @@ impl NatsBridge {
     /// durable consumer, and starts the source and the publisher on the
     /// current arbiter. Fails if NATS cannot be reached now; once started, it
     /// rides out outages.
+    ///
+    /// A stream or consumer the server fails to make on its side (a 5xx
+    /// answer, such as NATS's "error creating store for stream", or no answer
+    /// in time) is asked for again on the [`retry`](NatsConfig::retry)
+    /// schedule, up to [`max_attempts`](NatsConfig::max_attempts) times; a
+    /// refusal (a 4xx) fails at once.
     pub async fn start(bus: &Bus, config: NatsConfig) -> Result<NatsBridge, Error> {
         config.validate()?;
         let node: Arc<str> = config.node.as_str().into();
@@ -90,13 +97,14 @@ impl NatsBridge {
         js.set_timeout(config.ack_timeout);
 
         let stream_config = stream_config(&config);
-        let stream = js
-            .get_or_create_stream(stream_config.clone())
-            .await
-            .map_err(|source| Error::Stream {
-                stream: config.stream.clone(),
-                source,
-            })?;
+        let stream = setup::retried("stream", &config.retry, config.max_attempts, || {
+            js.get_or_create_stream(stream_config.clone())
+        })
+        .await
+        .map_err(|source| Error::Stream {
+            stream: config.stream.clone(),
+            source,
+        })?;
         let durable = durable_name(&config.node);
         let consumer_config = pull::Config {
             durable_name: Some(durable.clone()),
@@ -111,8 +119,10 @@ impl NatsBridge {
             filter_subject: format!("{}.>", config.subject_prefix),
             ..Default::default()
         };
-        let consumer: PullConsumer = stream
-            .get_or_create_consumer(&durable, consumer_config.clone())
+        let consumer: PullConsumer =
+            setup::retried("consumer", &config.retry, config.max_attempts, || {
+                stream.get_or_create_consumer(&durable, consumer_config.clone())
+            })
             .await
             .map_err(|source| Error::Consumer {
                 stream: config.stream.clone(),

@@ -62,10 +62,13 @@ pub struct NatsConfig {
     pub max_in_flight: usize,
     /// How long a publish waits for its acknowledgement (and a consumer ack for its confirmation).
     pub ack_timeout: Duration,
-    /// The retry schedule of failed publishes, and of a consumer that has to be re-created.
+    /// The retry schedule of failed publishes, of a consumer that has to be re-created, and of
+    /// the stream and consumer at start when the server fails to make them.
     pub retry: Backoff,
     /// How often an event the server refuses (not an outage: a stream limit, say) is tried before
     /// it is dropped and counted. Outages are retried as long as the buffer holds the event.
+    /// Also how often [`NatsBridge::start`](crate::NatsBridge::start) asks for the stream, and
+    /// for the consumer, while the server fails on its side.
     pub max_attempts: u32,
     /// The reconnect schedule of the NATS connection.
     pub reconnect: Backoff,

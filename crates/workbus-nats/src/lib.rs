@@ -93,6 +93,7 @@ mod dedup;
 mod error;
 mod names;
 pub mod publisher;
+mod setup;
 pub mod source;
 
 pub use bridge::{BridgeStats, NatsBridge};

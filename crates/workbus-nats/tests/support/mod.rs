@@ -1,9 +1,6 @@
 //! Shared helpers for the bridge tests: collectors, unique streams, and a NATS server of our own.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -11,6 +8,10 @@ use uuid::Uuid;
 use workbus_core::testing::{collector, Events};
 use workbus_core::{Bus, SharedEvent, SubscribeOptions};
 use workbus_nats::{Backoff, NatsConfig};
+
+mod own_server;
+#[allow(unused_imports)] // Not every test binary starts a server of its own.
+pub use own_server::OwnServer;
 
 /// The NATS server every session and CI run starts.
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -151,84 +152,6 @@ impl Drop for TestStream {
             })
         })
         .join();
-    }
-}
-
-/// A `nats-server` of the test's own, on a free port with its own store, for outages.
-pub struct OwnServer {
-    pub port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnServer {
-    pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("workbus-nats-test-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = OwnServer {
-            port,
-            dir,
-            child: None,
-        };
-        server.resume();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server (again) on the same port and store, and waits until it takes connections.
-    pub fn resume(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .unwrap_or("nats-server");
-        let child = Command::new(bin)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs");
-        self.child = Some(child);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nats-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Kills the server: an outage.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
