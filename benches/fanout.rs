@@ -1,8 +1,10 @@
 //! Fan-out: events emitted by pool actors, through the registry, to N counting subscribers,
 //! against, in the same run, raw actix forwarding an `Arc` to the same N subscribers, and the
 //! peers an actix user would pick instead: actix-broker's system broker and kameo's `PubSub`
-//! actor, each carrying the same `Arc` to N counting subscribers of its own. Throughput is in
-//! deliveries (events × subscribers) per second.
+//! actor, each to N counting subscribers of its own. Each baseline runs twice: forwarding one
+//! shared event (`raw_actix`, `actix_broker`, `kameo_pubsub`: the transport alone), and
+//! carrying the same events as workbus, a Prefect status event built for each publish
+//! (`…_events`). Throughput is in deliveries (events × subscribers) per second.
 
 mod support;
 
@@ -83,37 +85,49 @@ fn fanout(c: &mut Criterion) {
                 })
             });
         });
-        group.bench_with_input(BenchmarkId::new("raw_actix", n), &n, |b, &n| {
-            let sys = System::new();
-            let (registry, count) = sys.block_on(async move {
+        // Each peer twice: forwarding one shared event (the transport alone), and carrying
+        // the same events as workbus, a new one built for each publish ("_events").
+        for (suffix, payloads) in [
+            ("", Payloads::shared()),
+            ("_events", Payloads::built(POOLS)),
+        ] {
+            let id = |peer: &str| BenchmarkId::new(format!("{peer}{suffix}"), n);
+            group.bench_with_input(id("raw_actix"), &n, |b, &n| {
+                let sys = System::new();
+                let (registry, count) = sys.block_on(async move {
+                    let count = Arc::new(AtomicU64::new(0));
+                    let subs = (0..n)
+                        .map(|_| RawCounter(count.clone()).start().recipient())
+                        .collect();
+                    (RawRegistry(subs).start(), count)
+                });
+                b.iter_custom(|iters| {
+                    timed(&sys, &count, deliveries, iters, || {
+                        drive_raw(&registry, &payloads, events)
+                    })
+                });
+            });
+            group.bench_with_input(id("actix_broker"), &n, |b, &n| {
+                let sys = System::new();
                 let count = Arc::new(AtomicU64::new(0));
-                let subs = (0..n)
-                    .map(|_| RawCounter(count.clone()).start().recipient())
-                    .collect();
-                (RawRegistry(subs).start(), count)
+                sys.block_on(start_broker_subscribers(n, &count));
+                b.iter_custom(|iters| {
+                    timed(&sys, &count, deliveries, iters, || {
+                        drive_broker(&payloads, events)
+                    })
+                });
             });
-            b.iter_custom(|iters| {
-                timed(&sys, &count, deliveries, iters, || {
-                    drive_raw(&registry, events)
-                })
+            group.bench_with_input(id("kameo_pubsub"), &n, |b, &n| {
+                let sys = System::new();
+                let count = Arc::new(AtomicU64::new(0));
+                let pubsub = sys.block_on(kameo_peer::start(n, &count));
+                b.iter_custom(|iters| {
+                    timed(&sys, &count, deliveries, iters, || {
+                        kameo_peer::drive(&pubsub, &payloads, events)
+                    })
+                });
             });
-        });
-        group.bench_with_input(BenchmarkId::new("actix_broker", n), &n, |b, &n| {
-            let sys = System::new();
-            let count = Arc::new(AtomicU64::new(0));
-            sys.block_on(start_broker_subscribers(n, &count));
-            b.iter_custom(|iters| timed(&sys, &count, deliveries, iters, || drive_broker(events)));
-        });
-        group.bench_with_input(BenchmarkId::new("kameo_pubsub", n), &n, |b, &n| {
-            let sys = System::new();
-            let count = Arc::new(AtomicU64::new(0));
-            let pubsub = sys.block_on(kameo_peer::start(n, &count));
-            b.iter_custom(|iters| {
-                timed(&sys, &count, deliveries, iters, || {
-                    kameo_peer::drive(&pubsub, events)
-                })
-            });
-        });
+        }
     }
     group.finish();
 }

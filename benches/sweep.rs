@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use plotters::prelude::*;
-use support::{drive_raw, until, Counter, Fleet, Raw, RawCounter, RawRegistry};
+use support::{drive_raw, until, Counter, Fleet, Payloads, Raw, RawCounter, RawRegistry};
 use workbus::{Bus, SubscribeOptions};
 
 const FLEETS: [usize; 4] = [100, 1_000, 10_000, 100_000];
@@ -74,12 +74,16 @@ impl Handler<Raw> for RawPool {
     }
 }
 
-/// Sends `events` copies of one `Arc` through the baseline's pools, in the same stride as
+/// Sends `events` messages of `payloads` through the baseline's pools, in the same stride as
 /// the fleet's events, yielding every 256.
-async fn drive_raw_pools(pools: &[Addr<RawPool>], next: &mut usize, events: usize) {
-    let payload = Arc::new([0u8; 64]);
+async fn drive_raw_pools(
+    pools: &[Addr<RawPool>],
+    payloads: &Payloads,
+    next: &mut usize,
+    events: usize,
+) {
     for k in 0..events {
-        pools[*next].do_send(Raw(payload.clone()));
+        pools[*next].do_send(payloads.message(k));
         *next = (*next + STRIDE) % pools.len();
         if k % 256 == 255 {
             tokio::task::yield_now().await;
@@ -106,16 +110,18 @@ fn raw_row(pools: usize) -> Vec<f64> {
                 .map(|_| RawPool(registry.clone().recipient()).start())
                 .collect();
             let events = events_for(n);
+            // The sweep measures how the transport grows: one event, shared, as before.
+            let payloads = Payloads::shared();
             let per_sample = (events * n) as u64;
             let mut samples = Vec::new();
             for _ in 0..=SAMPLES {
                 let t = if front.is_empty() {
-                    sample(&count, per_sample, drive_raw(&registry, events)).await
+                    sample(&count, per_sample, drive_raw(&registry, &payloads, events)).await
                 } else {
                     sample(
                         &count,
                         per_sample,
-                        drive_raw_pools(&front, &mut next, events),
+                        drive_raw_pools(&front, &payloads, &mut next, events),
                     )
                     .await
                 };

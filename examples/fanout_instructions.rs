@@ -4,8 +4,10 @@
 //!
 //! It runs `EVENTS` events through workbus (100 pools pausing and resuming, the
 //! registry, 8 counting subscribers), the raw actix baseline (`raw`: one actor forwarding
-//! an `Arc` to 8 counting actors) or actix-broker's system broker (`broker`: the same `Arc`
-//! issued to 8 counting subscribers), with the benches' own actors and drivers.
+//! one shared event to 8 counting actors) or actix-broker's system broker (`broker`: the
+//! same event issued to 8 counting subscribers), with the benches' own actors and drivers;
+//! `raw-events` and `broker-events` carry a new status event for each publish instead, built
+//! as workbus's pool actors build theirs.
 //! Run it twice with different event counts and divide the difference in instructions by
 //! the difference in events: setup cancels out, what is left is the cost of one event.
 //!
@@ -26,7 +28,7 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use support::peers::{drive_broker, start_broker_subscribers};
-use support::{drive_raw, until, Counter, Fleet, RawCounter, RawRegistry};
+use support::{drive_raw, until, Counter, Fleet, Payloads, RawCounter, RawRegistry};
 use workbus::{Bus, SubscribeOptions};
 
 const POOLS: usize = 100;
@@ -38,17 +40,25 @@ fn main() {
     let subscribers: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(8);
     System::new().block_on(async move {
         let count = Arc::new(AtomicU64::new(0));
-        if who == "raw" {
+        // `raw` and `broker` forward one shared event; `raw-events` and `broker-events`
+        // build a new one for each publish, as workbus does.
+        let payloads = match who.strip_suffix("-events") {
+            Some(_) => Payloads::built(POOLS),
+            None => Payloads::shared(),
+        };
+        if who.starts_with("raw") {
             let subs = (0..subscribers)
                 .map(|_| RawCounter(count.clone()).start().recipient())
                 .collect();
             let registry = RawRegistry(subs).start();
-            timed(&count, events * subscribers, drive_raw(&registry, events)).await;
+            let drive = drive_raw(&registry, &payloads, events);
+            timed(&count, events * subscribers, drive).await;
             return;
         }
-        if who == "broker" {
+        if who.starts_with("broker") {
             start_broker_subscribers(subscribers, &count).await;
-            timed(&count, events * subscribers, drive_broker(events)).await;
+            let drive = drive_broker(&payloads, events);
+            timed(&count, events * subscribers, drive).await;
             return;
         }
         let bus = Bus::start();

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
+use workbus::events::prefect::{self, PoolLabels, Status};
+use workbus::events::{Event, Timestamp};
 use workbus::Deliver;
 
 pub mod http;
@@ -28,10 +30,65 @@ impl Handler<Deliver> for Counter {
     }
 }
 
-/// The baseline's message: an `Arc`, as the bus hands subscribers one.
+/// The baselines' message: an event behind an `Arc`, as the bus hands subscribers one.
 #[derive(Clone, Message)]
 #[rtype(result = "()")]
-pub struct Raw(pub Arc<[u8; 64]>);
+pub struct Raw(pub Arc<Event>);
+
+/// What a baseline publishes.
+#[derive(Clone)]
+pub enum Payloads {
+    /// One event, built once and published again and again: the transport alone.
+    Shared(Arc<Event>),
+    /// A new status event for each publish, built as workbus's pool actors build theirs (a
+    /// clock reading, a UUID v7, the pool's labels), alternating paused and not-ready over
+    /// the pools: the same events as workbus's, as a user of a peer would have to make.
+    Built(Arc<[PoolLabels]>),
+}
+
+impl Payloads {
+    /// The transport alone: one event, shared.
+    pub fn shared() -> Self {
+        Payloads::Shared(status_event(&labels(1), 0))
+    }
+
+    /// The same events as workbus's, over `pools` pools.
+    pub fn built(pools: usize) -> Self {
+        Payloads::Built(labels(pools))
+    }
+
+    /// The `k`-th message.
+    pub fn message(&self, k: usize) -> Raw {
+        match self {
+            Payloads::Shared(event) => Raw(event.clone()),
+            Payloads::Built(pools) => Raw(status_event(pools, k)),
+        }
+    }
+}
+
+/// The `k`-th status event over `pools`: paused on the first round, not-ready on the next.
+fn status_event(pools: &[PoolLabels], k: usize) -> Arc<Event> {
+    let status = if (k / pools.len()).is_multiple_of(2) {
+        Status::Paused
+    } else {
+        Status::NotReady
+    };
+    let now = Timestamp::now();
+    let id = prefect::event_id(now);
+    Arc::new(prefect::pool_status(
+        &pools[k % pools.len()],
+        status,
+        now,
+        id,
+        None,
+    ))
+}
+
+fn labels(pools: usize) -> Arc<[PoolLabels]> {
+    (0..pools)
+        .map(|i| PoolLabels::new(uuid::Uuid::new_v4(), &format!("p{i}"), "process"))
+        .collect()
+}
 
 /// The baseline's subscriber.
 pub struct RawCounter(pub Arc<AtomicU64>);
@@ -147,11 +204,10 @@ impl Fleet {
     }
 }
 
-/// Sends `events` copies of one `Arc` through the raw baseline registry, yielding every 256.
-pub async fn drive_raw(registry: &Addr<RawRegistry>, events: usize) {
-    let payload = Arc::new([0u8; 64]);
+/// Sends `events` messages of `payloads` through the raw baseline registry, yielding every 256.
+pub async fn drive_raw(registry: &Addr<RawRegistry>, payloads: &Payloads, events: usize) {
     for k in 0..events {
-        registry.do_send(Raw(payload.clone()));
+        registry.do_send(payloads.message(k));
         if k % 256 == 255 {
             tokio::task::yield_now().await;
         }

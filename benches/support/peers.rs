@@ -1,5 +1,5 @@
-//! The peers an actix user would pick instead of workbus, carrying the baseline's event (an
-//! `Arc`) to N counting subscribers: actix-broker (the actix project's own pub/sub, a
+//! The peers an actix user would pick instead of workbus, carrying the baselines' events (an
+//! `Arc`, shared or built for each publish: [`Payloads`]) to N counting subscribers: actix-broker (the actix project's own pub/sub, a
 //! system-wide broker actor) and kameo's `PubSub` actor (from `kameo_actors`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_broker::{Broker, BrokerSubscribe, SystemBroker};
 
-use super::Raw;
+use super::{Payloads, Raw};
 
 /// An actix-broker subscriber that counts; it subscribes to [`Raw`] when it starts.
 pub struct BrokerCounter(pub Arc<AtomicU64>);
@@ -35,10 +35,10 @@ pub async fn start_broker_subscribers(n: usize, count: &Arc<AtomicU64>) {
     for _ in 0..n {
         BrokerCounter(count.clone()).start();
     }
-    let payload = Arc::new([0u8; 64]);
+    let probe = Payloads::shared();
     loop {
         let before = count.load(Ordering::Relaxed);
-        Broker::<SystemBroker>::issue_async(Raw(payload.clone()));
+        Broker::<SystemBroker>::issue_async(probe.message(0));
         actix_rt::time::sleep(Duration::from_millis(5)).await;
         if count.load(Ordering::Relaxed) - before == n as u64 {
             return;
@@ -46,11 +46,10 @@ pub async fn start_broker_subscribers(n: usize, count: &Arc<AtomicU64>) {
     }
 }
 
-/// Issues `events` copies of one `Arc` through the system broker, yielding every 256.
-pub async fn drive_broker(events: usize) {
-    let payload = Arc::new([0u8; 64]);
+/// Issues `events` messages of `payloads` through the system broker, yielding every 256.
+pub async fn drive_broker(payloads: &Payloads, events: usize) {
     for k in 0..events {
-        Broker::<SystemBroker>::issue_async(Raw(payload.clone()));
+        Broker::<SystemBroker>::issue_async(payloads.message(k));
         if k % 256 == 255 {
             tokio::task::yield_now().await;
         }
@@ -68,7 +67,7 @@ pub mod kameo_peer {
     use kameo_actors::pubsub::{PubSub, Publish, Subscribe};
     use kameo_actors::DeliveryStrategy;
 
-    use super::Raw;
+    use super::{Payloads, Raw};
 
     /// A kameo subscriber that counts.
     #[derive(kameo::Actor)]
@@ -102,12 +101,11 @@ pub mod kameo_peer {
         pubsub
     }
 
-    /// Publishes `events` copies of one `Arc` through the `PubSub` actor, yielding every 256.
-    pub async fn drive(pubsub: &ActorRef<PubSub<Raw>>, events: usize) {
-        let payload = Arc::new([0u8; 64]);
+    /// Publishes `events` messages of `payloads` through the `PubSub` actor, yielding every 256.
+    pub async fn drive(pubsub: &ActorRef<PubSub<Raw>>, payloads: &Payloads, events: usize) {
         for k in 0..events {
             pubsub
-                .tell(Publish(Raw(payload.clone())))
+                .tell(Publish(payloads.message(k)))
                 .await
                 .expect("the pubsub actor is running");
             if k % 256 == 255 {
