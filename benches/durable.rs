@@ -1,8 +1,8 @@
 //! Durable state, against the in-memory bus in the same run: creates and changes per second
-//! written through the redb store (each answered once on disk, many sharing a
-//! sync), heartbeats per second with the store (the in-place path, which a
-//! store must not slow), and the time to rebuild 100,000 pools and their
-//! 100,000 default queues from the store.
+//! written through the redb store (each answered once on disk, many sharing a sync),
+//! heartbeats per second with the store (the in-place path, which a store must not slow; its
+//! ratio also measured in pairs), and the time to rebuild 100,000 pools and their 100,000
+//! default queues from the store.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -127,6 +127,38 @@ fn creates(c: &mut Criterion) {
     group.finish();
 }
 
+/// A bus with `POOLS` pools, each with `WORKERS` workers online, ready for heartbeats that
+/// change only a time.
+async fn beating(
+    durable: bool,
+    workers: &[String],
+) -> (Bus, Option<tempfile::TempDir>, Vec<String>) {
+    let (bus, dir) = bus(durable);
+    let names = pools(&bus, POOLS).await;
+    // The first heartbeat of each worker is a change (a commit with a store), sent 64 at
+    // a time so that they share syncs; the measured ones change only a time, as nearly
+    // all do in a fleet.
+    let firsts = names
+        .iter()
+        .flat_map(|n| workers.iter().map(move |w| (n, w)));
+    stream::iter(firsts)
+        .for_each_concurrent(IN_FLIGHT, |(name, w)| {
+            let bus = &bus;
+            async move { bus.heartbeat(name, w.as_str()).await.unwrap() }
+        })
+        .await;
+    (bus, dir, names)
+}
+
+/// One heartbeat of every worker of every pool, awaited one by one.
+async fn beat_all(bus: &Bus, names: &[String], workers: &[String]) {
+    for w in workers {
+        for name in names {
+            bus.heartbeat(name, w.as_str()).await.unwrap();
+        }
+    }
+}
+
 fn heartbeats(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_heartbeats");
     group
@@ -139,32 +171,12 @@ fn heartbeats(c: &mut Criterion) {
     for (label, durable) in [("in_memory", false), ("redb", true)] {
         group.bench_function(BenchmarkId::new(label, beats), |b| {
             let sys = System::new();
-            let (bus, dir, names) = sys.block_on(async {
-                let (bus, dir) = bus(durable);
-                let names = pools(&bus, POOLS).await;
-                // The first heartbeat of each worker is a change (a commit with a store),
-                // sent 64 at a time so that they share syncs; the measured ones change
-                // only a time, as nearly all do in a fleet.
-                let firsts = names
-                    .iter()
-                    .flat_map(|n| workers.iter().map(move |w| (n, w)));
-                stream::iter(firsts)
-                    .for_each_concurrent(IN_FLIGHT, |(name, w)| {
-                        let bus = &bus;
-                        async move { bus.heartbeat(name, w.as_str()).await.unwrap() }
-                    })
-                    .await;
-                (bus, dir, names)
-            });
+            let (bus, dir, names) = sys.block_on(beating(durable, &workers));
             b.iter_custom(|iters| {
                 sys.block_on(async {
                     let t = Instant::now();
                     for _ in 0..iters {
-                        for w in &workers {
-                            for name in &names {
-                                bus.heartbeat(name, w.as_str()).await.unwrap();
-                            }
-                        }
+                        beat_all(&bus, &names, &workers).await;
                     }
                     t.elapsed()
                 })
@@ -173,6 +185,53 @@ fn heartbeats(c: &mut Criterion) {
         });
     }
     group.finish();
+    paired_heartbeats(&workers);
+}
+
+/// Rounds of the paired heartbeat measurement.
+const PAIRED_ROUNDS: usize = 21;
+
+/// The heartbeat ratio measured in pairs: both buses in one system, each round one pass of
+/// 10,000 heartbeats on each, one right after the other (which goes first alternates), and
+/// the median of the rounds' ratios. Criterion's two groups run seconds apart, and this
+/// machine drifts more than that between them than the goal's 10%.
+fn paired_heartbeats(workers: &[String]) {
+    let sys = System::new();
+    let (memory, _, names) = sys.block_on(beating(false, workers));
+    let (redb, dir, _) = sys.block_on(beating(true, workers));
+    let time = |bus: &Bus| {
+        sys.block_on(async {
+            let t = Instant::now();
+            beat_all(bus, &names, workers).await;
+            t.elapsed()
+        })
+    };
+    // A pass each to warm up.
+    time(&memory);
+    time(&redb);
+    let mut ratios: Vec<f64> = (0..PAIRED_ROUNDS)
+        .map(|round| {
+            let (ours, theirs) = if round % 2 == 0 {
+                let ours = time(&redb);
+                (ours, time(&memory))
+            } else {
+                let theirs = time(&memory);
+                (time(&redb), theirs)
+            };
+            // Heartbeats per second, redb over in memory: the inverse of the times.
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "durable_heartbeats/paired: redb / in memory {:.2} (median of {PAIRED_ROUNDS} rounds \
+         of {} heartbeats a side; {:.2} to {:.2})",
+        ratios[PAIRED_ROUNDS / 2],
+        POOLS * WORKERS,
+        ratios[0],
+        ratios[PAIRED_ROUNDS - 1],
+    );
+    drop(dir);
 }
 
 fn restore(c: &mut Criterion) {
