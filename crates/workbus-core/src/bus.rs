@@ -140,7 +140,10 @@ impl BusBuilder {
         let registry = {
             let (clock, gate, stats) = (clock.clone(), gate.clone(), stats.clone());
             let outbox = outbox.clone();
-            Registry::start_in_arbiter(&arbiter, move |_| Registry::new(clock, gate, stats, outbox))
+            let turn = self.config.turn_deliveries;
+            Registry::start_in_arbiter(&arbiter, move |_| {
+                Registry::new(clock, gate, stats, outbox, turn)
+            })
         };
         Bus {
             core: Arc::new(Core {

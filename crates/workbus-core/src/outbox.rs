@@ -11,7 +11,8 @@
 //!
 //! ## Order
 //!
-//! Events leave in the order they were pushed. The registry empties the outbox
+//! Events leave in the order they were pushed. A [`Drain`] dispatches them in
+//! turns (see the registry), but the registry dispatches every waiting event
 //! before it handles any other message, so an operation's events are dispatched
 //! before a flush, a subscribe or an unsubscribe that was asked for after it.
 
@@ -40,6 +41,11 @@ impl Outbox {
     /// the next push wakes the registry again.
     pub(crate) fn take(&self, into: &mut VecDeque<SharedEvent>) {
         std::mem::swap(&mut *self.lock(), into);
+    }
+
+    /// Whether no event is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
     }
 
     /// A panic while the lock was held left the queue as it was (a push or a

@@ -1,0 +1,102 @@
+//! The registry dispatches a burst of events in turns of at most
+//! `BusConfig::turn_deliveries` deliveries and yields between two, so that a
+//! subscriber on its arbiter reads the first events of a burst before the
+//! whole burst is dispatched (while they are still in the CPU's cache). The
+//! events still arrive in order, once each, and the counters add up.
+
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+use workbus_core::{
+    Bus, BusConfig, BusStats, CreatePool, Deliver, PoolUpdate, SubscribeOptions, SubscriptionInfo,
+};
+
+const POOLS: usize = 50;
+
+/// Notes, for each event, its pool and how many events the registry had
+/// dispatched by the time the subscriber read it.
+struct Reader {
+    stats: Arc<BusStats>,
+    seen: Arc<Mutex<Vec<(String, u64)>>>,
+}
+
+impl Actor for Reader {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Reader {
+    type Result = ();
+    fn handle(&mut self, Deliver(event): Deliver, _: &mut Context<Self>) {
+        let pool = event.resource.name().unwrap_or_default().to_owned();
+        let dispatched = self.stats.published();
+        self.seen.lock().unwrap().push((pool, dispatched));
+    }
+}
+
+/// Pauses `POOLS` pools in one burst and answers what the reader saw of it,
+/// with the number of events dispatched before the burst.
+async fn burst(turn_deliveries: usize) -> (Vec<(String, u64)>, u64, SubscriptionInfo) {
+    let bus = Bus::builder()
+        .config(BusConfig {
+            turn_deliveries,
+            ..BusConfig::default()
+        })
+        .start();
+    let names: Vec<String> = (0..POOLS).map(|i| format!("p{i:02}")).collect();
+    for name in &names {
+        bus.create_pool(CreatePool::new(name.clone(), "process"))
+            .await
+            .unwrap();
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = Reader {
+        stats: bus.stats().clone(),
+        seen: seen.clone(),
+    }
+    .start();
+    let sub = bus
+        .subscribe(reader.recipient(), SubscribeOptions::new("reader"))
+        .await
+        .unwrap()
+        .keep();
+    bus.flush().await.unwrap();
+    let before = bus.stats().published();
+    // No await in between: every pool gets its pause before any of them runs,
+    // so their events reach the registry as one burst.
+    for name in &names {
+        bus.update_pool_nowait(name, PoolUpdate::pause()).unwrap();
+    }
+    for _ in 0..100_000 {
+        if seen.lock().unwrap().len() >= POOLS {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    (seen, before, sub)
+}
+
+#[actix_rt::test]
+async fn a_subscriber_reads_a_burst_before_all_of_it_is_dispatched() {
+    let (seen, before, sub) = burst(4).await;
+    let pools: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    let expected: Vec<String> = (0..POOLS).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(pools, expected, "every event once, in order");
+    let first = seen[0].1 - before;
+    assert!(
+        first <= 4,
+        "the first event was read after {first} of the burst's {POOLS} were dispatched"
+    );
+    assert_eq!(sub.stats.offered(), POOLS as u64);
+    assert_eq!(sub.stats.delivered(), POOLS as u64);
+    assert_eq!(sub.stats.pending(), 0);
+}
+
+/// The control: in one turn (as before turns), the whole burst is dispatched
+/// before the subscriber reads any of it, so the test above tells the two apart.
+#[actix_rt::test]
+async fn in_one_turn_the_whole_burst_goes_out_first() {
+    let (seen, before, _) = burst(usize::MAX).await;
+    assert_eq!(seen.len(), POOLS);
+    assert_eq!(seen[0].1 - before, POOLS as u64);
+}
