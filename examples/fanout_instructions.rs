@@ -61,7 +61,15 @@ fn main() {
             timed(&count, events * subscribers, drive).await;
             return;
         }
-        let bus = Bus::start();
+        // `TURN_DELIVERIES=n` tries another turn length (BusConfig::turn_deliveries).
+        let mut config = workbus::BusConfig::default();
+        if let Some(n) = std::env::var("TURN_DELIVERIES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            config.turn_deliveries = n;
+        }
+        let bus = Bus::builder().config(config).start();
         for _ in 0..subscribers {
             let counter = Counter(count.clone()).start();
             bus.subscribe(counter.recipient(), SubscribeOptions::new("count"))

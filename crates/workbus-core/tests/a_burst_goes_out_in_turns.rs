@@ -2,13 +2,16 @@
 //! `BusConfig::turn_deliveries` deliveries and yields between two, so that a
 //! subscriber on its arbiter reads the first events of a burst before the
 //! whole burst is dispatched (while they are still in the CPU's cache). The
-//! events still arrive in order, once each, and the counters add up.
+//! events still arrive in order, once each, and the counters add up. Events
+//! ingested one message each (as from a NATS bridge) go out in turns too.
 
 use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
+use workbus_core::testing::client_event;
 use workbus_core::{
     Bus, BusConfig, BusStats, CreatePool, Deliver, PoolUpdate, SubscribeOptions, SubscriptionInfo,
+    Timestamp,
 };
 
 const POOLS: usize = 50;
@@ -27,7 +30,11 @@ impl Actor for Reader {
 impl Handler<Deliver> for Reader {
     type Result = ();
     fn handle(&mut self, Deliver(event): Deliver, _: &mut Context<Self>) {
-        let pool = event.resource.name().unwrap_or_default().to_owned();
+        let pool = event
+            .resource
+            .name()
+            .unwrap_or_else(|| event.resource.id())
+            .to_owned();
         let dispatched = self.stats.published();
         self.seen.lock().unwrap().push((pool, dispatched));
     }
@@ -99,4 +106,47 @@ async fn in_one_turn_the_whole_burst_goes_out_first() {
     let (seen, before, _) = burst(usize::MAX).await;
     assert_eq!(seen.len(), POOLS);
     assert_eq!(seen[0].1 - before, POOLS as u64);
+}
+
+#[actix_rt::test]
+async fn ingested_events_go_out_in_turns_too() {
+    const EVENTS: usize = 50;
+    let bus = Bus::builder()
+        .config(BusConfig {
+            turn_deliveries: 4,
+            ..BusConfig::default()
+        })
+        .start();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = Reader {
+        stats: bus.stats().clone(),
+        seen: seen.clone(),
+    }
+    .start();
+    let sub = bus
+        .subscribe(reader.recipient(), SubscribeOptions::new("reader"))
+        .await
+        .unwrap();
+    // Each ingest is one message to the registry; none waits for the registry to run.
+    for i in 0..EVENTS {
+        let event = client_event("acme.tick", &format!("acme.thing.{i:02}"), Timestamp::now());
+        bus.ingest(event).await.unwrap();
+    }
+    bus.flush().await.unwrap();
+    for _ in 0..100_000 {
+        if seen.lock().unwrap().len() >= EVENTS {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    let things: Vec<&str> = seen.iter().map(|(r, _)| r.as_str()).collect();
+    let expected: Vec<String> = (0..EVENTS).map(|i| format!("acme.thing.{i:02}")).collect();
+    assert_eq!(things, expected, "every event once, in order");
+    assert!(
+        seen[0].1 <= 4,
+        "the first event was read after {} of {EVENTS} were dispatched",
+        seen[0].1
+    );
+    assert_eq!(sub.stats.delivered(), EVENTS as u64);
 }
