@@ -146,7 +146,8 @@ pub fn rss_bytes() -> u64 {
 /// The fan-out scenario's producer: pools driven by status events. Each event flips the
 /// next pool in a stride between paused and not, so every event is a status change,
 /// whatever the number of events and wherever the last call stopped. It goes through the
-/// bus's gate like every producer: when a lossless subscriber is full it waits, then goes on.
+/// bus's gate like every producer: when a lossless subscriber is full or the registry is
+/// behind it waits, then goes on.
 pub struct Fleet {
     names: Vec<String>,
     paused: Vec<std::cell::Cell<bool>>,

@@ -745,7 +745,8 @@ impl Bus {
     }
 
     /// Waits until operations may go on: at once, unless a lossless
-    /// ([`Overflow::Block`](crate::Overflow::Block)) subscriber's buffer is full.
+    /// ([`Overflow::Block`](crate::Overflow::Block)) subscriber's buffer is
+    /// full or the registry is behind (256 events or more waiting to go out).
     pub async fn ready(&self) {
         self.core.gate.pass().await;
     }
@@ -1112,7 +1113,8 @@ impl Bus {
     /// Updates, pauses or resumes a work pool without waiting for it: the update is
     /// checked and queued to the pool, which emits its events in order. For
     /// high-rate producers; refused with [`Error::Busy`] while a lossless
-    /// subscriber is full (wait with [`Bus::ready`], then try again). In a
+    /// subscriber is full or the registry is behind (wait with [`Bus::ready`],
+    /// then try again). In a
     /// fleet, as [`heartbeat_nowait`](Bus::heartbeat_nowait) for a pool held elsewhere.
     pub fn update_pool_nowait(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
         match self.elsewhere(name) {
@@ -1185,7 +1187,8 @@ impl Bus {
     /// (an empty worker name) are not reported. For high-rate callers.
     ///
     /// It passes the same gate as every operation: while a lossless
-    /// subscriber is full, one that would need the pool's actor is refused
+    /// subscriber is full or the registry is behind, one that would need the
+    /// pool's actor is refused
     /// with [`Error::Busy`] (wait with [`Bus::ready`], then try again). In a
     /// fleet, one for a pool held elsewhere is sent to its owner without
     /// waiting, and refused with [`Error::Busy`] while [`MAX_UNAWAITED`] are

@@ -86,9 +86,10 @@ pub enum Error {
     /// This recipient is subscribed already (it would get every event twice).
     #[error("this recipient is subscribed already, as {0}")]
     AlreadySubscribed(crate::SubscriptionId),
-    /// A lossless subscriber is full and this operation would not wait: try again
-    /// after [`Bus::ready`](crate::Bus::ready).
-    #[error("the bus is busy: a lossless subscriber is full; try again")]
+    /// A lossless subscriber is full, or the registry has 256 events or more
+    /// waiting to go out, and this operation would not wait: try again after
+    /// [`Bus::ready`](crate::Bus::ready).
+    #[error("the bus is busy: a lossless subscriber is full or events wait to go out; try again")]
     Busy,
     /// An actor did not answer in time.
     #[error("the bus did not answer in time")]

@@ -1,9 +1,12 @@
-//! The gate that [`Overflow::Block`](crate::Overflow::Block) closes.
+//! The gate that [`Overflow::Block`](crate::Overflow::Block) closes, and the
+//! registry when it is behind.
 //!
 //! Every operation that makes a pool or queue actor emit passes the gate
 //! first; while a lossless subscriber's buffer is full the registry closes
 //! it, and operations wait (or, for the `_nowait` calls, are refused with
-//! [`Error::Busy`](crate::Error::Busy)) until the buffer drains to half.
+//! [`Error::Busy`](crate::Error::Busy)) until the buffer drains to half. The
+//! registry closes it too while 256 events or more wait for its next turn,
+//! until fewer than half that are left.
 //! While it is open, passing costs one atomic load.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

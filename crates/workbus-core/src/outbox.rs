@@ -43,9 +43,9 @@ impl Outbox {
         std::mem::swap(&mut *self.lock(), into);
     }
 
-    /// Whether no event is waiting.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+    /// How many events wait.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 
     /// A panic while the lock was held left the queue as it was (a push or a

@@ -24,6 +24,13 @@
 //! fast (see `docs/performance.md`). The registry handles no message while it
 //! yields, and what is left of a burst goes out first, so order is the same.
 //!
+//! Producers on the same arbiter would then outrun it: a loop of `_nowait`
+//! calls queues hundreds of events a turn while a turn at 64 subscribers
+//! dispatches 64. So while 256 events or more wait after a turn, the registry
+//! closes the bus's gate (operations wait, `_nowait` calls are refused with
+//! [`Error::Busy`](crate::Error::Busy)) and opens it below half: the events in flight
+//! stay few, and their allocations are reused while they are still in cache.
+//!
 //! ## Backpressure and loss
 //!
 //! A buffer that fills applies the subscriber's [`Overflow`] policy: `Block`
@@ -49,6 +56,10 @@ use crate::subscription::{
     bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, SubscriptionId, SubscriptionInfo,
 };
 use crate::Error;
+
+/// Events taken in and not yet dispatched past which the registry closes the
+/// gate (see the module docs); it opens it again below half.
+pub(crate) const MAX_BEHIND: usize = 256;
 
 /// Resource ids are long strings hashed on every event: a fast hasher pays off.
 type Map<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
@@ -112,6 +123,8 @@ pub struct Registry {
     turn_work: usize,
     /// A yield is on its way, after which the burst goes on.
     resuming: bool,
+    /// The gate is closed because too many events wait for a turn.
+    behind: bool,
 }
 
 impl Registry {
@@ -144,6 +157,7 @@ impl Registry {
             turn_deliveries: turn_deliveries.max(1),
             turn_work: 0,
             resuming: false,
+            behind: false,
         }
     }
 
@@ -152,6 +166,7 @@ impl Registry {
     /// before a message was sent is dispatched before the message is handled.
     fn empty_outbox(&mut self, ctx: &mut Context<Self>) {
         self.dispatch_waiting(usize::MAX, ctx);
+        self.hold_producers();
     }
 
     /// Dispatches waiting events, in order, until this turn's deliveries reach
@@ -181,7 +196,21 @@ impl Registry {
     /// Dispatches what the outbox holds, a turn at a time.
     fn dispatch_turn(&mut self, ctx: &mut Context<Self>) {
         self.dispatch_waiting(self.turn_deliveries, ctx);
+        self.hold_producers();
         self.end_turn_if_spent(ctx);
+    }
+
+    /// Closes the gate while [`MAX_BEHIND`] events or more wait for a turn
+    /// (taken or still in the outbox), and opens it below half that.
+    fn hold_producers(&mut self) {
+        let waiting = self.taken.len() + self.outbox.len();
+        if !self.behind && waiting >= MAX_BEHIND {
+            self.behind = true;
+            self.gate.close();
+        } else if self.behind && waiting < MAX_BEHIND / 2 {
+            self.behind = false;
+            self.gate.open();
+        }
     }
 
     /// Once a turn's deliveries are made, by one burst or by many messages,
@@ -492,6 +521,13 @@ impl Actor for Registry {
         // Bridges feed the mailbox with do_send, which ignores capacity (the bus's
         // own actors use the outbox); this bounds only callers that use send().
         ctx.set_mailbox_capacity(1 << 16);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // Producers waiting for this registry to catch up would wait for good.
+        if std::mem::take(&mut self.behind) {
+            self.gate.open();
+        }
     }
 }
 
