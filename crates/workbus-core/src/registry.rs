@@ -166,7 +166,11 @@ impl Registry {
     /// before a message was sent is dispatched before the message is handled.
     fn empty_outbox(&mut self, ctx: &mut Context<Self>) {
         self.dispatch_waiting(usize::MAX, ctx);
-        self.hold_producers();
+        // Nothing waits now (bar what another thread pushed since): only a
+        // closed gate may need opening.
+        if self.behind {
+            self.hold_producers();
+        }
     }
 
     /// Dispatches waiting events, in order, until this turn's deliveries reach
