@@ -59,7 +59,7 @@ async fn a_nowait_loop_is_held_back_and_loses_nothing() {
     let mut expected = Vec::new();
     for k in 0..EVENTS {
         let name = &names[k % POOLS];
-        let pause = (k / POOLS) % 2 == 0;
+        let pause = (k / POOLS).is_multiple_of(2);
         let update = || {
             if pause {
                 PoolUpdate::pause()
