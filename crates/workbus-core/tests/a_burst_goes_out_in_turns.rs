@@ -20,7 +20,7 @@ const POOLS: usize = 50;
 /// dispatched by the time the subscriber read it.
 struct Reader {
     stats: Arc<BusStats>,
-    seen: Arc<Mutex<Vec<(String, u64)>>>,
+    seen: Seen,
 }
 
 impl Actor for Reader {
@@ -40,22 +40,21 @@ impl Handler<Deliver> for Reader {
     }
 }
 
-/// Pauses `POOLS` pools in one burst and answers what the reader saw of it,
-/// with the number of events dispatched before the burst.
-async fn burst(turn_deliveries: usize) -> (Vec<(String, u64)>, u64, SubscriptionInfo) {
-    let bus = Bus::builder()
+type Seen = Arc<Mutex<Vec<(String, u64)>>>;
+
+/// A bus whose registry makes turns of `turn_deliveries`.
+fn bus_with_turns(turn_deliveries: usize) -> Bus {
+    Bus::builder()
         .config(BusConfig {
             turn_deliveries,
             ..BusConfig::default()
         })
-        .start();
-    let names: Vec<String> = (0..POOLS).map(|i| format!("p{i:02}")).collect();
-    for name in &names {
-        bus.create_pool(CreatePool::new(name.clone(), "process"))
-            .await
-            .unwrap();
-    }
-    let seen = Arc::new(Mutex::new(Vec::new()));
+        .start()
+}
+
+/// Subscribes a [`Reader`] and answers what it sees.
+async fn read(bus: &Bus) -> (Seen, SubscriptionInfo) {
+    let seen = Seen::default();
     let reader = Reader {
         stats: bus.stats().clone(),
         seen: seen.clone(),
@@ -66,6 +65,31 @@ async fn burst(turn_deliveries: usize) -> (Vec<(String, u64)>, u64, Subscription
         .await
         .unwrap()
         .keep();
+    (seen, sub)
+}
+
+/// Waits (yielding, at most 100,000 times) until `seen` holds `n` events; answers them.
+async fn until_seen(seen: &Seen, n: usize) -> Vec<(String, u64)> {
+    for _ in 0..100_000 {
+        if seen.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    seen.lock().unwrap().clone()
+}
+
+/// Pauses `POOLS` pools in one burst and answers what the reader saw of it,
+/// with the number of events dispatched before the burst.
+async fn burst(turn_deliveries: usize) -> (Vec<(String, u64)>, u64, SubscriptionInfo) {
+    let bus = bus_with_turns(turn_deliveries);
+    let names: Vec<String> = (0..POOLS).map(|i| format!("p{i:02}")).collect();
+    for name in &names {
+        bus.create_pool(CreatePool::new(name.clone(), "process"))
+            .await
+            .unwrap();
+    }
+    let (seen, sub) = read(&bus).await;
     bus.flush().await.unwrap();
     let before = bus.stats().published();
     // No await in between: every pool gets its pause before any of them runs,
@@ -73,13 +97,7 @@ async fn burst(turn_deliveries: usize) -> (Vec<(String, u64)>, u64, Subscription
     for name in &names {
         bus.update_pool_nowait(name, PoolUpdate::pause()).unwrap();
     }
-    for _ in 0..100_000 {
-        if seen.lock().unwrap().len() >= POOLS {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    let seen = seen.lock().unwrap().clone();
+    let seen = until_seen(&seen, POOLS).await;
     (seen, before, sub)
 }
 
@@ -111,35 +129,15 @@ async fn in_one_turn_the_whole_burst_goes_out_first() {
 #[actix_rt::test]
 async fn ingested_events_go_out_in_turns_too() {
     const EVENTS: usize = 50;
-    let bus = Bus::builder()
-        .config(BusConfig {
-            turn_deliveries: 4,
-            ..BusConfig::default()
-        })
-        .start();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let reader = Reader {
-        stats: bus.stats().clone(),
-        seen: seen.clone(),
-    }
-    .start();
-    let sub = bus
-        .subscribe(reader.recipient(), SubscribeOptions::new("reader"))
-        .await
-        .unwrap();
+    let bus = bus_with_turns(4);
+    let (seen, sub) = read(&bus).await;
     // Each ingest is one message to the registry; none waits for the registry to run.
     for i in 0..EVENTS {
         let event = client_event("acme.tick", &format!("acme.thing.{i:02}"), Timestamp::now());
         bus.ingest(event).await.unwrap();
     }
     bus.flush().await.unwrap();
-    for _ in 0..100_000 {
-        if seen.lock().unwrap().len() >= EVENTS {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    let seen = seen.lock().unwrap().clone();
+    let seen = until_seen(&seen, EVENTS).await;
     let things: Vec<&str> = seen.iter().map(|(r, _)| r.as_str()).collect();
     let expected: Vec<String> = (0..EVENTS).map(|i| format!("acme.thing.{i:02}")).collect();
     assert_eq!(things, expected, "every event once, in order");
