@@ -210,6 +210,7 @@ impl Registry {
         let waiting = self.taken.len() + self.outbox.len();
         if !self.behind && waiting >= MAX_BEHIND {
             self.behind = true;
+            bump(&self.stats.held_back);
             self.gate.close();
         } else if self.behind && waiting < MAX_BEHIND / 2 {
             self.behind = false;

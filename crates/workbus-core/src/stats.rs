@@ -17,6 +17,7 @@ use crate::subscription::{SubscriptionId, SubscriptionInfo};
 #[derive(Debug, Default)]
 pub struct BusStats {
     pub(crate) published: AtomicU64,
+    pub(crate) held_back: AtomicU64,
     pub(crate) subscribers: AtomicUsize,
     pub(crate) workers_online: AtomicUsize,
     pub(crate) subscriptions: dashmap::DashMap<SubscriptionId, SubscriptionInfo>,
@@ -57,6 +58,13 @@ impl BusStats {
     /// Events the registry has taken in.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
+    }
+    /// Times the registry closed the bus's gate because 256 events or more
+    /// waited for its next turn: operations then waited (and `_nowait` calls
+    /// were refused as busy) until fewer than 128 did. Nothing is lost; a
+    /// count that keeps growing says producers outrun the subscribers' arbiter.
+    pub fn held_back(&self) -> u64 {
+        self.held_back.load(Ordering::Relaxed)
     }
     /// Live subscriptions.
     pub fn subscribers(&self) -> usize {

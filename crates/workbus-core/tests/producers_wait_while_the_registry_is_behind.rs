@@ -84,6 +84,7 @@ async fn a_nowait_loop_is_held_back_and_loses_nothing() {
         }
     }
     assert!(refused > 0, "the loop was never held back");
+    assert!(bus.stats().held_back() > 0, "the holding is counted");
     for _ in 0..1_000_000 {
         if seen.lock().unwrap().len() >= EVENTS {
             break;

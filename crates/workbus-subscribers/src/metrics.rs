@@ -15,6 +15,7 @@
 //! | `workbus_work_pools` | gauge | `status` | pools per status (`READY`, `NOT_READY`, `PAUSED`): the bus's count, read at each render |
 //! | `workbus_work_queues` | gauge | `status` | queues per status, likewise |
 //! | `workbus_workers_online` | gauge | | the bus's count, read at each render |
+//! | `workbus_bus_held_back_total` | counter | | times the registry closed the bus's gate because 256 events or more waited for its next turn (producers waited; nothing lost) |
 //! | `workbus_delivery_latency_seconds` | histogram | `subscriber` | from the bus taking an event in to a subscriber's handler receiving it |
 //! | `workbus_webhook_requests_total` | counter | `webhook`, `outcome` | every HTTP attempt: `success`, `client_error`, `server_error`, `rate_limited`, `request_timeout`, `redirect`, `timeout`, `connect_error`, `send_error`, `refused_address` (the SSRF guard) |
 //! | `workbus_webhook_retries_total` | counter | `webhook` | attempts after the first |
@@ -435,7 +436,10 @@ impl Collector for SharedCollector {
         let mut totals: HashMap<Arc<str>, [u64; 3]> = HashMap::new();
         {
             let mut seen = lock(&c.seen);
-            let live = stats.map(|s| s.subscriptions()).unwrap_or_default();
+            let live = stats
+                .as_ref()
+                .map(|s| s.subscriptions())
+                .unwrap_or_default();
             let live_ids: std::collections::HashSet<SubscriptionId> =
                 live.iter().map(|s| s.id).collect();
             let gone: Vec<SubscriptionId> = seen
@@ -500,6 +504,14 @@ impl Collector for SharedCollector {
             let labels = [("subscriber", name.as_str()), ("reason", *reason)];
             ConstCounter::new(*n).encode(dropped.encode_family(&labels)?)?;
         }
+
+        let held_back = stats.as_ref().map_or(0, |s| s.held_back());
+        ConstCounter::new(held_back).encode(encoder.encode_descriptor(
+            "workbus_bus_held_back",
+            "Times the registry held producers back because events waited for its next turn",
+            None,
+            MetricType::Counter,
+        )?)?;
         Ok(())
     }
 }

@@ -147,6 +147,12 @@ async fn metrics_text_parses_and_its_values_match_what_happened() {
     // Workers online: worker-1 on each of the 3 workload pools, worker-2 on pool-0.
     assert_eq!(value(&scrape, "workbus_workers_online", &[]), Some(4.0));
     assert_eq!(stats.workers_online(), 4);
+    // Awaited operations one at a time never leave the registry behind.
+    assert_eq!(
+        value(&scrape, "workbus_bus_held_back_total", &[]),
+        Some(0.0)
+    );
+    assert_eq!(stats.held_back(), 0);
 
     // Delivered per subscriber equals the registry's count; nothing dropped.
     for sub in stats.subscriptions() {
