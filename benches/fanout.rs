@@ -5,6 +5,10 @@
 //! shared event (`raw_actix`, `actix_broker`, `kameo_pubsub`: the transport alone), and
 //! carrying the same events as workbus, a Prefect status event built for each publish
 //! (`…_events`). Throughput is in deliveries (events × subscribers) per second.
+//!
+//! After the groups, `fanout/paired/N` lines give workbus's ratio to the two peers carrying
+//! the same events measured in pairs: all three in one system, in turn, 21 rounds, the
+//! median, which the machine's drift between groups does not reach.
 
 mod support;
 
@@ -130,6 +134,91 @@ fn fanout(c: &mut Criterion) {
         }
     }
     group.finish();
+    for n in [1usize, 8, 64, 512] {
+        paired(n);
+    }
+}
+
+/// Rounds of the paired measurement.
+const PAIRED_ROUNDS: usize = 21;
+
+/// Workbus and the two peers carrying the same events (`raw_actix_events`,
+/// `actix_broker_events`), at `n` subscribers, all in one system, taking turns (which goes
+/// first rotates), `PAIRED_ROUNDS` rounds of a sample each; printed: the median of workbus's
+/// throughput over each peer's in the same round. Criterion's groups run a minute apart, and
+/// the machine drifts between them more than the gaps measured; a round's three samples are
+/// milliseconds apart.
+fn paired(n: usize) {
+    let sys = System::new();
+    let events = events_for(n);
+    let deliveries = (events * n) as u64;
+    let payloads = Payloads::built(POOLS);
+    let counts: [Arc<AtomicU64>; 3] = Default::default();
+    let (bus, fleet, raw) = sys.block_on(async {
+        let bus = Bus::start();
+        for _ in 0..n {
+            let addr = Counter(counts[0].clone()).start();
+            bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
+                .await
+                .unwrap()
+                .keep();
+        }
+        let names = (0..POOLS).map(|i| format!("p{i}")).collect();
+        let fleet = Fleet::create(&bus, names, 1).await;
+        bus.flush().await.unwrap();
+        let subs = (0..n)
+            .map(|_| RawCounter(counts[1].clone()).start().recipient())
+            .collect();
+        let raw = RawRegistry(subs).start();
+        start_broker_subscribers(n, &counts[2]).await;
+        (bus, fleet, raw)
+    });
+    let time = |who: usize| match who {
+        0 => timed(&sys, &counts[0], deliveries, 1, || {
+            fleet.drive(&bus, events)
+        }),
+        1 => timed(&sys, &counts[1], deliveries, 1, || {
+            drive_raw(&raw, &payloads, events)
+        }),
+        _ => timed(&sys, &counts[2], deliveries, 1, || {
+            drive_broker(&payloads, events)
+        }),
+    };
+    // A sample each to warm up.
+    (0..3).for_each(|who| {
+        time(who);
+    });
+    let mut over_raw = Vec::with_capacity(PAIRED_ROUNDS);
+    let mut over_broker = Vec::with_capacity(PAIRED_ROUNDS);
+    let mut rates: [Vec<f64>; 3] = Default::default();
+    for round in 0..PAIRED_ROUNDS {
+        let mut t = [Duration::ZERO; 3];
+        for k in 0..3 {
+            let who = (round + k) % 3;
+            t[who] = time(who);
+            rates[who].push(deliveries as f64 / t[who].as_secs_f64() / 1e6);
+        }
+        // Throughput over throughput: the inverse of the times.
+        over_raw.push(t[1].as_secs_f64() / t[0].as_secs_f64());
+        over_broker.push(t[2].as_secs_f64() / t[0].as_secs_f64());
+    }
+    let summary = |mut r: Vec<f64>| {
+        r.sort_by(f64::total_cmp);
+        format!(
+            "{:.2} ({:.2} to {:.2})",
+            r[PAIRED_ROUNDS / 2],
+            r[0],
+            r[PAIRED_ROUNDS - 1]
+        )
+    };
+    let [ours, raw, broker] = rates.map(|r| summary(r));
+    println!(
+        "fanout/paired/{n}: workbus / raw_actix_events {}; workbus / actix_broker_events {} \
+         (median of {PAIRED_ROUNDS} rounds of {events} events a side; M deliveries/s: \
+         workbus {ours}, raw actix {raw}, actix-broker {broker})",
+        summary(over_raw),
+        summary(over_broker),
+    );
 }
 
 criterion_group! {
