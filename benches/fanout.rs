@@ -211,7 +211,7 @@ fn paired(n: usize) {
             r[PAIRED_ROUNDS - 1]
         )
     };
-    let [ours, raw, broker] = rates.map(|r| summary(r));
+    let [ours, raw, broker] = rates.map(&summary);
     println!(
         "fanout/paired/{n}: workbus / raw_actix_events {}; workbus / actix_broker_events {} \
          (median of {PAIRED_ROUNDS} rounds of {events} events a side; M deliveries/s: \
