@@ -224,8 +224,12 @@ pub(crate) fn pool_beats(core: &Core, name: &str) -> Option<Batch> {
     Some(batch)
 }
 
-/// Hands every batch to the store before waiting for any (so that one commit
-/// can take them all), then waits for each; the first failure is answered.
+/// Hands every batch of beats to the store before waiting for any (so that one
+/// commit can take them all), then waits for each; the first failure is answered.
+///
+/// A batch refused as fenced is a pool another node has taken since `beats`
+/// read the directory (it is let go here at its next change): its beats are
+/// the new owner's to write now, so that is no failure of this node's flush.
 pub(crate) async fn commit_all(
     store: &dyn workbus_store::Store,
     batches: Vec<Batch>,
@@ -237,9 +241,12 @@ pub(crate) async fn commit_all(
         .collect();
     let mut result = Ok(());
     for p in pending {
-        if let Err(e) = p.await {
-            if result.is_ok() {
-                result = Err(e);
+        match p.await {
+            Ok(()) | Err(workbus_store::StoreError::Fenced { .. }) => {}
+            Err(e) => {
+                if result.is_ok() {
+                    result = Err(e);
+                }
             }
         }
     }
