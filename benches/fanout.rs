@@ -30,6 +30,22 @@ fn events_for(n: usize) -> usize {
     (1_000_000 / n).min(10_000)
 }
 
+/// A bus with `n` subscribers adding to `count`, and its `POOLS` pools.
+async fn start_workbus(n: usize, count: &Arc<AtomicU64>) -> (Bus, Fleet) {
+    let bus = Bus::start();
+    for _ in 0..n {
+        let addr = Counter(count.clone()).start();
+        bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
+            .await
+            .unwrap()
+            .keep();
+    }
+    let names = (0..POOLS).map(|i| format!("p{i}")).collect();
+    let fleet = Fleet::create(&bus, names, 1).await;
+    bus.flush().await.unwrap();
+    (bus, fleet)
+}
+
 /// Runs `drive` once per iteration and times it until `count` has grown by `per_iter`.
 fn timed<F, Fut>(
     sys: &SystemRunner,
@@ -67,21 +83,8 @@ fn fanout(c: &mut Criterion) {
         group.throughput(Throughput::Elements(deliveries));
         group.bench_with_input(BenchmarkId::new("workbus", n), &n, |b, &n| {
             let sys = System::new();
-            let (bus, count, fleet) = sys.block_on(async move {
-                let bus = Bus::start();
-                let count = Arc::new(AtomicU64::new(0));
-                for _ in 0..n {
-                    let addr = Counter(count.clone()).start();
-                    bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
-                        .await
-                        .unwrap()
-                        .keep();
-                }
-                let names = (0..POOLS).map(|i| format!("p{i}")).collect();
-                let fleet = Fleet::create(&bus, names, 1).await;
-                bus.flush().await.unwrap();
-                (bus, count, fleet)
-            });
+            let count = Arc::new(AtomicU64::new(0));
+            let (bus, fleet) = sys.block_on(start_workbus(n, &count));
             // Each pause or resume is one status event, emitted by the pool's actor.
             b.iter_custom(|iters| {
                 timed(&sys, &count, deliveries, iters, || {
@@ -155,17 +158,7 @@ fn paired(n: usize) {
     let payloads = Payloads::built(POOLS);
     let counts: [Arc<AtomicU64>; 3] = Default::default();
     let (bus, fleet, raw) = sys.block_on(async {
-        let bus = Bus::start();
-        for _ in 0..n {
-            let addr = Counter(counts[0].clone()).start();
-            bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
-                .await
-                .unwrap()
-                .keep();
-        }
-        let names = (0..POOLS).map(|i| format!("p{i}")).collect();
-        let fleet = Fleet::create(&bus, names, 1).await;
-        bus.flush().await.unwrap();
+        let (bus, fleet) = start_workbus(n, &counts[0]).await;
         let subs = (0..n)
             .map(|_| RawCounter(counts[1].clone()).start().recipient())
             .collect();
