@@ -173,26 +173,18 @@ impl Registry {
         }
     }
 
-    /// Dispatches waiting events, in order, until this turn's deliveries reach
-    /// `budget`; answers whether some are left.
-    fn dispatch_waiting(&mut self, budget: usize, ctx: &mut Context<Self>) -> bool {
-        loop {
-            while self.turn_work < budget {
-                let Some(event) = self.taken.pop_front() else {
-                    break;
-                };
+    /// Dispatches waiting events, in order, until none is left or this turn's
+    /// deliveries reach `budget` (what is left is then in `taken`).
+    fn dispatch_waiting(&mut self, budget: usize, ctx: &mut Context<Self>) {
+        while self.turn_work < budget {
+            if let Some(event) = self.taken.pop_front() {
                 self.publish(event, ctx);
-            }
-            if !self.taken.is_empty() {
-                return true;
+                continue;
             }
             // `taken` is empty: the swap leaves the outbox empty, its capacity kept.
             self.outbox.take(&mut self.taken);
             if self.taken.is_empty() {
-                return false;
-            }
-            if self.turn_work >= budget {
-                return true;
+                return;
             }
         }
     }
