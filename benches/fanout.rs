@@ -7,8 +7,11 @@
 //! (`…_events`). Throughput is in deliveries (events × subscribers) per second.
 //!
 //! After the groups, `fanout/paired/N` lines give workbus's ratio to the two peers carrying
-//! the same events measured in pairs: all three in one system, in turn, 21 rounds, the
-//! median, which the machine's drift between groups does not reach.
+//! the same events measured in pairs: all three in one system, in turn, in all six orders,
+//! 24 rounds, the median, which the machine's drift between groups does not reach.
+//!
+//! Every contender starts from a [`fresh_heap`]: they share glibc's heap, and what the
+//! peers' bursts leave in it slowed whoever ran next, by up to half at N = 512.
 
 mod support;
 
@@ -19,31 +22,15 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use support::paired::{summary, ALL_ORDERS};
 use support::peers::{drive_broker, kameo_peer, start_broker_subscribers};
 use support::*;
-use workbus::{Bus, SubscribeOptions};
 
 const POOLS: usize = 100;
 
 /// Events per sample: 10,000, or fewer at large N so that a sample is about 1 M deliveries.
 fn events_for(n: usize) -> usize {
     (1_000_000 / n).min(10_000)
-}
-
-/// A bus with `n` subscribers adding to `count`, and its `POOLS` pools.
-async fn start_workbus(n: usize, count: &Arc<AtomicU64>) -> (Bus, Fleet) {
-    let bus = Bus::start();
-    for _ in 0..n {
-        let addr = Counter(count.clone()).start();
-        bus.subscribe(addr.recipient(), SubscribeOptions::new("count"))
-            .await
-            .unwrap()
-            .keep();
-    }
-    let names = (0..POOLS).map(|i| format!("p{i}")).collect();
-    let fleet = Fleet::create(&bus, names, 1).await;
-    bus.flush().await.unwrap();
-    (bus, fleet)
 }
 
 /// Runs `drive` once per iteration and times it until `count` has grown by `per_iter`.
@@ -82,9 +69,11 @@ fn fanout(c: &mut Criterion) {
         let deliveries = (events * n) as u64;
         group.throughput(Throughput::Elements(deliveries));
         group.bench_with_input(BenchmarkId::new("workbus", n), &n, |b, &n| {
+            // Each contender starts from a heap the one before left nothing in.
+            fresh_heap();
             let sys = System::new();
             let count = Arc::new(AtomicU64::new(0));
-            let (bus, fleet) = sys.block_on(start_workbus(n, &count));
+            let (bus, fleet) = sys.block_on(start_workbus(n, POOLS, &count));
             // Each pause or resume is one status event, emitted by the pool's actor.
             b.iter_custom(|iters| {
                 timed(&sys, &count, deliveries, iters, || {
@@ -100,6 +89,7 @@ fn fanout(c: &mut Criterion) {
         ] {
             let id = |peer: &str| BenchmarkId::new(format!("{peer}{suffix}"), n);
             group.bench_with_input(id("raw_actix"), &n, |b, &n| {
+                fresh_heap();
                 let sys = System::new();
                 let (registry, count) = sys.block_on(async move {
                     let count = Arc::new(AtomicU64::new(0));
@@ -115,6 +105,7 @@ fn fanout(c: &mut Criterion) {
                 });
             });
             group.bench_with_input(id("actix_broker"), &n, |b, &n| {
+                fresh_heap();
                 let sys = System::new();
                 let count = Arc::new(AtomicU64::new(0));
                 sys.block_on(start_broker_subscribers(n, &count));
@@ -125,6 +116,7 @@ fn fanout(c: &mut Criterion) {
                 });
             });
             group.bench_with_input(id("kameo_pubsub"), &n, |b, &n| {
+                fresh_heap();
                 let sys = System::new();
                 let count = Arc::new(AtomicU64::new(0));
                 let pubsub = sys.block_on(kameo_peer::start(n, &count));
@@ -142,75 +134,27 @@ fn fanout(c: &mut Criterion) {
     }
 }
 
-/// Rounds of the paired measurement.
-const PAIRED_ROUNDS: usize = 21;
+/// Rounds of the paired measurement: each of the six orders four times.
+const PAIRED_ROUNDS: usize = 4 * ALL_ORDERS.len();
 
-/// Workbus and the two peers carrying the same events (`raw_actix_events`,
-/// `actix_broker_events`), at `n` subscribers, all in one system, taking turns (which goes
-/// first rotates), `PAIRED_ROUNDS` rounds of a sample each; printed: the median of workbus's
-/// throughput over each peer's in the same round. Criterion's groups run a minute apart, and
-/// the machine drifts between them more than the gaps measured; a round's three samples are
-/// milliseconds apart.
+/// Prints the [paired measurement](support::paired) at `n` subscribers: `PAIRED_ROUNDS`
+/// rounds in all six orders, every sample from a [`fresh_heap`], the median of workbus's
+/// throughput over each peer's in the same round.
+///
+/// Both fixed a bias. In the one order this used to run them in, workbus always came after
+/// actix-broker, in the heap the broker's bursts had just fragmented, and measured 0.67 of
+/// the broker at N = 512, against about twice the broker from a fresh heap. The six orders
+/// share out whatever a sample still leaves the next.
 fn paired(n: usize) {
-    let sys = System::new();
     let events = events_for(n);
-    let deliveries = (events * n) as u64;
-    let payloads = Payloads::built(POOLS);
-    let counts: [Arc<AtomicU64>; 3] = Default::default();
-    let (bus, fleet, raw) = sys.block_on(async {
-        let (bus, fleet) = start_workbus(n, &counts[0]).await;
-        let subs = (0..n)
-            .map(|_| RawCounter(counts[1].clone()).start().recipient())
-            .collect();
-        let raw = RawRegistry(subs).start();
-        start_broker_subscribers(n, &counts[2]).await;
-        (bus, fleet, raw)
-    });
-    let time = |who: usize| match who {
-        0 => timed(&sys, &counts[0], deliveries, 1, || {
-            fleet.drive(&bus, events)
-        }),
-        1 => timed(&sys, &counts[1], deliveries, 1, || {
-            drive_raw(&raw, &payloads, events)
-        }),
-        _ => timed(&sys, &counts[2], deliveries, 1, || {
-            drive_broker(&payloads, events)
-        }),
-    };
-    // A sample each to warm up.
-    (0..3).for_each(|who| {
-        time(who);
-    });
-    let mut over_raw = Vec::with_capacity(PAIRED_ROUNDS);
-    let mut over_broker = Vec::with_capacity(PAIRED_ROUNDS);
-    let mut rates: [Vec<f64>; 3] = Default::default();
-    for round in 0..PAIRED_ROUNDS {
-        let mut t = [Duration::ZERO; 3];
-        for k in 0..3 {
-            let who = (round + k) % 3;
-            t[who] = time(who);
-            rates[who].push(deliveries as f64 / t[who].as_secs_f64() / 1e6);
-        }
-        // Throughput over throughput: the inverse of the times.
-        over_raw.push(t[1].as_secs_f64() / t[0].as_secs_f64());
-        over_broker.push(t[2].as_secs_f64() / t[0].as_secs_f64());
-    }
-    let summary = |mut r: Vec<f64>| {
-        r.sort_by(f64::total_cmp);
-        format!(
-            "{:.2} ({:.2} to {:.2})",
-            r[PAIRED_ROUNDS / 2],
-            r[0],
-            r[PAIRED_ROUNDS - 1]
-        )
-    };
-    let [ours, raw, broker] = rates.map(&summary);
+    let p = support::paired::measure(n, POOLS, events, &ALL_ORDERS, PAIRED_ROUNDS, true);
+    let [ours, raw, broker] = p.rates.each_ref().map(|r| summary(r));
     println!(
         "fanout/paired/{n}: workbus / raw_actix_events {}; workbus / actix_broker_events {} \
          (median of {PAIRED_ROUNDS} rounds of {events} events a side; M deliveries/s: \
          workbus {ours}, raw actix {raw}, actix-broker {broker})",
-        summary(over_raw),
-        summary(over_broker),
+        summary(&p.over_raw),
+        summary(&p.over_broker),
     );
 }
 
