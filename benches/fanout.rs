@@ -11,7 +11,8 @@
 //! 24 rounds, the median, which the machine's drift between groups does not reach.
 //!
 //! Every contender starts from a [`fresh_heap`]: they share glibc's heap, and what the
-//! peers' bursts leave in it slowed whoever ran next, by up to half at N = 512.
+//! peers' bursts leave in it slowed whoever ran next at N = 512, raw actix after
+//! actix-broker to a quarter of its rate (`examples/paired_fanout.rs`).
 
 mod support;
 
@@ -141,10 +142,10 @@ const PAIRED_ROUNDS: usize = 4 * ALL_ORDERS.len();
 /// rounds in all six orders, every sample from a [`fresh_heap`], the median of workbus's
 /// throughput over each peer's in the same round.
 ///
-/// Both fixed a bias. In the one order this used to run them in, workbus always came after
-/// actix-broker, in the heap the broker's bursts had just fragmented, and measured 0.67 of
-/// the broker at N = 512, against about twice the broker from a fresh heap. The six orders
-/// share out whatever a sample still leaves the next.
+/// The fresh heap fixed a bias: in the one order this used to run them in, workbus always
+/// came after actix-broker, in the heap the broker's bursts had just fragmented, and
+/// measured 0.67 of the broker at N = 512, against about twice the broker from a fresh
+/// heap. The six orders share out whatever a sample still leaves the next.
 fn paired(n: usize) {
     let events = events_for(n);
     let p = support::paired::measure(n, POOLS, events, &ALL_ORDERS, PAIRED_ROUNDS, true);
