@@ -154,10 +154,8 @@ pub async fn until(counter: &AtomicU64, target: u64) {
 /// Gives glibc's allocator back a heap with nothing left over from what ran before: its
 /// free lists consolidated and the free memory returned (`malloc_trim`). Contenders in one
 /// process share the heap, and the peers' bursts (actix-broker at 512 subscribers frees
-/// about 260,000 small blocks a burst) leave it fragmented for whoever runs next: the
-/// paired fan-out measurement, in a fixed order, had workbus always after the broker and
-/// at 0.67 of it at N = 512, and at about twice the broker with this before each sample.
-/// Does nothing off glibc.
+/// about 260,000 small blocks a burst) leave it fragmented for whoever runs next (the
+/// figures: `docs/performance.md`, section 1, eighth session). Does nothing off glibc.
 pub fn fresh_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` only reorganises glibc's own free memory; no block in use moves.
