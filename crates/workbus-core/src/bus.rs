@@ -9,14 +9,15 @@ use crate::clock::{Clock, TokioClock};
 use crate::core::Core;
 use crate::directory::{Directory, PoolEntry};
 use crate::gate::Gate;
+use crate::handoff::Outbox;
 use crate::model::{
     CreatePool, CreateQueue, Heartbeat, PoolInfo, PoolUpdate, QueueInfo, QueueUpdate, WorkerInfo,
 };
 use crate::name::shown;
-use crate::outbox::Outbox;
 use crate::pool::{
     AddQueue, DeletePool, DeleteWorker, GetPool, ListWorkers, PoolQueues, PoolShared, QueueSlot,
-    RemoveQueue, UpdatePool, UpdatePoolAndRead, UpdatePoolQueue, WorkPool, WorkerHeartbeat,
+    RemoveQueue, TakeUnawaited, Unawaited, UpdatePoolAndRead, UpdatePoolQueue, WorkPool,
+    WorkerHeartbeat,
 };
 use crate::queue::{GetQueue, Poll, WorkQueue};
 use crate::registry::{Flush, Ingest, Registry, Subscribe, Unsubscribe};
@@ -29,6 +30,14 @@ use crate::{BusConfig, Error};
 /// answered means the pool is gone, not that the bus stopped.
 fn gone(pool: &str) -> impl FnOnce(MailboxError) -> Error + '_ {
     move |_| Error::PoolNotFound(shown(pool))
+}
+
+/// Leaves a call nobody waits for in the pool's inbox, and wakes the pool if
+/// nothing else had: a burst of them costs the pool one message, not one each.
+fn unawaited(entry: &PoolEntry, call: Unawaited) {
+    if entry.shared.inbox.push(call) {
+        entry.addr.do_send(TakeUnawaited);
+    }
 }
 
 /// What the tables know of a pool without asking its actor (see [`Bus::find_pools`]).
@@ -503,10 +512,13 @@ impl Bus {
         if !self.core.gate.is_open() {
             return Err(Error::Busy);
         }
-        entry.addr.do_send(WorkerHeartbeat {
-            worker: beat.worker().to_owned(),
-            interval: beat.interval(),
-        });
+        unawaited(
+            &entry,
+            Unawaited::Beat(WorkerHeartbeat {
+                worker: beat.worker().to_owned(),
+                interval: beat.interval(),
+            }),
+        );
         Ok(())
     }
 
@@ -740,7 +752,7 @@ impl Bus {
         if !self.core.gate.is_open() {
             return Err(Error::Busy);
         }
-        entry.addr.do_send(UpdatePool(update.into()));
+        unawaited(&entry, Unawaited::Change(update.into()));
         Ok(())
     }
 

@@ -12,8 +12,8 @@ use workbus_events::{Event, SharedEvent, Timestamp};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::gate::Gate;
-use crate::outbox::{Drain, Outbox};
-use crate::registry::Registry;
+use crate::handoff::Outbox;
+use crate::registry::{Drain, Registry};
 use crate::stats::BusStats;
 use crate::BusConfig;
 

@@ -50,7 +50,7 @@ use workbus_events::{Event, EventKind, IndexHint, Resource, SharedEvent};
 
 use crate::clock::Clock;
 use crate::gate::Gate;
-use crate::outbox::{Drain, Outbox};
+use crate::handoff::Outbox;
 use crate::stats::BusStats;
 use crate::subscription::{
     bump, Deliver, Overflow, SubscribeOptions, SubscriberStats, SubscriptionId, SubscriptionInfo,
@@ -545,6 +545,12 @@ impl Handler<Publish> for Registry {
         self.end_turn_if_spent(ctx);
     }
 }
+
+/// Tells the registry that the [`Outbox`] has events for it: sent by the push
+/// that found it empty.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Drain;
 
 impl Handler<Drain> for Registry {
     type Result = ();
