@@ -29,11 +29,7 @@ fn queues() -> EventFilter {
 #[test]
 fn create_is_not_ready_and_emits_created_only() {
     paused(|| async {
-        let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process"))
-            .await
-            .unwrap();
-        let seen = collect(&bus, EventFilter::all()).await;
+        let (bus, seen) = watched_etl().await;
         let q = bus
             .create_queue("etl", CreateQueue::new("high"))
             .await

@@ -9,7 +9,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use support::{bus_at_t0, collect, paused, settle};
+use support::{bus_at_t0, collect, paused, settle, watched_etl};
 use workbus_core::{BusConfig, CreatePool, EventFilter, PoolUpdate, Status};
 use workbus_store::{Batch, Contents, MemoryStore, Pending, Store, StoreError};
 
@@ -24,11 +24,7 @@ fn statuses(names: Vec<String>) -> Vec<String> {
 #[test]
 fn a_pause_a_new_worker_and_a_resume_land_in_the_order_made() {
     paused(|| async {
-        let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process"))
-            .await
-            .unwrap();
-        let seen = collect(&bus, EventFilter::all()).await;
+        let (bus, seen) = watched_etl().await;
         // Applied in order: the worker comes while the pool is paused (no status
         // event), so the resume finds it online and the pool goes straight to READY.
         // Out of order (the heartbeat last) it would be not-ready, then ready.
@@ -48,11 +44,7 @@ fn a_pause_a_new_worker_and_a_resume_land_in_the_order_made() {
 #[test]
 fn an_awaited_call_made_after_them_sees_them() {
     paused(|| async {
-        let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process"))
-            .await
-            .unwrap();
-        let seen = collect(&bus, EventFilter::all()).await;
+        let (bus, seen) = watched_etl().await;
         bus.update_pool_nowait("etl", PoolUpdate::pause()).unwrap();
         // A read sent after the pause is answered after it, with no settling between.
         let pool = bus.pool("etl").await.unwrap();

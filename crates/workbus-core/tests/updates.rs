@@ -126,11 +126,7 @@ fn clearing_a_field_reports_null_as_its_new_value() {
 #[test]
 fn pool_updated_comes_before_the_status_event_of_the_same_request() {
     paused(|| async {
-        let bus = bus_at_t0(BusConfig::default());
-        bus.create_pool(CreatePool::new("etl", "process"))
-            .await
-            .unwrap();
-        let seen = collect(&bus, EventFilter::all()).await;
+        let (bus, seen) = watched_etl().await;
         let update: PoolUpdate = PoolUpdate::new().paused(true).description("d2");
         bus.update_pool("etl", update).await.unwrap();
         settle(&bus).await;

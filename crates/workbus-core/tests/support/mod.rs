@@ -20,6 +20,17 @@ pub fn bus_at_t0(config: workbus_core::BusConfig) -> Bus {
         .start()
 }
 
+/// A bus at [`T0`] with one `process` pool, `etl`, and a subscriber that
+/// collects every event from then on (the pool's creation is not among them).
+pub async fn watched_etl() -> (Bus, workbus_core::testing::Collected) {
+    let bus = bus_at_t0(workbus_core::BusConfig::default());
+    bus.create_pool(workbus_core::CreatePool::new("etl", "process"))
+        .await
+        .expect("the pool is created");
+    let seen = collect(&bus, workbus_core::EventFilter::all()).await;
+    (bus, seen)
+}
+
 /// A bus on `store`, as a process that starts at `at` opens it (a restart, when
 /// the store already holds what an earlier bus wrote).
 pub fn open(store: &std::sync::Arc<workbus_store::MemoryStore>, at: &str) -> Bus {
