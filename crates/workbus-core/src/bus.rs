@@ -1126,10 +1126,10 @@ impl Bus {
     /// checked and left in the pool's inbox, which the pool empties in order,
     /// emitting the events as it goes. A burst of such calls costs the pool one
     /// message and, with a store, one commit; a call made after this one, awaited
-    /// or not, finds it applied. For high-rate producers; refused with [`Error::Busy`] while a lossless
-    /// subscriber is full or the registry is behind (wait with [`Bus::ready`],
-    /// then try again). In a
-    /// fleet, as [`heartbeat_nowait`](Bus::heartbeat_nowait) for a pool held elsewhere.
+    /// or not, finds it applied. For high-rate producers; refused with
+    /// [`Error::Busy`] while a lossless subscriber is full or the registry is
+    /// behind (wait with [`Bus::ready`], then try again). In a fleet, as
+    /// [`heartbeat_nowait`](Bus::heartbeat_nowait) for a pool held elsewhere.
     pub fn update_pool_nowait(&self, name: &str, update: PoolUpdate) -> Result<(), Error> {
         match self.elsewhere(name) {
             Some(r) => {
@@ -1199,7 +1199,8 @@ impl Bus {
     /// A heartbeat that does not wait for the pool to handle it: the pool is
     /// looked up, the heartbeat left in its inbox (in order with
     /// [`update_pool_nowait`](Bus::update_pool_nowait)'s), and errors in the
-    /// heartbeat itself (an empty worker name) are not reported. For high-rate callers.
+    /// heartbeat itself (an empty worker name) are not reported. For high-rate
+    /// callers.
     ///
     /// It passes the same gate as every operation: while a lossless
     /// subscriber is full or the registry is behind, one that would need the
