@@ -248,7 +248,8 @@ pub struct WorkPool {
     wt: WriteThrough,
     /// Set when rebuilt from a store, taken by `started`.
     restore: Option<Restore>,
-    /// The calls last taken from the inbox: empty between two takes, its capacity kept.
+    /// The calls last taken from the inbox: empty between two takes, its
+    /// capacity kept up to [`KEPT_CALLS`].
     unawaited: VecDeque<Unawaited>,
 }
 
@@ -965,6 +966,12 @@ pub(crate) enum Unawaited {
     Beat(WorkerHeartbeat),
 }
 
+/// The most calls a pool keeps room for between two bursts, in each of its two
+/// buffers (the inbox and the one it takes into): a burst over many pools is a
+/// few calls each, and a new buffer for each cost 184 instructions an event at one
+/// subscriber (callgrind, `examples/fanout_instructions.rs`).
+const KEPT_CALLS: usize = 8;
+
 /// Tells the pool that its inbox has calls for it: sent by the push that found it empty.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
@@ -987,7 +994,12 @@ impl Handler<TakeUnawaited> for WorkPool {
                 tracing::debug!(pool = %self.name, error = %e, "a call made without waiting was refused");
             }
         }
-        self.unawaited = calls;
+        // A burst's room is kept for the next one only up to a few calls: this
+        // buffer and the inbox's trade places at every take, and a fleet of pools
+        // at rest should not each hold what its largest burst once took.
+        if calls.capacity() <= KEPT_CALLS {
+            self.unawaited = calls;
+        }
         // With a store, one commit for the whole burst.
         self.persist(ctx);
     }
