@@ -170,7 +170,7 @@ fn with_a_store_a_burst_on_one_pool_is_one_commit() {
         );
         bus.flush().await.unwrap();
     });
-    // All 51 events are stored, in order.
+    // Every one of the burst's 51 status events is stored.
     let names: Vec<String> = store
         .inner
         .load()
